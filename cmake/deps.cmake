@@ -1,0 +1,13 @@
+# Third-party libraries. Several Debian CMake configs are broken; pkg-config is reliable.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(LibtorrentRasterbar 2.0 CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(GTest CONFIG REQUIRED)
+pkg_check_modules(LIBEVENT REQUIRED IMPORTED_TARGET libevent_core libevent_extra libevent_pthreads libevent_openssl)
+pkg_check_modules(EVHTP    REQUIRED IMPORTED_TARGET evhtp)
+pkg_check_modules(ONIG     REQUIRED IMPORTED_TARGET oniguruma)
+pkg_check_modules(HIREDIS  REQUIRED IMPORTED_TARGET hiredis)
+pkg_check_modules(JANSSON  REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(SYSTEMD  REQUIRED IMPORTED_TARGET libsystemd)
