@@ -62,6 +62,7 @@ class EventLoop {
 
  private:
   void drain_deferred();
+  std::unique_ptr<Timer> arm(int64_t ms, bool repeat, std::function<void()> fn);
   struct event_base* base_;
   CachedClock clock_;
   std::unique_ptr<Timer> clock_timer_;

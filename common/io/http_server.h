@@ -48,6 +48,8 @@ class HttpRequest {
   virtual void stream_start(int status, std::string_view content_type, int64_t content_length = -1) = 0;
   virtual void stream_write(struct evbuffer* data) = 0;
   virtual void stream_end() = 0;
+  // Bytes queued to the client but not yet sent (back-pressure for streaming).
+  virtual size_t pending_output() const = 0;
   // JSON error body {"error":{"code":…,"message":…}} with the status of err.code.
   void reply_error(const Error& err);
 
@@ -92,8 +94,9 @@ class HttpServer {
   // Requests currently being handled or held.
   int64_t in_flight() const;
 
+  struct Impl;  // opaque; public so the evhtp glue in the .cc can name it
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

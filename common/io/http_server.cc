@@ -1,0 +1,554 @@
+// HttpServer on libevhtp: routing, per-request limits (headers, body, URI), a per-connection
+// deadline that cuts off slow clients, held (asynchronous) requests, streaming, TLS, worker
+// threads and a graceful drain. All evhtp specifics stay in this file.
+#include "common/io/http_server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <evhtp/evhtp.h>
+#include <evhtp/thread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <string>
+
+#include "common/core/log.h"
+#include "common/io/event_loop.h"
+
+namespace sc {
+namespace {
+
+// A client that sends more than this many times the configured header or body limit is
+// dropped without an answer: we stop paying memory to tell it 413/431.
+constexpr uint64_t kHardLimitFactor = 4;
+// How often shutdown() checks whether in-flight requests have finished.
+constexpr int64_t kDrainPollMs = 20;
+
+timeval to_tv(int64_t ms) { return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)}; }
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+const char* method_name(htp_method m) {
+  switch (m) {
+    case htp_method_GET: return "GET";
+    case htp_method_HEAD: return "HEAD";
+    case htp_method_POST: return "POST";
+    case htp_method_PUT: return "PUT";
+    case htp_method_DELETE: return "DELETE";
+    case htp_method_OPTIONS: return "OPTIONS";
+    case htp_method_CONNECT: return "CONNECT";
+    case htp_method_PATCH: return "PATCH";
+    case htp_method_TRACE: return "TRACE";
+    default: return "UNKNOWN";
+  }
+}
+
+// evhtp takes every hook as a generic function pointer (cast through void(*)() to say so).
+template <class F>
+evhtp_hook hook(F* f) {
+  return reinterpret_cast<evhtp_hook>(reinterpret_cast<void (*)()>(f));
+}
+
+}  // namespace
+
+void HttpRequest::reply_error(const Error& err) {
+  std::string body = "{\"error\":{\"code\":\"";
+  body += errc_name(err.code);
+  body += "\",\"message\":\"";
+  body += json_escape(err.message);
+  body += "\"}}";
+  reply(errc_http_status(err.code), "application/json", body);
+}
+
+struct Route {
+  std::string pattern;  // without the trailing '*'
+  bool prefix;
+  HttpHandler handler;
+};
+
+class EvRequest;
+
+// Per-connection state: limits for the request being read, the slow-client deadline and the
+// held request (if any) that must learn when the client goes away.
+struct ConnCtx {
+  HttpServer::Impl* server = nullptr;
+  evhtp_connection_t* conn = nullptr;
+  event* deadline = nullptr;
+  size_t headers = 0;
+  size_t header_bytes = 0;
+  uint64_t body_bytes = 0;
+  bool too_many_headers = false;
+  bool body_too_large = false;
+  bool dispatched = false;  // the current request reached a handler (counts as in flight)
+  std::weak_ptr<EvRequest> held;
+};
+
+class EvRequest final : public HttpRequest, public std::enable_shared_from_this<EvRequest> {
+ public:
+  EvRequest(evhtp_request_t* r, ConnCtx* ctx) : r_(r), ctx_(ctx) {}
+
+  std::string_view method() const override { return method_name(evhtp_request_get_method(r_)); }
+  std::string_view path() const override {
+    return r_->uri && r_->uri->path && r_->uri->path->full ? r_->uri->path->full : "/";
+  }
+  std::string_view query() const override {
+    return r_->uri && r_->uri->query_raw ? reinterpret_cast<const char*>(r_->uri->query_raw) : "";
+  }
+  std::string_view header(std::string_view name) const override {
+    evhtp_header_t* h;
+    TAILQ_FOREACH(h, r_->headers_in, next) {
+      if (h->klen == name.size() && strncasecmp(h->key, name.data(), name.size()) == 0) return {h->val, h->vlen};
+    }
+    return {};
+  }
+  size_t header_count() const override { return ctx_->headers; }
+  std::string_view body() override {
+    size_t n = evbuffer_get_length(r_->buffer_in);
+    if (n == 0) return {};
+    return {reinterpret_cast<const char*>(evbuffer_pullup(r_->buffer_in, -1)), n};
+  }
+  const sockaddr* peer() const override { return r_->conn->saddr; }
+  std::string peer_ip() const override {
+    char buf[INET6_ADDRSTRLEN] = "";
+    const sockaddr* sa = peer();
+    if (!sa) return "";
+    if (sa->sa_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+    else if (sa->sa_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+    return buf;
+  }
+  event_base* base() const override { return r_->conn->evbase; }
+
+  void add_header(std::string_view name, std::string_view value) override {
+    evhtp_headers_add_header(r_->headers_out,
+                             evhtp_header_new(std::string(name).c_str(), std::string(value).c_str(), 1, 1));
+  }
+  void set_content_type(std::string_view ct) {
+    if (!ct.empty()) add_header("Content-Type", ct);
+  }
+  void reply(int status, std::string_view content_type, std::string_view body) override {
+    set_content_type(content_type);
+    evbuffer_add(r_->buffer_out, body.data(), body.size());
+    finish(status);
+  }
+  void reply_buffer(int status, std::string_view content_type, evbuffer* body) override {
+    set_content_type(content_type);
+    evbuffer_add_buffer(r_->buffer_out, body);
+    finish(status);
+  }
+  void reply_file(int status, std::string_view content_type, int fd, int64_t offset, int64_t length) override {
+    set_content_type(content_type);
+    if (length > 0) {
+      evbuffer_add_file(r_->buffer_out, fd, offset, length);
+    } else {
+      close(fd);
+    }
+    finish(status);
+  }
+  void stream_start(int status, std::string_view content_type, int64_t content_length) override {
+    set_content_type(content_type);
+    streaming_ = true;
+    if (content_length >= 0) {
+      add_header("Content-Length", std::to_string(content_length));
+      evhtp_send_reply_start(r_, static_cast<evhtp_res>(status));
+      chunked_ = false;
+    } else {
+      evhtp_send_reply_chunk_start(r_, static_cast<evhtp_res>(status));
+      chunked_ = true;
+    }
+  }
+  void stream_write(evbuffer* data) override {
+    if (chunked_) evhtp_send_reply_chunk(r_, data);
+    else evhtp_send_reply_body(r_, data);
+  }
+  void stream_end() override {
+    if (chunked_) evhtp_send_reply_chunk_end(r_);
+    else evhtp_send_reply_end(r_);
+    done();
+  }
+  size_t pending_output() const override {
+    bufferevent* bev = evhtp_request_get_bev(r_);
+    return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+  }
+
+  std::shared_ptr<HttpRequest> hold() override {
+    auto held = std::make_shared<EvRequest>(r_, ctx_);
+    held->held_ = true;
+    ctx_->held = held;
+    evhtp_request_pause(r_);
+    handed_off_ = true;
+    return held;
+  }
+  bool alive() const override { return r_ != nullptr; }
+
+  bool replied() const { return replied_ || handed_off_; }
+  void detach() { r_ = nullptr; }
+
+ private:
+  void finish(int status) {
+    evhtp_send_reply(r_, static_cast<evhtp_res>(status));
+    done();
+  }
+  void done() {
+    replied_ = true;
+    if (held_ && r_) {
+      evhtp_request_t* r = r_;
+      r_ = nullptr;  // evhtp frees the request once it is written; never touch it again
+      evhtp_request_resume(r);
+    }
+  }
+
+  evhtp_request_t* r_;
+  ConnCtx* ctx_;
+  bool held_ = false;
+  bool replied_ = false;
+  bool handed_off_ = false;
+  bool streaming_ = false;
+  bool chunked_ = false;
+};
+
+struct HttpServer::Impl {
+  EventLoop& loop;
+  HttpServerOptions opt;
+  evhtp_t* htp = nullptr;
+  std::vector<Route> routes;
+  uint16_t port = 0;
+  std::atomic<int64_t> in_flight{0};
+  bool accepting = false;
+  std::unique_ptr<Timer> drain_timer;
+  int64_t drain_deadline_ms = 0;
+
+  Impl(EventLoop& l, HttpServerOptions o) : loop(l), opt(std::move(o)) {}
+
+  const Route* match(std::string_view path) const {
+    for (const Route& r : routes) {  // sorted longest first
+      if (r.prefix ? path.starts_with(r.pattern) : path == r.pattern) return &r;
+    }
+    return nullptr;
+  }
+
+  void arm_deadline(ConnCtx* c) {
+    timeval tv = to_tv(opt.read_timeout_ms);
+    event_add(c->deadline, &tv);
+  }
+
+  // --- evhtp callbacks (C ABI, no exceptions may escape) ---
+
+  static evhtp_res on_post_accept(evhtp_connection_t* conn, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    auto* c = new ConnCtx();
+    c->server = self;
+    c->conn = conn;
+    c->deadline = event_new(conn->evbase, -1, 0, on_deadline, c);
+    self->arm_deadline(c);
+    evhtp_connection_set_hook(conn, evhtp_hook_on_headers_start, hook(on_headers_start), c);
+    evhtp_connection_set_hook(conn, evhtp_hook_on_header, hook(on_header), c);
+    evhtp_connection_set_hook(conn, evhtp_hook_on_headers, hook(on_headers), c);
+    evhtp_connection_set_hook(conn, evhtp_hook_on_read, hook(on_read), c);
+    evhtp_connection_set_hook(conn, evhtp_hook_on_request_fini, hook(on_request_fini), c);
+    evhtp_connection_set_hook(conn, evhtp_hook_on_conn_error, hook(on_conn_error), c);
+    evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini, hook(on_connection_fini), c);
+    return EVHTP_RES_OK;
+  }
+
+  static void on_deadline(evutil_socket_t, short, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    // The client did not finish a request in time (or idled on keep-alive): drop it.
+    evhtp_connection_free(c->conn);
+  }
+
+  static evhtp_res on_headers_start(evhtp_request_t*, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    c->headers = 0;
+    c->header_bytes = 0;
+    c->body_bytes = 0;
+    c->too_many_headers = false;
+    c->body_too_large = false;
+    return EVHTP_RES_OK;
+  }
+
+  static evhtp_res on_header(evhtp_request_t*, evhtp_header_t* h, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    const auto& o = c->server->opt;
+    c->headers++;
+    c->header_bytes += h->klen + h->vlen;
+    if (c->headers > o.max_headers || c->header_bytes > o.max_header_bytes) c->too_many_headers = true;
+    if (c->headers > o.max_headers * kHardLimitFactor || c->header_bytes > o.max_header_bytes * kHardLimitFactor)
+      return EVHTP_RES_ERROR;
+    return EVHTP_RES_OK;
+  }
+
+  static evhtp_res on_headers(evhtp_request_t* r, evhtp_headers_t*, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    if (evhtp_request_content_len(r) > c->server->opt.max_body_bytes) c->body_too_large = true;
+    return EVHTP_RES_OK;
+  }
+
+  // Body bytes: counted, and discarded once the request is known to be too large, so memory
+  // stays bounded while we still answer 413 at the end.
+  static evhtp_res on_read(evhtp_request_t*, evbuffer* buf, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    const auto& o = c->server->opt;
+    c->body_bytes += evbuffer_get_length(buf);
+    if (c->body_bytes > o.max_body_bytes) c->body_too_large = true;
+    if (c->body_too_large) {
+      evbuffer_drain(buf, evbuffer_get_length(buf));
+      if (c->body_bytes > o.max_body_bytes * kHardLimitFactor) return EVHTP_RES_ERROR;
+    }
+    return EVHTP_RES_OK;
+  }
+
+  static evhtp_res on_request_fini(evhtp_request_t*, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    if (auto held = c->held.lock()) held->detach();
+    c->held.reset();
+    if (c->dispatched) c->server->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    c->dispatched = false;
+    c->server->arm_deadline(c);  // the next request (keep-alive) must come in time too
+    return EVHTP_RES_OK;
+  }
+
+  static evhtp_res on_conn_error(evhtp_connection_t* conn, evhtp_error_flags, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    if (auto held = c->held.lock()) {
+      held->detach();
+      c->held.reset();
+      // evhtp keeps a paused connection until it is resumed: let it free it on the next turn.
+      if (conn->flags & EVHTP_CONN_FLAG_PAUSED) evhtp_connection_resume(conn);
+    }
+    return EVHTP_RES_OK;
+  }
+
+  static evhtp_res on_connection_fini(evhtp_connection_t*, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    if (auto held = c->held.lock()) held->detach();
+    event_free(c->deadline);
+    delete c;
+    return EVHTP_RES_OK;
+  }
+
+  static void on_request(evhtp_request_t* r, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    evhtp_connection_t* conn = evhtp_request_get_connection(r);
+    auto* c = static_cast<ConnCtx*>(conn->hooks ? conn->hooks->on_headers_start_arg : nullptr);
+    if (!c) {
+      evhtp_send_reply(r, 500);
+      return;
+    }
+    event_del(c->deadline);
+    c->dispatched = true;
+    self->in_flight.fetch_add(1, std::memory_order_relaxed);
+    EvRequest req(r, c);
+    if (c->too_many_headers) {
+      evhtp_request_set_keepalive(r, 0);
+      req.reply(431, "application/json", R"({"error":{"code":"too_large","message":"too many or too large headers"}})");
+      return;
+    }
+    if (c->body_too_large) {
+      evhtp_request_set_keepalive(r, 0);
+      req.reply_error(Error{Errc::too_large, "request body exceeds " + std::to_string(self->opt.max_body_bytes) + " bytes"});
+      return;
+    }
+    std::string_view path = req.path();
+    if (path.size() + req.query().size() > self->opt.max_uri_bytes) {
+      req.reply(414, "application/json", R"({"error":{"code":"too_large","message":"request URI too long"}})");
+      return;
+    }
+    const Route* route = self->match(path);
+    if (!route) {
+      req.reply_error(Error{Errc::not_found, "no such endpoint"});
+      return;
+    }
+    try {
+      route->handler(req);
+    } catch (const std::exception& e) {
+      SC_ERROR("http handler threw", {"path", path}, {"what", e.what()});
+      if (!req.replied()) req.reply_error(Error{Errc::internal, "internal error"});
+      return;
+    }
+    if (!req.replied()) {
+      SC_ERROR("http handler returned without a reply", {"path", path});
+      req.reply_error(Error{Errc::internal, "internal error"});
+    }
+  }
+
+  static void on_thread_init(evhtp_t*, evthr_t* thr, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    if (self->opt.thread_init) self->opt.thread_init(evthr_get_base(thr));
+  }
+};
+
+HttpServer::HttpServer(EventLoop& loop, HttpServerOptions options) : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+
+HttpServer::~HttpServer() {
+  if (impl_->htp) {
+    if (impl_->accepting) evhtp_unbind_socket(impl_->htp);
+    evhtp_free(impl_->htp);
+  }
+}
+
+void HttpServer::route(std::string pattern, HttpHandler handler) {
+  bool prefix = !pattern.empty() && pattern.back() == '*';
+  if (prefix) pattern.pop_back();
+  impl_->routes.push_back(Route{std::move(pattern), prefix, std::move(handler)});
+  std::stable_sort(impl_->routes.begin(), impl_->routes.end(),
+                   [](const Route& a, const Route& b) { return a.pattern.size() > b.pattern.size(); });
+}
+
+Result<std::pair<std::string, uint16_t>> split_host_port(std::string_view hp) {
+  std::string host;
+  std::string_view port;
+  if (hp.starts_with('[')) {
+    size_t close = hp.find(']');
+    if (close == std::string_view::npos || close + 1 >= hp.size() || hp[close + 1] != ':')
+      return fail(Errc::invalid_argument, "bad address '" + std::string(hp) + "': expected [IPv6]:PORT");
+    host = std::string(hp.substr(1, close - 1));
+    port = hp.substr(close + 2);
+  } else {
+    size_t colon = hp.rfind(':');
+    if (colon == std::string_view::npos)
+      return fail(Errc::invalid_argument, "bad address '" + std::string(hp) + "': expected HOST:PORT");
+    host = std::string(hp.substr(0, colon));
+    port = hp.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
+    return fail(Errc::invalid_argument, "bad port in '" + std::string(hp) + "'");
+  unsigned long p = std::stoul(std::string(port));
+  if (p > 65535) return fail(Errc::invalid_argument, "port out of range in '" + std::string(hp) + "'");
+  return std::make_pair(host, static_cast<uint16_t>(p));
+}
+
+// Creates a listening TCP socket for HOST:PORT ("" or "0.0.0.0" = any IPv4, "::" = any IPv6).
+static Result<int> listen_socket(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port_s = std::to_string(port);
+  int rc = getaddrinfo(host.empty() ? "0.0.0.0" : host.c_str(), port_s.c_str(), &hints, &res);
+  if (rc != 0) return fail(Errc::invalid_argument, "cannot resolve '" + host + "': " + gai_strerror(rc));
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    freeaddrinfo(res);
+    return fail(Errc::io, std::string("socket: ") + strerror(errno));
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+    std::string err = strerror(errno);
+    freeaddrinfo(res);
+    close(fd);
+    return fail(Errc::io, "cannot listen on " + host + ":" + port_s + ": " + err);
+  }
+  freeaddrinfo(res);
+  return fd;
+}
+
+static uint16_t bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+
+Status HttpServer::start() {
+  Impl& s = *impl_;
+  s.htp = evhtp_new(s.loop.base(), nullptr);
+  if (!s.htp) return fail(Errc::internal, "evhtp_new failed");
+  evhtp_enable_flag(s.htp, EVHTP_FLAG_ENABLE_NODELAY);
+  timeval rt = to_tv(s.opt.read_timeout_ms), wt = to_tv(s.opt.write_timeout_ms);
+  evhtp_set_timeouts(s.htp, &rt, &wt);
+  evhtp_set_max_keepalive_requests(s.htp, s.opt.max_keepalive_requests);
+  evhtp_set_gencb(s.htp, Impl::on_request, &s);
+  evhtp_set_post_accept_cb(s.htp, Impl::on_post_accept, &s);
+
+  if (!s.opt.tls_cert_file.empty() || !s.opt.tls_key_file.empty()) {
+    if (s.opt.tls_cert_file.empty() || s.opt.tls_key_file.empty())
+      return fail(Errc::invalid_argument, "TLS needs both a certificate and a key file");
+    evhtp_ssl_cfg_t cfg{};
+    cfg.pemfile = const_cast<char*>(s.opt.tls_cert_file.c_str());
+    cfg.privfile = const_cast<char*>(s.opt.tls_key_file.c_str());
+    cfg.ssl_opts = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+    if (access(cfg.pemfile, R_OK) != 0) return fail(Errc::invalid_argument, "cannot read TLS certificate " + s.opt.tls_cert_file);
+    if (access(cfg.privfile, R_OK) != 0) return fail(Errc::invalid_argument, "cannot read TLS key " + s.opt.tls_key_file);
+    if (evhtp_ssl_init(s.htp, &cfg) != 0) return fail(Errc::invalid_argument, "TLS set-up failed for " + s.opt.tls_cert_file);
+  }
+  if (s.opt.threads > 0) {
+    if (evhtp_use_threads_wexit(s.htp, Impl::on_thread_init, nullptr, s.opt.threads, &s) != 0)
+      return fail(Errc::internal, "evhtp_use_threads failed");
+  }
+
+  int fd = s.opt.adopted_fd;
+  if (fd >= 0) {
+    evutil_make_socket_nonblocking(fd);  // else accept() blocks and SIGTERM is ignored
+  } else {
+    auto hp = split_host_port(s.opt.listen);
+    if (!hp) return std::unexpected(hp.error());
+    auto lfd = listen_socket(hp->first, hp->second);
+    if (!lfd) return std::unexpected(lfd.error());
+    fd = *lfd;
+  }
+  if (evhtp_accept_socket(s.htp, fd, 0) != 0) {
+    close(fd);
+    return fail(Errc::io, "cannot accept on socket");
+  }
+  s.port = bound_port(fd);
+  s.accepting = true;
+  return {};
+}
+
+uint16_t HttpServer::port() const { return impl_->port; }
+
+int64_t HttpServer::in_flight() const { return impl_->in_flight.load(std::memory_order_relaxed); }
+
+void HttpServer::shutdown(std::function<void()> done) {
+  Impl& s = *impl_;
+  if (s.accepting) {
+    evhtp_unbind_socket(s.htp);
+    s.accepting = false;
+  }
+  s.drain_deadline_ms = system_now_ms() + s.opt.drain_timeout_ms;
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  auto fired = std::make_shared<bool>(false);
+  s.drain_timer = s.loop.every(kDrainPollMs, [&s, finish, fired] {
+    if (*fired || (s.in_flight.load() > 0 && system_now_ms() < s.drain_deadline_ms)) return;
+    *fired = true;
+    // Not from inside the timer's own callback: free it on the next turn.
+    s.loop.defer([&s, finish] {
+      s.drain_timer.reset();
+      if (*finish) (*finish)();
+    });
+  });
+}
+
+}  // namespace sc
