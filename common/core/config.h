@@ -61,10 +61,13 @@ class Options {
     Kind kind;
     void* dest;
     std::function<Status(const YAML::Node&)> node_fn;
+    std::string default_text;  // the destination's value at declaration, for help_text()
   };
   Decl* find(std::string_view key);
   Status set_scalar(Decl& d, std::string_view value, std::string_view source);
   Status walk(const YAML::Node& node, const std::string& prefix, std::string_view source);
+  Status apply_node(Decl& d, const YAML::Node& node, std::string_view source);
+  bool has_keys_under(std::string_view prefix) const;
   void add(Kind kind, std::string key, void* dest, std::string help, std::string flag);
 
   std::string program_, summary_;

@@ -79,6 +79,10 @@ class Family {
 
 class MetricsRegistry {
  public:
+  MetricsRegistry();
+  ~MetricsRegistry();  // out of line: Entry is private to metrics.cc
+  MetricsRegistry(const MetricsRegistry&) = delete;
+  MetricsRegistry& operator=(const MetricsRegistry&) = delete;
   Family<Counter>& counter_family(std::string name, std::string help, std::vector<std::string> labels);
   Family<Gauge>& gauge_family(std::string name, std::string help, std::vector<std::string> labels);
   Family<Histogram>& histogram_family(std::string name, std::string help, std::vector<std::string> labels,
