@@ -1,0 +1,425 @@
+// RedisClient: hiredis 0.14 async on libevent, with what 0.14 lacks added around it —
+// per-command deadlines, reconnection with back-off, fail-fast while Redis is down, and
+// EVALSHA with EVAL fallback. See redis_client.h for the contract.
+#include "common/io/redis_client.h"
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <utility>
+
+#include "common/core/bytes.h"
+#include "common/core/log.h"
+#include "common/core/metrics.h"
+#include "common/core/sha.h"
+
+namespace sc {
+namespace {
+
+// Deadlines are checked on this period while commands are in flight: fine enough for
+// second-scale timeouts, coarse enough to cost nothing under load.
+constexpr int64_t kTickMs = 20;
+
+int64_t mono_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::Type::string;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::status;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = RedisReply::Type::error;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::array;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default:
+      out.type = RedisReply::Type::nil;
+  }
+  return out;
+}
+
+// Errors that mean "not now" rather than "wrong command": the caller answers 503.
+bool transient_error(std::string_view msg) {
+  for (std::string_view p : {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN"}) {
+    if (msg.starts_with(p)) return true;
+  }
+  return false;
+}
+
+Result<std::string> resolve(const std::string& host) {
+  in6_addr a6;
+  in_addr a4;
+  if (inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1) return host;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || !res) return fail(Errc::invalid_argument, "redis: cannot resolve " + host + ": " + gai_strerror(rc));
+  std::string best;
+  for (addrinfo* p = res; p; p = p->ai_next) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (p->ai_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr, buf, sizeof buf);
+      best = buf;
+      break;  // prefer IPv4: Redis often binds 127.0.0.1 only
+    }
+    if (p->ai_family == AF_INET6 && best.empty()) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr, buf, sizeof buf);
+      best = buf;
+    }
+  }
+  freeaddrinfo(res);
+  if (best.empty()) return fail(Errc::invalid_argument, "redis: no address for " + host);
+  return best;
+}
+
+}  // namespace
+
+Result<RedisOptions> parse_redis_url(std::string_view url) {
+  RedisOptions o;
+  constexpr std::string_view kScheme = "redis://";
+  if (!url.starts_with(kScheme)) return fail(Errc::invalid_argument, "redis url must start with redis://");
+  std::string_view rest = url.substr(kScheme.size());
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view cred = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = cred.find(':');
+    std::string_view pass = colon == std::string_view::npos ? cred : cred.substr(colon + 1);
+    auto dec = percent_decode(pass, false);
+    if (!dec) return fail(Errc::invalid_argument, "redis url: bad password escape");
+    o.password = *dec;
+  }
+  std::string_view hostport = rest;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      int v = -1;
+      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), v);
+      if (ec != std::errc() || p != db.data() + db.size() || v < 0 || v > 1000)
+        return fail(Errc::invalid_argument, "redis url: bad db number");
+      o.db = v;
+    }
+  }
+  std::string_view host = hostport, port;
+  if (hostport.starts_with('[')) {
+    auto close = hostport.find(']');
+    if (close == std::string_view::npos) return fail(Errc::invalid_argument, "redis url: bad IPv6 host");
+    host = hostport.substr(1, close - 1);
+    std::string_view after = hostport.substr(close + 1);
+    if (after.starts_with(':')) port = after.substr(1);
+    else if (!after.empty()) return fail(Errc::invalid_argument, "redis url: bad host");
+  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+    host = hostport.substr(0, colon);
+    port = hostport.substr(colon + 1);
+  }
+  if (host.empty()) return fail(Errc::invalid_argument, "redis url: empty host");
+  o.host = std::string(host);
+  if (!port.empty()) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (ec != std::errc() || p != port.data() + port.size() || v <= 0 || v > 65535)
+      return fail(Errc::invalid_argument, "redis url: bad port");
+    o.port = static_cast<uint16_t>(v);
+  }
+  return o;
+}
+
+RedisScript::RedisScript(std::string src) : source(std::move(src)), sha1_hex(to_hex(sha1(source))) {}
+
+RedisClient::RedisClient(struct event_base* base, RedisOptions options) : base_(base), opts_(std::move(options)) {
+  tick_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* p) { static_cast<RedisClient*>(p)->on_tick(); }, this);
+  reconnect_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* p) { static_cast<RedisClient*>(p)->connect_now(); }, this);
+  soon_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* p) { static_cast<RedisClient*>(p)->run_soon(); }, this);
+}
+
+RedisClient::~RedisClient() {
+  *alive_ = false;
+  if (ac_) {
+    redisAsyncContext* ac = ac_;
+    ac_ = nullptr;
+    ac->data = nullptr;
+    redisAsyncFree(ac);
+  }
+  event_free(tick_ev_);
+  event_free(reconnect_ev_);
+  event_free(soon_ev_);
+}
+
+Status RedisClient::start() {
+  auto ip = resolve(opts_.host);
+  if (!ip) return std::unexpected(ip.error());
+  ip_ = *ip;
+  backoff_ms_ = 0;
+  connect_now();
+  return {};
+}
+
+void RedisClient::connect_now() {
+  if (ac_) return;
+  redisAsyncContext* ac = redisAsyncConnect(ip_.c_str(), opts_.port);
+  if (!ac || ac->err) {
+    std::string why = ac ? ac->errstr : "out of memory";
+    if (ac) redisAsyncFree(ac);
+    SC_DEBUG("redis connect failed", {"addr", ip_}, {"error", why});
+    state_ = State::backoff;
+    schedule_reconnect();
+    return;
+  }
+  ac->data = this;
+  redisLibeventAttach(ac, base_);
+  redisAsyncSetConnectCallback(ac, &RedisClient::hiredis_connect_cb);
+  redisAsyncSetDisconnectCallback(ac, &RedisClient::hiredis_disconnect_cb);
+  ac_ = ac;
+  state_ = State::connecting;
+  connect_deadline_ns_ = mono_ns() + opts_.connect_timeout_ms * 1'000'000;
+  arm_tick();
+
+  // Session set-up goes first in the pipeline, ahead of anything the caller queues.
+  auto setup_cb = [this, alive = alive_](Result<RedisReply> r) {
+    if (!*alive || r) return;
+    if (r.error().code == Errc::internal) {
+      SC_ERROR("redis session set-up refused", {"error", r.error().message});
+      drop_connection(Error{Errc::unavailable, "redis: " + r.error().message}, false);
+    }
+  };
+  if (!opts_.password.empty()) command({"AUTH", opts_.password}, setup_cb);
+  if (opts_.db != 0) command({"SELECT", std::to_string(opts_.db)}, setup_cb);
+}
+
+void RedisClient::hiredis_connect_cb(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<RedisClient*>(ac->data);
+  if (!self || ac != self->ac_) return;
+  self->on_connected(status);
+}
+
+void RedisClient::hiredis_disconnect_cb(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<RedisClient*>(ac->data);
+  if (!self || ac != self->ac_) return;
+  self->on_disconnected();
+}
+
+void RedisClient::hiredis_reply_cb(redisAsyncContext* ac, void* reply, void* priv) {
+  // A NULL reply means the context is going away; the connect/disconnect path (or whoever
+  // freed it) fails our own queue, so there is nothing to do here.
+  if (!reply || !priv || ac->data != priv) return;
+  static_cast<RedisClient*>(priv)->on_reply(reply);
+}
+
+void RedisClient::on_connected(int status) {
+  if (status != REDIS_OK) {
+    // hiredis frees the context right after this callback returns.
+    std::string why = ac_->errstr ? ac_->errstr : "connect failed";
+    ac_->data = nullptr;
+    ac_ = nullptr;
+    SC_DEBUG("redis connect failed", {"addr", ip_}, {"error", why});
+    state_ = State::backoff;
+    schedule_reconnect();
+    fail_all(std::exchange(pending_, {}), Error{Errc::unavailable, "redis unavailable: " + why}, mono_ns(), false);
+    return;
+  }
+  state_ = State::connected;
+  ++stats_.connects;
+  SC_INFO("redis connected", {"addr", ip_}, {"port", opts_.port});
+}
+
+void RedisClient::on_disconnected() {
+  std::string why = ac_->errstr && *ac_->errstr ? ac_->errstr : "connection closed";
+  ac_->data = nullptr;
+  ac_ = nullptr;
+  ++stats_.disconnects;
+  SC_WARN("redis disconnected", {"addr", ip_}, {"error", why});
+  state_ = State::backoff;
+  schedule_reconnect();
+  fail_all(std::exchange(pending_, {}), Error{Errc::unavailable, "redis connection lost: " + why}, mono_ns(), false);
+}
+
+void RedisClient::on_reply(void* raw) {
+  if (pending_.empty()) return;  // cannot happen: hiredis and we queue in the same order
+  Pending p = std::move(pending_.front());
+  pending_.pop_front();
+  ++stats_.replies;
+  backoff_ms_ = 0;
+  int64_t now = mono_ns();
+  if (opts_.rtt_seconds) opts_.rtt_seconds->observe(static_cast<double>(now - p.sent_ns) / 1e9);
+  auto* r = static_cast<redisReply*>(raw);
+  if (r->type == REDIS_REPLY_ERROR) {
+    std::string msg(r->str, r->len);
+    p.cb(fail(transient_error(msg) ? Errc::unavailable : Errc::internal, std::move(msg)));
+    return;
+  }
+  p.cb(convert(r));
+}
+
+void RedisClient::drop_connection(const Error& why, bool timed_out) {
+  if (ac_) {
+    redisAsyncContext* ac = ac_;
+    ac_ = nullptr;
+    ac->data = nullptr;
+    redisAsyncFree(ac);  // deferred by hiredis when called from inside its callback
+    ++stats_.disconnects;
+  }
+  state_ = State::backoff;
+  schedule_reconnect();
+  fail_all(std::exchange(pending_, {}), why, mono_ns(), timed_out);
+}
+
+void RedisClient::fail_all(std::deque<Pending> pending, const Error& why, int64_t now_ns, bool timeouts) {
+  auto alive = alive_;
+  for (auto& p : pending) {
+    if (!*alive) return;
+    if (timeouts && p.deadline_ns <= now_ns) {
+      ++stats_.timeouts;
+      p.cb(fail(Errc::timeout, "redis command timed out"));
+    } else {
+      p.cb(std::unexpected(why));
+    }
+  }
+}
+
+void RedisClient::schedule_reconnect() {
+  if (event_pending(reconnect_ev_, EV_TIMEOUT, nullptr)) return;
+  int64_t delay = backoff_ms_ == 0 ? opts_.reconnect_min_ms : backoff_ms_;
+  backoff_ms_ = std::min(std::max<int64_t>(delay * 2, 1), opts_.reconnect_max_ms);
+  timeval tv{static_cast<time_t>(delay / 1000), static_cast<suseconds_t>((delay % 1000) * 1000)};
+  event_add(reconnect_ev_, &tv);
+}
+
+void RedisClient::arm_tick() {
+  if (tick_armed_) return;
+  tick_armed_ = true;
+  timeval tv{0, kTickMs * 1000};
+  event_add(tick_ev_, &tv);
+}
+
+void RedisClient::on_tick() {
+  tick_armed_ = false;
+  int64_t now = mono_ns();
+  if (state_ == State::connecting && now >= connect_deadline_ns_) {
+    SC_WARN("redis connect timed out", {"addr", ip_});
+    drop_connection(Error{Errc::unavailable, "redis connect timed out"}, true);
+    return;
+  }
+  // Replies come back in order, so one late reply means the connection is stuck (or Redis
+  // is); everything behind it would wait as long. Drop it and let the caller fail over.
+  bool expired = std::any_of(pending_.begin(), pending_.end(), [now](const Pending& p) { return p.deadline_ns <= now; });
+  if (expired) {
+    SC_WARN("redis command timed out; reconnecting", {"addr", ip_}, {"pending", pending_.size()});
+    drop_connection(Error{Errc::unavailable, "redis connection reset after a timeout"}, true);
+    return;
+  }
+  if (!pending_.empty() || state_ == State::connecting) arm_tick();
+}
+
+void RedisClient::fail_soon(Callback cb, Error err) {
+  ++stats_.failed_fast;
+  soon_.emplace_back(std::move(cb), std::move(err));
+  event_active(soon_ev_, EV_TIMEOUT, 0);
+}
+
+void RedisClient::run_soon() {
+  auto batch = std::exchange(soon_, {});
+  auto alive = alive_;
+  for (auto& [cb, err] : batch) {
+    if (!*alive) return;
+    cb(std::unexpected(std::move(err)));
+  }
+}
+
+void RedisClient::send_argv(int argc, const char** argv, const size_t* lens, Callback cb, int64_t timeout_ms) {
+  ++stats_.commands;
+  if (!ac_ || (state_ != State::connected && state_ != State::connecting)) {
+    fail_soon(std::move(cb), Error{Errc::unavailable, "redis unavailable"});
+    return;
+  }
+  if (pending_.size() >= opts_.max_pending) {
+    fail_soon(std::move(cb), Error{Errc::unavailable, "redis: too many commands in flight"});
+    return;
+  }
+  if (redisAsyncCommandArgv(ac_, &RedisClient::hiredis_reply_cb, this, argc, argv, lens) != REDIS_OK) {
+    fail_soon(std::move(cb), Error{Errc::unavailable, "redis connection is closing"});
+    return;
+  }
+  int64_t now = mono_ns();
+  int64_t t = timeout_ms < 0 ? opts_.command_timeout_ms : timeout_ms;
+  pending_.push_back(Pending{std::move(cb), now, now + t * 1'000'000});
+  arm_tick();
+}
+
+void RedisClient::command(std::span<const std::string_view> argv, Callback cb, int64_t timeout_ms) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ptrs.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (auto a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  send_argv(static_cast<int>(argv.size()), ptrs.data(), lens.data(), std::move(cb), timeout_ms);
+}
+
+void RedisClient::command(std::initializer_list<std::string_view> argv, Callback cb, int64_t timeout_ms) {
+  command(std::span<const std::string_view>(argv.begin(), argv.size()), std::move(cb), timeout_ms);
+}
+
+void RedisClient::command(const std::vector<std::string>& argv, Callback cb, int64_t timeout_ms) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ptrs.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (auto& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  send_argv(static_cast<int>(argv.size()), ptrs.data(), lens.data(), std::move(cb), timeout_ms);
+}
+
+void RedisClient::eval(const RedisScript& script, std::span<const std::string> keys,
+                       std::span<const std::string> args, Callback cb, int64_t timeout_ms) {
+  std::vector<std::string> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.push_back("EVALSHA");
+  argv.push_back(script.sha1_hex);
+  argv.push_back(std::to_string(keys.size()));
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto retry = [this, alive = alive_, argv, source = script.source, cb = std::move(cb), timeout_ms](Result<RedisReply> r) mutable {
+    if (!*alive) return;
+    if (!r && r.error().code == Errc::internal && r.error().message.starts_with("NOSCRIPT")) {
+      argv[0] = "EVAL";
+      argv[1] = std::move(source);
+      command(argv, std::move(cb), timeout_ms);
+      return;
+    }
+    cb(std::move(r));
+  };
+  command(argv, std::move(retry), timeout_ms);
+}
+
+}  // namespace sc
