@@ -346,9 +346,12 @@ struct HttpServer::Impl {
     return EVHTP_RES_OK;
   }
 
-  static evhtp_res on_connection_fini(evhtp_connection_t*, void* arg) {
+  static evhtp_res on_connection_fini(evhtp_connection_t* conn, void* arg) {
     auto* c = static_cast<ConnCtx*>(arg);
     if (auto held = c->held.lock()) held->detach();
+    if (c->dispatched) c->server->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    // evhtp frees the connection's last request after this hook: it must not reach c.
+    evhtp_connection_unset_hook(conn, evhtp_hook_on_request_fini);
     event_free(c->deadline);
     delete c;
     return EVHTP_RES_OK;

@@ -1,0 +1,297 @@
+// HttpServer against real sockets: routing, limits, slow clients, held requests, streaming,
+// TLS, worker threads, systemd socket adoption and graceful drain.
+#include "common/io/http_server.h"
+
+#include <event2/buffer.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "common/io/event_loop.h"
+#include "common/io/systemd.h"
+#include "tests/support/support.h"
+
+namespace sc {
+namespace {
+
+using namespace std::chrono_literals;
+using test::http_request;
+
+// Runs a server on its own loop thread for the duration of a test.
+class ServerHarness {
+ public:
+  explicit ServerHarness(HttpServerOptions opt = {}, std::function<void(HttpServer&, EventLoop&)> setup = {}) {
+    server_ = std::make_unique<HttpServer>(loop_, opt);
+    server_->route("/hello", [](HttpRequest& r) { r.reply(200, "text/plain", "hello " + std::string(r.query())); });
+    server_->route("/echo", [](HttpRequest& r) {
+      r.add_header("X-Peer", r.peer_ip());
+      r.reply(200, "application/octet-stream", r.body());
+    });
+    server_->route("/v1/things/*", [](HttpRequest& r) { r.reply(200, "text/plain", std::string(r.path())); });
+    server_->route("/v1/things/special", [](HttpRequest& r) { r.reply(200, "text/plain", "special"); });
+    server_->route("/error", [](HttpRequest& r) { r.reply_error(Error{Errc::conflict, "said \"no\""}); });
+    server_->route("/later", [this](HttpRequest& r) {
+      auto held = r.hold();
+      timers_.push_back(loop_.after(50, [held] {
+        if (held->alive()) held->reply(200, "text/plain", "later");
+      }));
+    });
+    server_->route("/stream", [](HttpRequest& r) {
+      r.stream_start(200, "text/plain", -1);
+      for (int i = 0; i < 3; ++i) {
+        evbuffer* b = evbuffer_new();
+        evbuffer_add_printf(b, "part%d;", i);
+        r.stream_write(b);
+        evbuffer_free(b);
+      }
+      r.stream_end();
+    });
+    server_->route("/noreply", [](HttpRequest&) {});
+    if (setup) setup(*server_, loop_);
+    auto st = server_->start();
+    if (!st) throw std::runtime_error(st.error().message);
+    thread_ = std::thread([this] { loop_.run(); });
+  }
+  ~ServerHarness() {
+    loop_.defer([this] {
+      timers_.clear();
+      loop_.stop();
+    });
+    thread_.join();
+  }
+  int port() const { return server_->port(); }
+  EventLoop& loop() { return loop_; }
+  HttpServer& server() { return *server_; }
+
+ private:
+  EventLoop loop_;
+  std::unique_ptr<HttpServer> server_;
+  std::vector<std::unique_ptr<Timer>> timers_;
+  std::thread thread_;
+};
+
+TEST(HttpServer, BindsPortZeroAndRoutes) {
+  ServerHarness h;
+  ASSERT_GT(h.port(), 0);
+  auto r = http_request(h.port(), "GET", "/hello?x=1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello x=1");
+  EXPECT_EQ(r.headers["content-type"], "text/plain");
+  EXPECT_EQ(http_request(h.port(), "GET", "/v1/things/a/b").body, "/v1/things/a/b");
+  EXPECT_EQ(http_request(h.port(), "GET", "/v1/things/special").body, "special");
+  auto nf = http_request(h.port(), "GET", "/nope");
+  EXPECT_EQ(nf.status, 404);
+  EXPECT_NE(nf.body.find("\"code\":\"not_found\""), std::string::npos);
+}
+
+TEST(HttpServer, ErrorJsonIsEscaped) {
+  ServerHarness h;
+  auto r = http_request(h.port(), "GET", "/error");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body, R"({"error":{"code":"conflict","message":"said \"no\""}})");
+}
+
+TEST(HttpServer, EchoesBodyAndPeer) {
+  ServerHarness h;
+  auto r = http_request(h.port(), "POST", "/echo", std::string(1000, 'x'));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, std::string(1000, 'x'));
+  EXPECT_EQ(r.headers["x-peer"], "127.0.0.1");
+}
+
+TEST(HttpServer, OversizedBodyGets413) {
+  HttpServerOptions opt;
+  opt.max_body_bytes = 1024;
+  ServerHarness h(opt);
+  auto r = http_request(h.port(), "POST", "/echo", std::string(2048, 'x'));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find("too_large"), std::string::npos);
+  // And the server still answers afterwards.
+  EXPECT_EQ(http_request(h.port(), "GET", "/hello").status, 200);
+}
+
+TEST(HttpServer, TooManyHeadersGets431) {
+  HttpServerOptions opt;
+  opt.max_headers = 10;
+  ServerHarness h(opt);
+  std::map<std::string, std::string> hdrs;
+  for (int i = 0; i < 20; ++i) hdrs["X-H" + std::to_string(i)] = "v";
+  EXPECT_EQ(http_request(h.port(), "GET", "/hello", "", hdrs).status, 431);
+  // Far beyond the limit the connection is simply dropped.
+  for (int i = 20; i < 60; ++i) hdrs["X-H" + std::to_string(i)] = "v";
+  EXPECT_EQ(http_request(h.port(), "GET", "/hello", "", hdrs).status, 0);
+}
+
+TEST(HttpServer, SlowClientIsCutOff) {
+  HttpServerOptions opt;
+  opt.read_timeout_ms = 300;
+  ServerHarness h(opt);
+  auto start = std::chrono::steady_clock::now();
+  // Never finishes its headers: the server must close the connection on its own.
+  std::string got = test::raw_exchange(h.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n", 5s);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(got, "");
+  EXPECT_LT(took, 4s);
+  EXPECT_EQ(http_request(h.port(), "GET", "/hello").status, 200);
+}
+
+TEST(HttpServer, HeldRequestRepliesLater) {
+  ServerHarness h;
+  auto r = http_request(h.port(), "GET", "/later");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "later");
+  EXPECT_TRUE(test::wait_until([&] { return h.server().in_flight() == 0; }, 2s));
+}
+
+TEST(HttpServer, HeldRequestSurvivesClientLeaving) {
+  ServerHarness h;
+  // The client goes away before the reply; the server must notice and not crash.
+  test::raw_exchange(h.port(), "GET /later HTTP/1.1\r\nHost: x\r\n\r\n", 10ms);
+  EXPECT_TRUE(test::wait_until([&] { return h.server().in_flight() == 0; }, 2s));
+  EXPECT_EQ(http_request(h.port(), "GET", "/hello").status, 200);
+}
+
+TEST(HttpServer, StreamsChunked) {
+  ServerHarness h;
+  auto r = http_request(h.port(), "GET", "/stream");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "part0;part1;part2;");
+}
+
+TEST(HttpServer, HandlerWithoutReplyGets500) {
+  ServerHarness h;
+  EXPECT_EQ(http_request(h.port(), "GET", "/noreply").status, 500);
+}
+
+TEST(HttpServer, KeepAliveServesSeveralRequests) {
+  ServerHarness h;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(h.port());
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  for (const char* q : {"a", "b", "c"}) {
+    std::string req = std::string("GET /hello?") + q + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+    std::string want = std::string("hello ") + q;
+    char buf[4096];
+    while (got.find(want) == std::string::npos) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0) << "connection closed or timed out before " << want;
+      got.append(buf, n);
+    }
+  }
+  close(fd);
+}
+
+TEST(HttpServer, WorkerThreads) {
+  HttpServerOptions opt;
+  opt.threads = 2;
+  std::atomic<int> inits{0};
+  opt.thread_init = [&](event_base*) { inits++; };
+  ServerHarness h(opt);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t)
+    clients.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) ok += http_request(h.port(), "GET", "/hello").status == 200;
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_EQ(inits.load(), 2);
+}
+
+TEST(HttpServer, AdoptsPassedSocket) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  HttpServerOptions opt;
+  opt.adopted_fd = fd;
+  opt.listen = "not an address";  // ignored when a socket is adopted
+  ServerHarness h(opt);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  EXPECT_EQ(h.port(), ntohs(a.sin_port));
+  EXPECT_EQ(http_request(h.port(), "GET", "/hello").status, 200);
+}
+
+TEST(HttpServer, TlsServesHttps) {
+  test::TempDir dir;
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + dir.file("key.pem") +
+                    " -out " + dir.file("cert.pem") + " >/dev/null 2>&1";
+  ASSERT_EQ(system(cmd.c_str()), 0);
+  HttpServerOptions opt;
+  opt.tls_cert_file = dir.file("cert.pem");
+  opt.tls_key_file = dir.file("key.pem");
+  ServerHarness h(opt);
+  std::string curl = "curl -sk --max-time 5 https://127.0.0.1:" + std::to_string(h.port()) + "/hello?tls > " + dir.file("out");
+  ASSERT_EQ(system(curl.c_str()), 0);
+  FILE* f = fopen(dir.file("out").c_str(), "r");
+  char buf[64] = {};
+  fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  EXPECT_STREQ(buf, "hello tls");
+}
+
+TEST(HttpServer, TlsMissingKeyIsAClearError) {
+  EventLoop loop;
+  HttpServerOptions opt;
+  opt.tls_cert_file = "/nonexistent/cert.pem";
+  opt.tls_key_file = "/nonexistent/key.pem";
+  HttpServer s(loop, opt);
+  auto st = s.start();
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("/nonexistent/cert.pem"), std::string::npos);
+}
+
+TEST(HttpServer, BadListenAddressIsAClearError) {
+  EventLoop loop;
+  HttpServerOptions opt;
+  opt.listen = "127.0.0.1:99999";
+  HttpServer s(loop, opt);
+  auto st = s.start();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::invalid_argument);
+}
+
+TEST(HttpServer, ShutdownDrainsInFlight) {
+  ServerHarness h;
+  std::atomic<int> status{0};
+  std::thread client([&] { status = http_request(h.port(), "GET", "/later").status; });
+  ASSERT_TRUE(test::wait_until([&] { return h.server().in_flight() == 1; }, 2s));
+  std::atomic<bool> drained{false};
+  h.loop().defer([&] { h.server().shutdown([&] { drained = true; }); });
+  client.join();
+  EXPECT_EQ(status.load(), 200);  // the held request finished despite the shutdown
+  EXPECT_TRUE(test::wait_until([&] { return drained.load(); }, 2s));
+  EXPECT_EQ(http_request(h.port(), "GET", "/hello", "", {}, 500ms).status, 0);  // no longer accepting
+}
+
+TEST(SplitHostPort, Forms) {
+  EXPECT_EQ(split_host_port("127.0.0.1:80")->second, 80);
+  EXPECT_EQ(split_host_port("[::1]:6969")->first, "::1");
+  EXPECT_EQ(split_host_port(":7070")->first, "");
+  EXPECT_FALSE(split_host_port("nohost"));
+  EXPECT_FALSE(split_host_port("h:70000"));
+  EXPECT_FALSE(split_host_port("h:abc"));
+}
+
+TEST(Systemd, NoSocketsWithoutSystemd) {
+  EXPECT_EQ(systemd_socket("http"), -1);
+  notify_ready();  // no NOTIFY_SOCKET: a no-op, not a crash
+}
+
+}  // namespace
+}  // namespace sc
