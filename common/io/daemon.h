@@ -1,0 +1,25 @@
+#pragma once
+// The lifecycle every swarmcache daemon shares, so each main.cc stays a composition root:
+// journal logging under systemd, READY=1 and watchdog pings once serving, SIGTERM/SIGINT →
+// STOPPING=1 → the service's own graceful stop → return from run_daemon().
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+namespace sc {
+
+class EventLoop;
+struct HttpServerOptions;
+
+// Call first in main(): installs the journal sink under systemd and ignores SIGPIPE.
+void daemon_init();
+// Uses the socket systemd passed under `fd_name` (FileDescriptorName=) if there is one.
+void adopt_systemd_socket(HttpServerOptions& options, std::string_view fd_name);
+// Logs a bound listener as `msg=listening name=<name> <name>_port=<port>`: operators read it,
+// and tests started with port 0 find the port there.
+void log_listener(std::string_view name, uint16_t port);
+// Sends READY=1, runs the loop until SIGTERM/SIGINT, then STOPPING=1 and graceful_stop(done);
+// the loop ends when done() is called. Returns the process exit code.
+int run_daemon(EventLoop& loop, std::function<void(std::function<void()> done)> graceful_stop);
+
+}  // namespace sc
