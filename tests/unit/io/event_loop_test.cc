@@ -6,6 +6,8 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/support/loop_thread.h"
+
 namespace sc {
 namespace {
 
@@ -49,6 +51,14 @@ TEST(EventLoop, ClockAdvancesWhileRunning) {
   auto t = loop.after(50, [&] { loop.stop(); });
   loop.run();
   EXPECT_GE(loop.clock().now_ms() - start, 40);
+}
+
+TEST(LoopThread, CallRunsOnLoopAndReturns) {
+  test::LoopThread lt;
+  std::thread::id here = std::this_thread::get_id();
+  auto [id, value] = lt.call([&] { return std::make_pair(std::this_thread::get_id(), 42); });
+  EXPECT_NE(id, here);
+  EXPECT_EQ(value, 42);
 }
 
 }  // namespace
