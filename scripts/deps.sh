@@ -7,6 +7,7 @@ packages=(
   libjansson-dev libsystemd-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
   redis-server systemd curl python3 openssl
   aria2 mktorrent opentracker qbittorrent-nox wrk
+  clang-16 libclang-rt-16-dev
 )
 missing=()
 for p in "${packages[@]}"; do
