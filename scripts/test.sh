@@ -37,7 +37,8 @@ if has_stage asan; then
 fi
 
 if has_stage fuzz; then
-  CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSC_FUZZ=ON
+  # clang 16: libstdc++ 12 enables <expected> only for compilers with C++20 concepts (clang 14 lacks them).
+  CC=clang-16 CXX=clang++-16 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSC_FUZZ=ON
   fuzzers=$(cmake --build build/fuzz --target help | sed -n 's/^\(fuzz_[a-z0-9_]*\):.*/\1/p' | tr '\n' ' ')
   if [[ -n $fuzzers ]]; then
     # shellcheck disable=SC2086
