@@ -1,0 +1,172 @@
+// swarmcache-tracker: the composition root. Reads the config (ours or Chihaya's), builds the
+// clock, peer store, logic, HTTP frontend and admin listener, adopts systemd sockets, and
+// runs until SIGTERM, draining in-flight requests before it exits.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/core/config.h"
+#include "common/core/log.h"
+#include "common/core/metrics.h"
+#include "common/io/event_loop.h"
+#include "common/io/http_server.h"
+#include "common/io/systemd.h"
+#include "services/tracker/config.h"
+#include "services/tracker/http_frontend.h"
+#include "services/tracker/logic.h"
+#include "services/tracker/metrics.h"
+#include "services/tracker/peer_store_memory.h"
+
+namespace sc {
+namespace {
+
+// Admin endpoints are scraped by Prometheus and health checkers only: a small limit is plenty.
+constexpr uint64_t kAdminMaxBody = 1024;
+// Announces are GETs; any body is a mistake.
+constexpr uint64_t kPublicMaxBody = 1024;
+// Real announce URIs are ~300-600 bytes (a JWT adds ~1 KB).
+constexpr size_t kPublicMaxUri = 4096;
+// Clients send ~10 headers; proxies add a few.
+constexpr size_t kPublicMaxHeaders = 64;
+constexpr size_t kPublicMaxHeaderBytes = 8 << 10;
+
+int run(int argc, char** argv) {
+  Options opts("swarmcache-tracker",
+               "BitTorrent tracker (HTTP, BEP 3/7/23/24/48); reads its own YAML or a Chihaya config");
+  TrackerConfig cfg;
+  declare_tracker_options(opts, cfg);
+  auto parsed = opts.parse(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "swarmcache-tracker: %s\n", parsed.error().message.c_str());
+    return 2;
+  }
+  if (*parsed == Options::Outcome::exit_ok) return 0;
+  install_journal_log_sink_if_systemd();
+  auto level = parse_log_level(cfg.log_level);
+  if (!level) {
+    std::fprintf(stderr, "swarmcache-tracker: log_level: %s\n", level.error().message.c_str());
+    return 2;
+  }
+  set_log_level(*level);
+  for (const auto& w : opts.warnings()) SC_WARN("config key not supported", {"detail", w});
+
+  auto logic_opts = make_logic_options(cfg);
+  if (!logic_opts) {
+    SC_ERROR("invalid configuration", {"error", logic_opts.error().message});
+    return 2;
+  }
+  if (!cfg.real_ip_header.empty() && cfg.trusted_proxies.empty()) {
+    SC_WARN("real_ip_header is ignored until http.trusted_proxies lists your proxies",
+            {"real_ip_header", cfg.real_ip_header});
+  }
+  if (cfg.storage_name != "memory") {
+    SC_ERROR("unsupported storage", {"storage.name", cfg.storage_name}, {"supported", "memory"});
+    return 2;
+  }
+  if (!cfg.prehooks.empty()) {
+    // Running without a configured jwt or approval hook would silently open the tracker.
+    SC_ERROR("prehook not supported yet; refusing to start without it", {"prehook", cfg.prehooks.front().name});
+    return 2;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  EventLoop loop;
+  MetricsRegistry registry;
+  TrackerMetrics metrics(registry);
+
+  MemoryStoreOptions mopts;
+  mopts.shards = static_cast<size_t>(cfg.shard_count);
+  mopts.peer_lifetime_ms = cfg.peer_lifetime_ms;
+  auto store = std::make_unique<MemoryPeerStore>(loop.clock(), mopts);
+  metrics.watch_store(*store);
+
+  TrackerLogic logic(*logic_opts, *store);
+  HttpFrontend frontend(logic, metrics);
+
+  HttpServerOptions popts;
+  popts.listen = cfg.http_addr;
+  popts.adopted_fd = systemd_socket("http");
+  popts.threads = cfg.http_threads > 0 ? static_cast<int>(cfg.http_threads)
+                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  popts.read_timeout_ms = std::min(cfg.read_timeout_ms, cfg.request_timeout_ms);
+  popts.write_timeout_ms = cfg.write_timeout_ms;
+  popts.max_body_bytes = kPublicMaxBody;
+  popts.max_uri_bytes = kPublicMaxUri;
+  popts.max_headers = kPublicMaxHeaders;
+  popts.max_header_bytes = kPublicMaxHeaderBytes;
+  popts.tls_cert_file = cfg.tls_cert_path;
+  popts.tls_key_file = cfg.tls_key_path;
+  HttpServer pub(loop, popts);
+  frontend.install(pub, cfg.announce_routes, cfg.scrape_routes);
+
+  bool draining = false;
+  HttpServerOptions aopts;
+  aopts.listen = cfg.metrics_addr;
+  aopts.adopted_fd = systemd_socket("admin");
+  aopts.threads = 0;
+  aopts.max_body_bytes = kAdminMaxBody;
+  HttpServer admin(loop, aopts);
+  admin.route("/metrics", [&](HttpRequest& req) {
+    req.reply(200, "text/plain; version=0.0.4; charset=utf-8", registry.render());
+  });
+  admin.route("/healthz", [](HttpRequest& req) { req.reply(200, "text/plain", "ok\n"); });
+  admin.route("/readyz", [&](HttpRequest& req) {
+    if (draining) return req.reply(503, "text/plain", "draining\n");
+    if (!store->ready()) return req.reply(503, "text/plain", "storage unavailable\n");
+    req.reply(200, "text/plain", "ready\n");
+  });
+
+  if (auto st = pub.start(); !st) {
+    SC_ERROR("cannot start the public listener", {"addr", cfg.http_addr}, {"error", st.error().message});
+    return 1;
+  }
+  if (auto st = admin.start(); !st) {
+    SC_ERROR("cannot start the admin listener", {"addr", cfg.metrics_addr}, {"error", st.error().message});
+    return 1;
+  }
+  if (!cfg.udp_addr.empty() || systemd_socket("udp") >= 0) {
+    SC_WARN("UDP tracker not implemented yet; udp.addr ignored", {"udp.addr", cfg.udp_addr});
+  }
+
+  auto gc_timer = loop.every(cfg.gc_interval_ms, [&] {
+    auto t0 = std::chrono::steady_clock::now();
+    uint64_t dropped = store->collect_garbage();
+    metrics.record_gc(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), dropped);
+  });
+  auto watchdog = start_watchdog(loop);
+
+  auto stop = [&] {
+    if (draining) return;
+    draining = true;
+    SC_INFO("draining", {"in_flight", pub.in_flight()});
+    notify_stopping();
+    pub.shutdown([&] { admin.shutdown([&] { loop.stop(); }); });
+  };
+  loop.on_signal(SIGTERM, stop);
+  loop.on_signal(SIGINT, stop);
+
+  SC_INFO("swarmcache-tracker listening", {"http_port", static_cast<int>(pub.port())},
+          {"admin_port", static_cast<int>(admin.port())}, {"threads", popts.threads},
+          {"http_adopted", popts.adopted_fd >= 0}, {"admin_adopted", aopts.adopted_fd >= 0});
+  notify_ready();
+  if (!loop.run()) {
+    SC_ERROR("event loop failed");
+    return 1;
+  }
+  SC_INFO("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace sc
+
+int main(int argc, char** argv) {
+  try {
+    return sc::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmcache-tracker: fatal: %s\n", e.what());
+    return 1;
+  }
+}

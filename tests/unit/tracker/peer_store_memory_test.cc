@@ -1,0 +1,83 @@
+// The memory store: the shared conformance suite, plus what is specific to it (compactness,
+// concurrent announces from several threads).
+#include "services/tracker/peer_store_memory.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/unit/tracker/peer_store_conformance.h"
+
+namespace sc::test {
+namespace {
+
+class MemoryHarness final : public StoreHarness {
+ public:
+  explicit MemoryHarness(int64_t lifetime_ms) : store_(clock_, MemoryStoreOptions{.shards = 8, .peer_lifetime_ms = lifetime_ms}) {}
+  PeerStore& store() override { return store_; }
+  ManualClock& clock() override { return clock_; }
+  bool pump_until(const std::function<bool()>& pred) override { return pred(); }
+
+ private:
+  ManualClock clock_;
+  MemoryPeerStore store_;
+};
+
+std::unique_ptr<StoreHarness> make_memory(int64_t lifetime_ms) { return std::make_unique<MemoryHarness>(lifetime_ms); }
+
+INSTANTIATE_TEST_SUITE_P(Memory, PeerStoreConformance, ::testing::Values(&make_memory));
+
+void announce(MemoryPeerStore& s, const InfoHash& h, uint32_t ip, uint16_t port, bool seeder) {
+  StoreAnnounce req;
+  req.info_hash = h;
+  req.peer.ip = {static_cast<uint8_t>(ip >> 24), static_cast<uint8_t>(ip >> 16), static_cast<uint8_t>(ip >> 8),
+                 static_cast<uint8_t>(ip)};
+  req.peer.port = port;
+  req.seeder = seeder;
+  req.numwant = 50;
+  StoreAnnounceResult out;
+  s.announce(req, out, [](Status) {});
+}
+
+TEST(MemoryPeerStore, AtMost16BytesPerIPv4Peer) {
+  ManualClock clock;
+  MemoryPeerStore store(clock, {});
+  constexpr int kTorrents = 100, kPeersPerTorrent = 2000;
+  for (int t = 0; t < kTorrents; ++t) {
+    InfoHash h{};
+    h[0] = static_cast<uint8_t>(t);
+    for (int p = 0; p < kPeersPerTorrent; ++p) announce(store, h, 0x0a000000u + p, 6881, p % 4 == 0);
+  }
+  auto st = store.stats();
+  EXPECT_EQ(st.seeders + st.leechers, uint64_t{kTorrents} * kPeersPerTorrent);
+  double per_peer = static_cast<double>(store.peer_bytes()) / (kTorrents * kPeersPerTorrent);
+  EXPECT_LE(per_peer, 16.0);
+  EXPECT_GE(per_peer, 10.0);  // 4 address + 2 port + 4 last-seen bytes, no less
+}
+
+TEST(MemoryPeerStore, ConcurrentAnnouncesAndGc) {
+  ManualClock clock;
+  MemoryPeerStore store(clock, {.shards = 4, .peer_lifetime_ms = 1000});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5000; ++i) {
+        InfoHash h{};
+        h[1] = static_cast<uint8_t>(i % 17);
+        announce(store, h, 0x0a000000u + static_cast<uint32_t>(t * 10000 + i), 1, i % 3 == 0);
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) store.collect_garbage();  // nothing expired yet, but races are checked
+  for (auto& th : threads) th.join();
+  auto st = store.stats();
+  EXPECT_EQ(st.seeders + st.leechers, 20000u);
+  EXPECT_EQ(st.torrents, 17u);
+  clock.advance(5000);
+  EXPECT_EQ(store.collect_garbage(), 20000u);
+  st = store.stats();
+  EXPECT_EQ(st.seeders + st.leechers + st.torrents, 0u);
+}
+
+}  // namespace
+}  // namespace sc::test
