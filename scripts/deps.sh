@@ -8,6 +8,7 @@ packages=(
   redis-server systemd curl python3 openssl
   aria2 mktorrent opentracker qbittorrent-nox wrk
   clang-16 libclang-rt-16-dev
+  python3-kubernetes python3-yaml
 )
 missing=()
 for p in "${packages[@]}"; do
