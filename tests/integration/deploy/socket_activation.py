@@ -163,12 +163,11 @@ def daemon_args(daemon, tmp, metastore_url):
     tracker = f"http://127.0.0.1:{free_port()}/announce"
     token = os.path.join(tmp, "token")
     if daemon == "tracker":
-        cfg = os.path.join(tmp, "tracker.yaml")
-        with open(cfg, "w") as f:
-            # Addresses nobody listens on: the daemon must use the passed sockets instead.
-            f.write("announce_interval: 60s\nhttp:\n  addr: 127.0.0.1:1\n"
-                    "metrics_addr: 127.0.0.1:1\nstorage:\n  name: memory\n")
-        return ["--config", cfg]
+        # The configuration the units and the image ship. Its listen addresses are not the
+        # test's ports: only an adopted socket answers there. UDP is not passed here
+        # (systemd-socket-activate passes one socket type), so it goes to a free port.
+        cfg = os.path.join(os.environ["SC_SOURCE_DIR"], "deploy", "config", "tracker.yaml")
+        return ["--config", cfg, "--udp-listen", f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}"]
     if daemon == "metastore":
         return ["--redis", f"redis://127.0.0.1:{os.environ['SC_TEST_REDIS_PORT']}/0",
                 "--auth-tokens", token]
