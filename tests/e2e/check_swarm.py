@@ -50,6 +50,8 @@ def _entries(doc):
 
 
 def _complete(entry):
+    if isinstance(entry.get("complete"), bool):
+        return entry["complete"]
     state = str(entry.get("state", "")).lower()
     if state in _DONE_STATES:
         return True
