@@ -482,7 +482,11 @@ Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOp
   atp.save_path = o.save_path.empty() ? std::string(".") : o.save_path;
   atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
   if (o.seed_mode && !resumed) atp.flags |= lt::torrent_flags::seed_mode;
-  for (auto& t : o.trackers) atp.trackers.push_back(t);
+  for (auto& t : o.trackers) {
+    bool known = false;
+    for (auto& e : ti->trackers()) known = known || e.url == t;
+    if (!known && !t.empty()) atp.trackers.push_back(t);
+  }
   auto h = impl_->ses->add_torrent(std::move(atp), ec);
   if (ec) return fail(Errc::io, "adding torrent " + ih + ": " + ec.message());
 

@@ -11,9 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <atomic>
+#include <mutex>
 #include <bit>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 #include <utility>
 

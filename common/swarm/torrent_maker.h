@@ -52,7 +52,7 @@ struct MadeTorrent {
 // while hashing).
 Result<MadeTorrent> make_torrent(const std::string& path, const MakeTorrentOptions& options = {});
 
-struct TorrentFileEntry {
+struct TorrentContentFile {
   std::string path;  // relative, '/'-separated, starting with the torrent name for directories
   int64_t size = 0;
 };
@@ -66,7 +66,7 @@ struct TorrentSummary {
   bool hybrid = false;
   bool priv = false;
   std::vector<std::string> trackers;
-  std::vector<TorrentFileEntry> files;
+  std::vector<TorrentContentFile> files;
 };
 
 // Parses .torrent bytes (bounded: size, bencode depth and token count). Errors:

@@ -1,0 +1,64 @@
+// swarmcache-leecher: the composition root. Parses flags/config/environment, starts the swarm
+// node (session, control API, metastore worker, heartbeat) and the leecher logic, and runs
+// until SIGTERM.
+#include <cstdio>
+
+#include "common/core/config.h"
+#include "common/core/log.h"
+#include "common/io/systemd.h"
+#include "common/swarm/node.h"
+#include "services/leecher/leecher.h"
+
+namespace sc {
+namespace {
+
+// Leechers save resume data more often than the default: a SIGKILL then costs at most this
+// much re-download.
+constexpr int64_t kLeecherResumeSaveMs = 5000;
+
+int run(int argc, char** argv) {
+  Options opts("swarmcache-leecher",
+               "Follows the metastore's events, downloads the selected keys through the swarm, "
+               "verifies them and seeds them for a policy-defined time");
+  NodeConfig cfg;
+  cfg.resume_save_interval_ms = kLeecherResumeSaveMs;
+  LeecherConfig lcfg;
+  declare_node_options(opts, cfg);
+  declare_leecher_options(opts, lcfg);
+  auto parsed = opts.parse(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "swarmcache-leecher: %s\n", parsed.error().message.c_str());
+    return 2;
+  }
+  if (*parsed == Options::Outcome::exit_ok) return 0;
+  install_journal_log_sink_if_systemd();
+  auto level = parse_log_level(cfg.log_level);
+  if (!level) {
+    std::fprintf(stderr, "swarmcache-leecher: log_level: %s\n", level.error().message.c_str());
+    return 2;
+  }
+  set_log_level(*level);
+  SwarmNode node("leecher", cfg);
+  if (auto st = node.start(); !st) {
+    SC_ERROR("cannot start", {"error", st.error().message});
+    return st.error().code == Errc::invalid_argument ? 2 : 1;
+  }
+  Leecher leecher(node, lcfg);
+  if (auto st = leecher.start(); !st) {
+    SC_ERROR("cannot start", {"error", st.error().message});
+    return st.error().code == Errc::invalid_argument ? 2 : 1;
+  }
+  return node.run();
+}
+
+}  // namespace
+}  // namespace sc
+
+int main(int argc, char** argv) {
+  try {
+    return sc::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmcache-leecher: fatal: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,57 @@
+// swarmcache-seeder: the composition root. Parses flags/config/environment, starts the swarm
+// node (session, control API, metastore worker, heartbeat) and the seeder logic, and runs
+// until SIGTERM.
+#include <cstdio>
+
+#include "common/core/config.h"
+#include "common/core/log.h"
+#include "common/io/systemd.h"
+#include "common/swarm/node.h"
+#include "services/seeder/seeder.h"
+
+namespace sc {
+namespace {
+
+int run(int argc, char** argv) {
+  Options opts("swarmcache-seeder",
+               "Makes deterministic torrents of a data directory (one per file and per directory), "
+               "registers them with the metastore and seeds them; watches the directory for changes");
+  NodeConfig cfg;
+  declare_node_options(opts, cfg);
+  auto parsed = opts.parse(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "swarmcache-seeder: %s\n", parsed.error().message.c_str());
+    return 2;
+  }
+  if (*parsed == Options::Outcome::exit_ok) return 0;
+  install_journal_log_sink_if_systemd();
+  auto level = parse_log_level(cfg.log_level);
+  if (!level) {
+    std::fprintf(stderr, "swarmcache-seeder: log_level: %s\n", level.error().message.c_str());
+    return 2;
+  }
+  set_log_level(*level);
+  SwarmNode node("seeder", cfg);
+  if (auto st = node.start(); !st) {
+    SC_ERROR("cannot start", {"error", st.error().message});
+    return st.error().code == Errc::invalid_argument ? 2 : 1;
+  }
+  Seeder seeder(node);
+  if (auto st = seeder.start(); !st) {
+    SC_ERROR("cannot start", {"error", st.error().message});
+    return 1;
+  }
+  return node.run();
+}
+
+}  // namespace
+}  // namespace sc
+
+int main(int argc, char** argv) {
+  try {
+    return sc::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmcache-seeder: fatal: %s\n", e.what());
+    return 1;
+  }
+}
