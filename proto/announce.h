@@ -22,8 +22,9 @@ enum class AnnounceEvent : uint8_t { none, started, completed, stopped };
 std::string_view announce_event_name(AnnounceEvent e);
 
 struct QueryLimits {
-  // A real announce is ~300 bytes; evhtp already caps the URI, this bounds direct callers.
-  size_t max_query_bytes = 8192;
+  // A real announce is ~300 bytes (~1.3 KB with a JWT). Below evhtp's own ~8 KB request-line
+  // cut-off, so an oversized query still gets a readable failure reason.
+  size_t max_query_bytes = 4096;
   // Clients send ~15 parameters; anything far beyond is junk or an attack.
   size_t max_params = 64;
   // Largest accepted numwant; above this the request is refused, not capped (a client

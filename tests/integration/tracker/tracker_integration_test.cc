@@ -1,0 +1,354 @@
+// The real swarmcache-tracker binary on 127.0.0.1: announce/scrape over HTTP, /metrics,
+// health endpoints, bad input (malformed queries, huge requests, a slow client that never
+// finishes), SIGTERM drain, systemd socket activation with sd_notify, and two real aria2c
+// BitTorrent clients that find each other only through the tracker.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <regex>
+#include <string>
+
+#include "common/core/bencode.h"
+#include "common/core/bytes.h"
+#include "proto/announce.h"
+#include "tests/support/support.h"
+
+namespace sc::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string tracker_bin() { return build_path("services/tracker/swarmcache-tracker"); }
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  f << text;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+struct Tracker {
+  std::unique_ptr<Process> proc;
+  int http = 0, admin = 0;
+
+  explicit Tracker(const TempDir& dir, const std::string& extra_yaml = "", int threads = 2) {
+    std::string cfg = dir.file("tracker.yaml");
+    write_file(cfg, "announce_interval: 2s\nmin_announce_interval: 1s\n"
+                    "metrics_addr: 127.0.0.1:0\n"
+                    "http:\n  addr: 127.0.0.1:0\n  threads: " + std::to_string(threads) +
+                    "\n  read_timeout: 1s\n" + extra_yaml);
+    proc = std::make_unique<Process>(std::vector<std::string>{tracker_bin(), "--config", cfg});
+    http = proc->wait_for_number("http_port", 10s).value_or(0);
+    admin = proc->wait_for_number("admin_port", 10s).value_or(0);
+  }
+};
+
+std::string ih_of(char c) { return std::string(20, c); }
+
+std::string announce_target(const std::string& ih, const std::string& peer_id, int port, int left,
+                            const std::string& extra = "") {
+  return "/announce?info_hash=" + percent_encode(ih) + "&peer_id=" + percent_encode(peer_id) +
+         "&port=" + std::to_string(port) + "&uploaded=0&downloaded=0&left=" + std::to_string(left) + extra;
+}
+
+BValue decode_ok(const HttpResult& r) {
+  EXPECT_EQ(r.status, 200) << r.error << r.body;
+  auto v = bdecode(r.body);
+  EXPECT_TRUE(v) << r.body;
+  return v ? *v : BValue{};
+}
+
+std::string failure_of(const HttpResult& r) {
+  auto v = decode_ok(r);
+  const BValue* f = v.find("failure reason");
+  return f && f->is_str() ? f->as_str() : "<no failure reason in " + r.body + ">";
+}
+
+// The value of one Prometheus sample line, or -1.
+double metric(const std::string& text, const std::string& series) {
+  size_t pos = 0;
+  while ((pos = text.find(series, pos)) != std::string::npos) {
+    bool line_start = pos == 0 || text[pos - 1] == '\n';
+    size_t after = pos + series.size();
+    if (line_start && after < text.size() && text[after] == ' ') return std::stod(text.substr(after + 1));
+    pos = after;
+  }
+  return -1;
+}
+
+TEST(TrackerIntegration, AnnounceScrapeAndMetrics) {
+  TempDir dir;
+  Tracker t(dir);
+  ASSERT_GT(t.http, 0) << t.proc->output();
+  ASSERT_GT(t.admin, 0);
+
+  auto v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-seeder000001", 7001, 0, "&event=started")));
+  EXPECT_EQ(v.find("complete")->as_int(), 1);
+  EXPECT_EQ(v.find("peers")->as_str(), "");
+  v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-leecher00001", 7002, 100)));
+  EXPECT_EQ(v.find("peers")->as_str(), std::string("\x7f\x00\x00\x01\x1b\x59", 6));  // 127.0.0.1:7001
+  EXPECT_EQ(v.find("external ip")->as_str(), std::string("\x7f\x00\x00\x01", 4));
+  EXPECT_EQ(v.find("interval")->as_int(), 2);
+  v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-leecher00001", 7002, 0, "&event=completed&compact=0")));
+  ASSERT_TRUE(v.find("peers")->is_list());
+
+  v = decode_ok(http_request(t.http, "GET", "/scrape?info_hash=" + percent_encode(ih_of('a')) + "&info_hash=" + percent_encode(ih_of('b'))));
+  const BValue* fa = v.find("files")->find(ih_of('a'));
+  ASSERT_NE(fa, nullptr);
+  EXPECT_EQ(fa->find("complete")->as_int(), 2);
+  EXPECT_EQ(fa->find("downloaded")->as_int(), 1);
+  EXPECT_EQ(v.find("files")->find(ih_of('b'))->find("complete")->as_int(), 0);
+
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", "/announce?info_hash=short")), "invalid info_hash: 5 bytes, want 20");
+
+  auto m = http_request(t.admin, "GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(metric(m.body, R"(swarmcache_tracker_requests_total{action="announce",af="ipv4",result="ok"})"), 3);
+  EXPECT_EQ(metric(m.body, R"(swarmcache_tracker_requests_total{action="announce",af="ipv4",result="client_error"})"), 1);
+  EXPECT_EQ(metric(m.body, R"(swarmcache_tracker_requests_total{action="scrape",af="ipv4",result="ok"})"), 1);
+  EXPECT_EQ(metric(m.body, R"(swarmcache_tracker_request_duration_seconds_count{action="announce",af="ipv4"})"), 4);
+  EXPECT_EQ(metric(m.body, "swarmcache_tracker_torrents"), 1);
+  EXPECT_EQ(metric(m.body, "swarmcache_tracker_seeders"), 2);
+  EXPECT_EQ(metric(m.body, "swarmcache_tracker_leechers"), 0);
+  EXPECT_NE(m.body.find("swarmcache_tracker_gc_duration_seconds"), std::string::npos);
+  EXPECT_EQ(http_request(t.admin, "GET", "/healthz").status, 200);
+  EXPECT_EQ(http_request(t.admin, "GET", "/readyz").status, 200);
+
+  auto status = t.proc->stop(SIGTERM, 10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << t.proc->output();
+}
+
+int status_of(const std::string& raw) {
+  std::smatch m;
+  if (std::regex_search(raw, m, std::regex(R"(^HTTP/1\.[01] (\d{3}))"))) return std::stoi(m[1]);
+  return 0;
+}
+
+int connect_loopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the server closes the connection (EOF or reset) before `deadline`.
+bool closed_by_server(int fd, std::chrono::milliseconds deadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count());
+    if (poll(&p, 1, std::max(left, 1)) <= 0) continue;
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
+TEST(TrackerIntegration, BadInput) {
+  TempDir dir;
+  Tracker t(dir, "", /*threads=*/1);
+  ASSERT_GT(t.http, 0) << t.proc->output();
+  const std::string good = announce_target(ih_of('a'), "-SC0001-abcdefghijkl", 7001, 0);
+
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", good + "&port=7")), "duplicate parameter: port");
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", "/announce?info_hash=" + percent_encode(ih_of('a')) + "&port=1&left=0")),
+            "missing parameter: peer_id");
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", good + "&numwant=lots")), "invalid numwant: lots");
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", good + "&numwant=99999999999")), "invalid numwant: 99999999999 (max 1000000)");
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", good + "&key=%4")), "malformed percent-escape in a parameter value");
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-abcdefghijkl", 0, 0))), "invalid port: 0");
+  std::string many = good;
+  for (int i = 0; i < 100; ++i) many += "&x" + std::to_string(i) + "=" + std::to_string(i);
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", many)), "too many parameters (max 64)");
+  EXPECT_EQ(failure_of(http_request(t.http, "GET", "/scrape")), "missing parameter: info_hash");
+
+  // Oversized URI and a huge header set are refused at the HTTP layer.
+  // Oversized query strings: refused by the HTTP layer (414) or, far beyond any limit, by
+  // evhtp closing the connection (the client may see a reset while still sending).
+  for (size_t pad : {6000, 100000}) {
+    auto r = http_request(t.http, "GET", good + "&pad=" + std::string(pad, 'a'));
+    EXPECT_TRUE(r.status == 0 || r.status == 414) << pad << ": " << r.status << " " << r.body;
+  }
+  std::string oversized_query(5000, 'a');
+  AnnounceRequest parsed;
+  EXPECT_EQ(parse_announce(oversized_query, parsed).error().message, "query string too long (max 4096 bytes)");
+  std::map<std::string, std::string> headers;
+  for (int i = 0; i < 300; ++i) headers["X-Junk-" + std::to_string(i)] = "v";
+  auto r = http_request(t.http, "GET", good, "", headers);
+  EXPECT_TRUE(r.status == 0 || (r.status >= 400 && r.status < 500)) << r.status;
+  EXPECT_EQ(http_request(t.http, "GET", "/nope").status, 404);
+
+  // A slow client that never finishes its request: with one worker thread, other clients are
+  // still served, and the slow one is cut off by the read timeout (1s here).
+  int slow = connect_loopback(t.http);
+  ASSERT_GE(slow, 0);
+  std::string partial = "GET " + good + " HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  ASSERT_EQ(send(slow, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+  auto v = decode_ok(http_request(t.http, "GET", good));
+  EXPECT_NE(v.find("complete"), nullptr);
+  EXPECT_TRUE(closed_by_server(slow, 15s)) << "the slow client was never cut off";
+  close(slow);
+  // And a client that connects and sends nothing at all.
+  int idle = connect_loopback(t.http);
+  ASSERT_GE(idle, 0);
+  EXPECT_TRUE(closed_by_server(idle, 15s));
+  close(idle);
+
+  // Still healthy afterwards.
+  v = decode_ok(http_request(t.http, "GET", good));
+  EXPECT_NE(v.find("complete"), nullptr);
+  EXPECT_TRUE(t.proc->running());
+}
+
+TEST(TrackerIntegration, ChihayaV2ConfigStartsUnchanged) {
+  TempDir dir;
+  std::string cfg = dir.file("chihaya.yaml");
+  // Quay's documented v2.0 config, with the addresses moved to free ports.
+  write_file(cfg, "chihaya:\n  announce_interval: 15m\n  prometheus_addr: 127.0.0.1:0\n"
+                  "  http:\n    addr: 127.0.0.1:0\n    allow_ip_spoofing: true\n    real_ip_header: X-Forwarded-For\n"
+                  "    read_timeout: 5s\n    write_timeout: 5s\n    request_timeout: 5s\n"
+                  "  storage:\n    gc_interval: 14m\n    peer_lifetime: 15m\n    shards: 16\n    max_numwant: 50\n");
+  Process p({tracker_bin(), "--config", cfg});
+  int http = p.wait_for_number("http_port", 10s).value_or(0);
+  ASSERT_GT(http, 0) << p.output();
+  auto v = decode_ok(http_request(http, "GET", announce_target(ih_of('q'), "-SC0001-abcdefghijkl", 7001, 0, "&ip=192.0.2.33")));
+  EXPECT_EQ(v.find("interval")->as_int(), 900);
+  EXPECT_EQ(v.find("external ip")->as_str(), std::string("\xc0\x00\x02\x21", 4));  // allow_ip_spoofing
+  EXPECT_NE(p.output().find("real_ip_header is ignored until http.trusted_proxies"), std::string::npos);
+}
+
+TEST(TrackerIntegration, UnknownKeysAreNamedInAWarning) {
+  TempDir dir;
+  std::string cfg = dir.file("t.yaml");
+  write_file(cfg, "metrics_addr: 127.0.0.1:0\nhttp:\n  addr: 127.0.0.1:0\n  enable_keepalive: true\nwhatever_this_is: 3\n");
+  Process p({tracker_bin(), "--config", cfg});
+  ASSERT_TRUE(p.wait_for_number("http_port", 10s)) << p.output();
+  EXPECT_NE(p.output().find("http.enable_keepalive"), std::string::npos) << p.output();
+  EXPECT_NE(p.output().find("whatever_this_is"), std::string::npos) << p.output();
+}
+
+// A Unix datagram socket standing in for systemd's notify socket.
+struct NotifySocket {
+  int fd = -1;
+  std::string path;
+  explicit NotifySocket(const std::string& p) : path(p) {
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ~NotifySocket() {
+    close(fd);
+    unlink(path.c_str());
+  }
+  // Reads datagrams until one contains `what`, or the deadline passes.
+  bool wait_for(const std::string& what, std::chrono::milliseconds deadline) {
+    auto end = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      char buf[4096];
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n > 0 && std::string(buf, static_cast<size_t>(n)).find(what) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+TEST(TrackerIntegration, SystemdSocketActivation) {
+  TempDir dir;
+  NotifySocket notify(dir.file("notify.sock"));
+  ASSERT_GE(notify.fd, 0);
+  int http = free_port(), admin = free_port();
+  // Configured addresses that cannot be bound prove the passed sockets replace them.
+  Process p({"systemd-socket-activate", "-l", "127.0.0.1:" + std::to_string(http), "-l",
+             "127.0.0.1:" + std::to_string(admin), "--fdname=http:admin", "-E", "NOTIFY_SOCKET=" + notify.path,
+             tracker_bin(), "--http-listen", "192.0.2.1:1", "--admin-listen", "192.0.2.1:2"});
+  // systemd-socket-activate starts the daemon on the first connection.
+  ASSERT_TRUE(wait_until([&] { return p.output().find("Listening on") != std::string::npos; }, 10s)) << p.output();
+  auto v = decode_ok(http_request(http, "GET", announce_target(ih_of('s'), "-SC0001-abcdefghijkl", 7001, 0)));
+  EXPECT_EQ(v.find("complete")->as_int(), 1);
+  EXPECT_TRUE(notify.wait_for("READY=1", 10s));
+  EXPECT_NE(p.output().find("http_adopted=1"), std::string::npos) << p.output();
+  auto m = http_request(admin, "GET", "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_EQ(metric(m.body, "swarmcache_tracker_seeders"), 1);
+  auto status = p.stop(SIGTERM, 10s);
+  EXPECT_TRUE(notify.wait_for("STOPPING=1", 5s));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << p.output();
+}
+
+TEST(TrackerIntegration, Aria2cPeersFindEachOtherThroughTheTracker) {
+  TempDir dir;
+  Tracker t(dir);
+  ASSERT_GT(t.http, 0) << t.proc->output();
+  std::string seed_dir = dir.file("seed"), leech_dir = dir.file("leech");
+  std::filesystem::create_directories(seed_dir);
+  std::filesystem::create_directories(leech_dir);
+  std::string data(2 << 20, '\0');
+  std::mt19937_64 rng(42);
+  for (auto& c : data) c = static_cast<char>(rng());
+  write_file(seed_dir + "/payload.bin", data);
+  std::string torrent = dir.file("payload.torrent");
+  std::string announce = "http://127.0.0.1:" + std::to_string(t.http) + "/announce";
+  Process mk({"mktorrent", "-a", announce, "-l", "16", "-o", torrent, seed_dir + "/payload.bin"});
+  auto mk_status = mk.stop(0, 30s);  // signal 0 only waits for it to finish
+  ASSERT_TRUE(mk_status && WIFEXITED(*mk_status) && WEXITSTATUS(*mk_status) == 0) << mk.output();
+
+  std::vector<std::string> common = {"aria2c", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+                                     "--enable-peer-exchange=false", "--summary-interval=0", "--console-log-level=warn",
+                                     "--follow-torrent=false", "--file-allocation=none"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto v = common;
+    v.insert(v.end(), extra.begin(), extra.end());
+    return v;
+  };
+  Process seeder(with({"--listen-port=" + std::to_string(free_port()), "-d", seed_dir, "--bt-seed-unverified=true",
+                       "--seed-ratio=0.0", torrent}));
+  // Wait until the tracker knows the seeder, so the leecher's first announce returns it.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto m = http_request(t.admin, "GET", "/metrics");
+        return metric(m.body, "swarmcache_tracker_seeders") == 1;
+      },
+      30s))
+      << seeder.output();
+
+  Process leecher(with({"--listen-port=" + std::to_string(free_port()), "-d", leech_dir, "--seed-time=0", torrent}));
+  ASSERT_TRUE(wait_until([&] { return !leecher.running(); }, 90s)) << leecher.output();
+  auto st = leecher.stop(SIGTERM, 1s);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << leecher.output();
+  EXPECT_EQ(read_file(leech_dir + "/payload.bin"), data);
+
+  // Both peers announced to us.
+  auto m = http_request(t.admin, "GET", "/metrics");
+  EXPECT_GE(metric(m.body, R"(swarmcache_tracker_requests_total{action="announce",af="ipv4",result="ok"})"), 2);
+}
+
+}  // namespace
+}  // namespace sc::test
