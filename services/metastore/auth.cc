@@ -1,0 +1,52 @@
+// Static bearer tokens for metastore writes (and reads, when closed by config).
+#include "services/metastore/auth.h"
+
+#include <openssl/crypto.h>
+
+#include <fstream>
+
+namespace sc::metastore {
+namespace {
+
+// Tokens are secrets of modest size; a longer line is a mistake in the file.
+constexpr size_t kMaxTokenBytes = 4096;
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<TokenAuth> TokenAuth::from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(Errc::io, "cannot read auth tokens file " + path);
+  std::vector<std::string> tokens;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string_view t = trim(line);
+    if (t.empty() || t.front() == '#') continue;
+    if (t.size() > kMaxTokenBytes) return fail(Errc::invalid_argument, "auth token longer than 4096 bytes in " + path);
+    tokens.emplace_back(t);
+  }
+  if (tokens.empty()) return fail(Errc::invalid_argument, "no token in " + path);
+  return TokenAuth(std::move(tokens));
+}
+
+bool TokenAuth::allows(std::string_view authorization) const {
+  if (tokens_.empty()) return true;
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size()) return false;
+  std::string_view scheme = authorization.substr(0, kBearer.size());
+  if (scheme != kBearer && scheme != "bearer ") return false;
+  std::string_view presented = trim(authorization.substr(kBearer.size()));
+  bool ok = false;
+  for (const auto& t : tokens_) {
+    // Constant time per candidate of equal length; lengths are not secret.
+    if (t.size() == presented.size() && CRYPTO_memcmp(t.data(), presented.data(), t.size()) == 0) ok = true;
+  }
+  return ok;
+}
+
+}  // namespace sc::metastore

@@ -1,0 +1,52 @@
+#pragma once
+// Every tunable of the metastore in one place, each with the reason for its value.
+#include <cstdint>
+
+namespace sc::metastore {
+
+// Largest .torrent accepted: a 1 TiB file in 1 MiB pieces needs 20 MiB of hashes; real
+// uploads (per file, per directory, per blob) are far smaller.
+inline constexpr int64_t kDefaultMaxTorrentBytes = 16 << 20;
+// Listing pages: a client that wants more asks again with the cursor.
+inline constexpr int64_t kDefaultListLimit = 100;
+inline constexpr int64_t kMaxListLimit = 1000;
+// Events per page (long-poll and each SSE fetch).
+inline constexpr int64_t kMaxEventsPerPage = 1000;
+// Stream retention: a follower offline for longer than ~this many registrations must resync
+// from the listing. Trimmed approximately (MAXLEN ~), which is cheap.
+inline constexpr int64_t kEventsMaxLen = 100'000;
+// Long-poll: how long ?wait= may hold a request (a proxy in front may cut longer ones).
+inline constexpr int64_t kMaxWaitMs = 60'000;
+// How often waiting long-polls and SSE streams look for new events written by other
+// metastore instances (own writes wake them at once). One cheap XREVRANGE per period.
+inline constexpr int64_t kEventPollMs = 100;
+// SSE comment lines keep idle streams alive through proxies and detect gone clients.
+inline constexpr int64_t kSseHeartbeatMs = 15'000;
+// An SSE client this far behind is dropped (it reconnects with Last-Event-ID, losing nothing).
+inline constexpr size_t kSseMaxBufferedBytes = 1 << 20;
+// Concurrent long-polls and SSE streams per process.
+inline constexpr size_t kMaxWaiters = 10'000;
+// Leases are for an upstream fetch: minutes at most; expiry frees a crashed holder's lease.
+inline constexpr int64_t kMaxLeaseTtlMs = 10 * 60'000;
+// Node heartbeats: default lifetime when the node does not ask for one, and bounds.
+inline constexpr int64_t kDefaultNodeTtlMs = 30'000;
+inline constexpr int64_t kMinNodeTtlMs = 1'000;
+inline constexpr int64_t kMaxNodeTtlMs = 10 * 60'000;
+// Coalesced last_access writes: GETs only mark keys; one pipelined ZADD per period.
+inline constexpr int64_t kTouchFlushMs = 1'000;
+inline constexpr size_t kMaxPendingTouches = 100'000;
+// GC deletes in batches so one Lua call never blocks Redis for long.
+inline constexpr int64_t kGcBatch = 200;
+inline constexpr int64_t kDefaultGcIntervalMs = 60'000;
+// The torrents gauge is refreshed this often (ZCARD).
+inline constexpr int64_t kCountRefreshMs = 5'000;
+// Redis commands: a healthy local Redis answers in well under a millisecond; past this the
+// request fails with 503 instead of hanging.
+inline constexpr int64_t kRedisCommandTimeoutMs = 1'000;
+inline constexpr int64_t kReadyzTimeoutMs = 500;
+// Query strings: parameters beyond this many are refused.
+inline constexpr size_t kMaxQueryParams = 16;
+// Node ids: short, printable, path-safe.
+inline constexpr size_t kMaxNodeIdBytes = 128;
+
+}  // namespace sc::metastore

@@ -1,0 +1,540 @@
+// The real swarmcache-metastore binary against a real redis-server, both on free loopback
+// ports: every route and error of the API, conditional GET, paging under concurrent writes,
+// events (long-poll and SSE with resume), leases, node TTLs, GC, Redis outages and restarts.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "common/core/bencode.h"
+#include "common/core/bytes.h"
+#include "common/core/sha.h"
+#include "proto/metastore_api.h"
+#include "tests/support/support.h"
+
+namespace sc {
+namespace {
+
+using namespace std::chrono_literals;
+using test::http_request;
+using test::HttpResult;
+
+constexpr const char* kToken = "s3cret-token";
+
+BValue dict(BDict d) {
+  std::sort(d.begin(), d.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  return BValue{std::move(d)};
+}
+
+// A valid single-file v1 torrent; different (name, length) give different info hashes.
+std::string make_torrent(const std::string& name, int64_t length = 40000) {
+  constexpr int64_t kPiece = 16384;
+  int64_t pieces = (length + kPiece - 1) / kPiece;
+  BValue info = dict({{"name", BValue{name}}, {"piece length", BValue{kPiece}}, {"length", BValue{length}},
+                      {"pieces", BValue{std::string(20 * pieces, 'h')}}});
+  return bencode(dict({{"announce", BValue{std::string("http://127.0.0.1:1/announce")}}, {"info", info}}));
+}
+
+std::string infohash_of(const std::string& torrent) {
+  auto root = bdecode(torrent);
+  const BValue* info = root->find("info");
+  return to_hex(sha1(std::string_view(torrent).substr(info->begin, info->end - info->begin)));
+}
+
+class Metastore {
+ public:
+  Metastore(const std::string& redis_url, const std::string& config_yaml = "") {
+    std::ofstream(dir_.file("tokens")) << "# writers\n" << kToken << "\n";
+    std::vector<std::string> argv = {test::build_path("services/metastore/swarmcache-metastore"), "--listen", "127.0.0.1:0",
+                                     "--redis", redis_url, "--auth-tokens", dir_.file("tokens"), "--log-level", "warn"};
+    if (!config_yaml.empty()) {
+      std::ofstream(dir_.file("config.yaml")) << config_yaml;
+      argv.push_back("--config");
+      argv.push_back(dir_.file("config.yaml"));
+    }
+    proc_ = std::make_unique<test::Process>(argv);
+    auto p = proc_->wait_for_number("http_port", 10s);
+    if (!p) throw std::runtime_error("metastore did not start: " + proc_->output());
+    port_ = *p;
+  }
+  int port() const { return port_; }
+  test::Process& proc() { return *proc_; }
+
+  HttpResult req(const std::string& method, const std::string& target, const std::string& body = "",
+                 std::map<std::string, std::string> headers = {}, bool auth = true) {
+    if (auth) headers["Authorization"] = std::string("Bearer ") + kToken;
+    return http_request(port_, method, target, body, headers, 15s);
+  }
+  HttpResult put(const std::string& key, const std::string& torrent) {
+    return req("PUT", "/v1/torrents/" + key, torrent, {{"Content-Type", "application/x-bittorrent"}});
+  }
+
+ private:
+  test::TempDir dir_;
+  std::unique_ptr<test::Process> proc_;
+  int port_ = 0;
+};
+
+std::string error_code(const HttpResult& r) {
+  auto e = error_from_json(r.body);
+  if (!e) return "<not an error document: " + r.body + ">";
+  return e->message.substr(0, e->message.find(':'));
+}
+
+// A minimal SSE reader: one connection, reads until `want` events arrived or the deadline.
+class SseClient {
+ public:
+  SseClient(int port, const std::string& target, const std::string& last_event_id = "") {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n";
+    if (!last_event_id.empty()) req += "Last-Event-ID: " + last_event_id + "\r\n";
+    req += "\r\n";
+    ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
+  }
+  ~SseClient() { close(fd_); }
+  // Ids of the events seen so far, after reading until there are `want` or the deadline.
+  std::vector<std::string> read_ids(size_t want, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (ids().size() < want && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) == 1) {
+        char buf[8192];
+        ssize_t n = recv(fd_, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        data_.append(buf, n);
+      }
+    }
+    return ids();
+  }
+  const std::string& raw() const { return data_; }
+
+ private:
+  std::vector<std::string> ids() const {
+    std::vector<std::string> out;
+    for (size_t pos = data_.find("\nid: "); pos != std::string::npos; pos = data_.find("\nid: ", pos + 1)) {
+      size_t end = data_.find('\n', pos + 5);
+      if (end == std::string::npos) break;
+      out.push_back(data_.substr(pos + 5, end - pos - 5));
+    }
+    return out;
+  }
+  int fd_ = -1;
+  std::string data_;
+};
+
+TEST(Metastore, PutGetConditionalAndErrors) {
+  test::RedisServer redis;
+  Metastore ms(redis.url(), "limits:\n  max_torrent_bytes: 64k\n");
+  std::string t = make_torrent("a.bin");
+  std::string key = "files/dir/a.bin";
+
+  EXPECT_EQ(ms.req("PUT", "/v1/torrents/" + key, t, {}, false).status, 401);
+  auto bad_token = ms.req("PUT", "/v1/torrents/" + key, t, {{"Authorization", "Bearer nope"}}, false);
+  EXPECT_EQ(bad_token.status, 401);
+  EXPECT_EQ(error_code(bad_token), "unauthorized");
+
+  auto created = ms.put(key, t);
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto meta = torrent_meta_from_json(created.body);
+  ASSERT_TRUE(meta) << created.body;
+  EXPECT_EQ(meta->infohash, infohash_of(t));
+  EXPECT_EQ(meta->kind, "file");
+  EXPECT_EQ(ms.put(key, t).status, 200);                                  // idempotent
+  auto conflict = ms.put(key, make_torrent("other.bin"));
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_EQ(error_code(conflict), "conflict");
+  EXPECT_EQ(ms.put("files/x", "not a torrent").status, 400);
+  EXPECT_EQ(error_code(ms.put("files/x", "not a torrent")), "invalid_argument");
+  EXPECT_EQ(ms.put("files/../etc/passwd", t).status, 400);
+  EXPECT_EQ(ms.put("files/a%2F..%2Fb", t).status, 400);                   // encoded ..
+  EXPECT_EQ(ms.put("blobs/x", t).status, 400);
+  EXPECT_EQ(ms.put("sha256:ABC", t).status, 400);
+  EXPECT_EQ(ms.put("files/big", make_torrent("big", int64_t{16384} * 4000)).status, 413);  // 80 KB of hashes
+  std::string deep = "d4:info" + std::string(200, 'l') + std::string(200, 'e') + "e";
+  EXPECT_EQ(ms.put("files/deep", deep).status, 413);
+  EXPECT_EQ(ms.req("PUT", "/v1/torrents/files/y", t, {{"Content-Type", "text/plain"}}).status, 400);
+
+  // Bytes, ETag, conditional GET, HEAD.
+  auto get = ms.req("GET", "/v1/torrents/" + key, "", {}, false);
+  ASSERT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, t);
+  EXPECT_EQ(get.headers["content-type"], "application/x-bittorrent");
+  EXPECT_EQ(get.headers["etag"], "\"" + infohash_of(t) + "\"");
+  auto encoded = ms.req("GET", "/v1/torrents/files%2Fdir%2Fa.bin", "", {}, false);
+  EXPECT_EQ(encoded.status, 200);
+  auto not_modified = ms.req("GET", "/v1/torrents/" + key, "", {{"If-None-Match", get.headers["etag"]}}, false);
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(not_modified.body, "");
+  auto modified = ms.req("GET", "/v1/torrents/" + key, "", {{"If-None-Match", "\"0000\""}}, false);
+  EXPECT_EQ(modified.status, 200);
+  auto head = ms.req("HEAD", "/v1/torrents/" + key, "", {}, false);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(head.headers["content-length"], std::to_string(t.size()));
+
+  // JSON metadata, and GETs bump last_access.
+  auto j1 = ms.req("GET", "/v1/torrents/" + key, "", {{"Accept", "application/json"}}, false);
+  ASSERT_EQ(j1.status, 200);
+  auto m1 = torrent_meta_from_json(j1.body);
+  ASSERT_TRUE(m1) << j1.body;
+  EXPECT_EQ(m1->key, key);
+  EXPECT_EQ(m1->name, "a.bin");
+  EXPECT_EQ(m1->size, 40000);
+  EXPECT_EQ(m1->piece_length, 16384);
+  ASSERT_EQ(m1->files.size(), 1u);
+  EXPECT_GT(m1->created, 0);
+  EXPECT_GE(m1->last_access, m1->created);
+  int64_t before = m1->last_access;
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        ms.req("GET", "/v1/torrents/" + key, "", {}, false);
+        auto j = torrent_meta_from_json(ms.req("GET", "/v1/torrents/" + key, "", {{"Accept", "application/json"}}, false).body);
+        return j && j->last_access > before;
+      },
+      5s));
+
+  auto missing = ms.req("GET", "/v1/torrents/files/none", "", {}, false);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(error_code(missing), "not_found");
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/bogus", "", {}, false).status, 400);
+  EXPECT_EQ(ms.req("POST", "/v1/torrents/" + key, t).status, 405);
+  EXPECT_EQ(error_code(ms.req("GET", "/nowhere", "", {}, false)), "not_found");
+
+  // Delete.
+  EXPECT_EQ(ms.req("DELETE", "/v1/torrents/" + key, "", {}, false).status, 401);
+  EXPECT_EQ(ms.req("DELETE", "/v1/torrents/" + key).status, 204);
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/" + key, "", {}, false).status, 404);
+  EXPECT_EQ(ms.req("DELETE", "/v1/torrents/" + key).status, 404);
+
+  // Other kinds of key, v2 metadata accepted elsewhere (unit tests); health and metrics here.
+  std::string blob = "sha256:" + std::string(64, 'e');
+  EXPECT_EQ(ms.put(blob, make_torrent("blob")).status, 201);
+  EXPECT_EQ(ms.put("ostree/repo.example.org/deltas/ab/cd/superblock", make_torrent("delta")).status, 201);
+  EXPECT_EQ(ms.req("GET", "/healthz", "", {}, false).status, 200);
+  EXPECT_EQ(ms.req("GET", "/readyz", "", {}, false).status, 200);
+  auto metrics = ms.req("GET", "/metrics", "", {}, false);
+  EXPECT_NE(metrics.body.find("swarmcache_metastore_requests_total{route=\"put\",code=\"201\"}"), std::string::npos)
+      << metrics.body.substr(0, 2000);
+  EXPECT_NE(metrics.body.find("swarmcache_metastore_redis_rtt_seconds_count"), std::string::npos);
+  EXPECT_NE(metrics.body.find("swarmcache_metastore_request_duration_seconds_bucket"), std::string::npos);
+  EXPECT_TRUE(test::wait_until(
+      [&] { return ms.req("GET", "/metrics", "", {}, false).body.find("swarmcache_metastore_torrents 2") != std::string::npos; },
+      15s));
+
+  auto status = ms.proc().stop(SIGTERM);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << ms.proc().output();
+}
+
+TEST(Metastore, PagingSeesEveryKeyOnceUnderConcurrentWrites) {
+  test::RedisServer redis;
+  Metastore ms(redis.url());
+  std::set<std::string> stable;
+  for (int i = 0; i < 1005; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "m%04d", i);
+    std::string key = std::string("files/m/") + name;
+    ASSERT_EQ(ms.put(key, make_torrent(name)).status, 201);
+    stable.insert(key);
+  }
+  // Writers add and remove other keys, interleaved with the stable ones, while we page.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop && i < 2000; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "m%04d-x", i % 1005);
+      std::string key = std::string("files/m/") + name;
+      ms.put(key, make_torrent(name));
+      if (i % 3 == 0) ms.req("DELETE", "/v1/torrents/" + key);
+    }
+  });
+  std::multiset<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto r = ms.req("GET", "/v1/torrents?prefix=files%2Fm%2F&limit=37&cursor=" + cursor, "", {}, false);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto page = torrent_page_from_json(r.body);
+    ASSERT_TRUE(page) << r.body;
+    ASSERT_LE(page->items.size(), 37u);
+    for (auto& it : page->items) {
+      seen.insert(it.key);
+      if (stable.contains(it.key)) {
+        EXPECT_EQ(it.size, 40000);
+      }
+    }
+    cursor = page->cursor;
+    ++pages;
+  } while (!cursor.empty() && pages < 1000);
+  stop = true;
+  writer.join();
+  for (auto& k : stable) EXPECT_EQ(seen.count(k), 1u) << k;
+  for (auto& k : seen) EXPECT_EQ(seen.count(k), 1u) << k;
+
+  // limit is capped, prefixes filter, bad parameters are 400.
+  auto all = torrent_page_from_json(ms.req("GET", "/v1/torrents?limit=100000", "", {}, false).body);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->items.size(), 1000u);
+  EXPECT_FALSE(all->cursor.empty());
+  auto none = torrent_page_from_json(ms.req("GET", "/v1/torrents?prefix=dirs%2F", "", {}, false).body);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->items.empty());
+  EXPECT_EQ(none->cursor, "");
+  EXPECT_EQ(ms.req("GET", "/v1/torrents?limit=abc", "", {}, false).status, 400);
+  EXPECT_EQ(ms.req("GET", "/v1/torrents?cursor=zz", "", {}, false).status, 400);
+}
+
+TEST(Metastore, EventsLongPollAndSseResume) {
+  test::RedisServer redis;
+  Metastore ms(redis.url());
+  std::string t1 = make_torrent("one"), t2 = make_torrent("two");
+  ASSERT_EQ(ms.put("files/one", t1).status, 201);
+  ASSERT_EQ(ms.put("files/two", t2).status, 201);
+  ASSERT_EQ(ms.put("files/two", t2).status, 200);  // no event for an idempotent put
+  ASSERT_EQ(ms.req("DELETE", "/v1/torrents/files/one").status, 204);
+
+  auto r = ms.req("GET", "/v1/events?after=0", "", {}, false);
+  ASSERT_EQ(r.status, 200);
+  auto page = events_page_from_json(r.body);
+  ASSERT_TRUE(page) << r.body;
+  ASSERT_EQ(page->events.size(), 3u);
+  EXPECT_EQ(page->events[0].type, "put");
+  EXPECT_EQ(page->events[0].key, "files/one");
+  EXPECT_EQ(page->events[0].infohash, infohash_of(t1));
+  EXPECT_EQ(page->events[2].type, "delete");
+  EXPECT_EQ(page->events[2].infohash, infohash_of(t1));
+  EXPECT_EQ(page->last_id, page->events[2].id);
+  // Resuming from an id gives only what follows it.
+  auto rest = events_page_from_json(ms.req("GET", "/v1/events?after=" + page->events[0].id, "", {}, false).body);
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->events.size(), 2u);
+  EXPECT_EQ(rest->events[0].id, page->events[1].id);
+
+  // A long-poll with nothing new returns empty at its deadline, keeping the cursor.
+  auto idle = events_page_from_json(ms.req("GET", "/v1/events?wait=200ms&after=" + page->last_id, "", {}, false).body);
+  ASSERT_TRUE(idle);
+  EXPECT_TRUE(idle->events.empty());
+  EXPECT_EQ(idle->last_id, page->last_id);
+
+  // A waiting long-poll is answered by the next write.
+  HttpResult polled;
+  std::thread poller([&] { polled = ms.req("GET", "/v1/events?wait=30s&after=" + page->last_id, "", {}, false); });
+  ASSERT_TRUE(test::wait_until(
+      [&] { return ms.req("GET", "/metrics", "", {}, false).body.find("swarmcache_metastore_event_waiters 1") != std::string::npos; },
+      10s));
+  ASSERT_EQ(ms.put("files/three", make_torrent("three")).status, 201);
+  poller.join();
+  ASSERT_EQ(polled.status, 200);
+  auto woke = events_page_from_json(polled.body);
+  ASSERT_TRUE(woke);
+  ASSERT_EQ(woke->events.size(), 1u);
+  EXPECT_EQ(woke->events[0].key, "files/three");
+
+  // SSE: history first, then live events; reconnecting with Last-Event-ID misses nothing.
+  std::string last;
+  {
+    SseClient sse(ms.port(), "/v1/events?after=0");
+    auto ids = sse.read_ids(4, 10s);
+    ASSERT_EQ(ids.size(), 4u) << sse.raw();
+    EXPECT_NE(sse.raw().find("text/event-stream"), std::string::npos);
+    EXPECT_NE(sse.raw().find("event: delete"), std::string::npos);
+    ASSERT_EQ(ms.put("files/four", make_torrent("four")).status, 201);
+    ids = sse.read_ids(5, 10s);
+    ASSERT_EQ(ids.size(), 5u) << sse.raw();
+    last = ids.back();
+  }
+  ASSERT_EQ(ms.put("files/five", make_torrent("five")).status, 201);   // while disconnected
+  ASSERT_EQ(ms.put("files/six", make_torrent("six")).status, 201);
+  SseClient again(ms.port(), "/v1/events", last);
+  auto ids = again.read_ids(2, 10s);
+  ASSERT_EQ(ids.size(), 2u) << again.raw();
+  EXPECT_NE(again.raw().find("files/five"), std::string::npos);
+  EXPECT_EQ(again.raw().find("files/four"), std::string::npos);
+
+  EXPECT_EQ(ms.req("GET", "/v1/events?after=banana", "", {}, false).status, 400);
+  EXPECT_EQ(ms.req("GET", "/v1/events?wait=forever", "", {}, false).status, 400);
+  // SIGTERM ends the open SSE stream and the process exits cleanly.
+  auto status = ms.proc().stop(SIGTERM);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << ms.proc().output();
+}
+
+TEST(Metastore, LeasesGrantRenewConflictReleaseExpire) {
+  test::RedisServer redis;
+  Metastore ms(redis.url());
+  std::string path = "/v1/leases/sha256:" + std::string(64, 'b');
+  auto lease = [&](const std::string& holder, int ttl) {
+    return ms.req("POST", path, to_json(LeaseRequest{holder, ttl}), {{"Content-Type", "application/json"}});
+  };
+  EXPECT_EQ(ms.req("POST", path, to_json(LeaseRequest{"a", 1000}), {}, false).status, 401);
+  auto granted = lease("proxy-a", 60000);
+  ASSERT_EQ(granted.status, 201) << granted.body;
+  EXPECT_EQ(lease_from_json(granted.body)->holder, "proxy-a");
+  EXPECT_EQ(lease("proxy-a", 60000).status, 200);  // renewed
+  auto held = lease("proxy-b", 60000);
+  ASSERT_EQ(held.status, 409);
+  auto who = lease_from_json(held.body);
+  ASSERT_TRUE(who) << held.body;
+  EXPECT_EQ(who->holder, "proxy-a");
+  EXPECT_GT(who->ttl_ms, 0);
+  EXPECT_LE(who->ttl_ms, 60000);
+  EXPECT_EQ(error_code(held), "conflict");
+  EXPECT_EQ(ms.req("DELETE", path + "?holder=proxy-b").status, 409);
+  EXPECT_EQ(ms.req("DELETE", path + "?holder=proxy-a").status, 204);
+  EXPECT_EQ(ms.req("DELETE", path + "?holder=proxy-a").status, 404);
+  // A crashed holder's lease expires.
+  ASSERT_EQ(lease("proxy-c", 300).status, 201);
+  EXPECT_EQ(lease("proxy-d", 60000).status, 409);
+  EXPECT_TRUE(test::wait_until([&] { return lease("proxy-d", 60000).status == 201; }, 10s));
+
+  EXPECT_EQ(ms.req("POST", path, "{").status, 400);
+  EXPECT_EQ(ms.req("POST", path, R"({"holder":"x","ttl_ms":0})").status, 400);
+  EXPECT_EQ(ms.req("POST", path, R"({"holder":"x","ttl_ms":99999999})").status, 400);
+  EXPECT_EQ(ms.req("POST", "/v1/leases/nope", to_json(LeaseRequest{"x", 10})).status, 400);
+  EXPECT_EQ(ms.req("DELETE", path).status, 400);
+}
+
+TEST(Metastore, NodesExpireAfterTheirTtl) {
+  test::RedisServer redis;
+  Metastore ms(redis.url());
+  NodeInfo n;
+  n.role = "seeder";
+  n.control_url = "http://127.0.0.1:7880";
+  n.swarms = {std::string(40, 'a')};
+  n.info_json = R"({"uploaded":123})";
+  n.ttl_ms = 1000;
+  EXPECT_EQ(ms.req("PUT", "/v1/nodes/seeder-1", to_json(n), {}, false).status, 401);
+  auto put = ms.req("PUT", "/v1/nodes/seeder-1", to_json(n));
+  ASSERT_EQ(put.status, 200) << put.body;
+  n.ttl_ms = 600000;
+  ASSERT_EQ(ms.req("PUT", "/v1/nodes/leecher-1", to_json(n)).status, 200);
+  auto list = node_list_from_json(ms.req("GET", "/v1/nodes", "", {}, false).body);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->nodes.size(), 2u);
+  bool found = false;
+  for (auto& node : list->nodes) {
+    if (node.id != "seeder-1") continue;
+    found = true;
+    EXPECT_EQ(node.role, "seeder");
+    EXPECT_EQ(node.swarms.size(), 1u);
+    EXPECT_EQ(node.info_json, R"({"uploaded":123})");
+    EXPECT_GT(node.last_seen, 0);
+  }
+  EXPECT_TRUE(found);
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        auto l = node_list_from_json(ms.req("GET", "/v1/nodes", "", {}, false).body);
+        return l && l->nodes.size() == 1 && l->nodes[0].id == "leecher-1";
+      },
+      10s));
+  EXPECT_EQ(ms.req("PUT", "/v1/nodes/bad%20id", to_json(n)).status, 400);
+  EXPECT_EQ(ms.req("PUT", "/v1/nodes/x", R"({"swarms":"no"})").status, 400);
+  EXPECT_EQ(ms.req("PUT", "/v1/nodes/x", R"({"ttl_ms":5})").status, 400);
+}
+
+TEST(Metastore, RedisDownFailsFastAndRecovers) {
+  test::RedisServer redis({"--appendonly", "yes", "--appendfsync", "always"});
+  Metastore ms(redis.url());
+  std::string t = make_torrent("persist");
+  ASSERT_EQ(ms.put("files/persist", t).status, 201);
+  redis.stop();
+  auto t0 = std::chrono::steady_clock::now();
+  auto down = ms.req("GET", "/v1/torrents/files/persist", "", {}, false);
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(error_code(down), "unavailable");
+  EXPECT_EQ(ms.put("files/other", make_torrent("other")).status, 503);
+  EXPECT_EQ(ms.req("GET", "/readyz", "", {}, false).status, 503);
+  EXPECT_EQ(ms.req("GET", "/healthz", "", {}, false).status, 200);
+  // "Fast": well under the 15 s client timeout even for three requests (no hang).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  redis.restart();
+  EXPECT_TRUE(test::wait_until([&] { return ms.req("GET", "/readyz", "", {}, false).status == 200; }, 10s));
+  auto back = ms.req("GET", "/v1/torrents/files/persist", "", {}, false);
+  EXPECT_EQ(back.status, 200);
+  EXPECT_EQ(back.body, t);
+  EXPECT_EQ(ms.put("files/other", make_torrent("other")).status, 201);
+}
+
+TEST(Metastore, AppendOnlyRestartOfBothLosesNothing) {
+  test::RedisServer redis({"--appendonly", "yes", "--appendfsync", "always"});
+  std::vector<std::pair<std::string, std::string>> stored;
+  {
+    Metastore ms(redis.url());
+    for (int i = 0; i < 50; ++i) {
+      std::string name = "f" + std::to_string(i);
+      std::string t = make_torrent(name);
+      ASSERT_EQ(ms.put("files/" + name, t).status, 201);
+      stored.emplace_back("files/" + name, t);
+    }
+    ASSERT_TRUE(ms.proc().stop(SIGTERM));
+  }
+  redis.stop();
+  redis.restart();
+  Metastore ms(redis.url());
+  for (auto& [key, t] : stored) {
+    auto r = ms.req("GET", "/v1/torrents/" + key, "", {}, false);
+    ASSERT_EQ(r.status, 200) << key;
+    EXPECT_EQ(r.body, t);
+  }
+  auto events = events_page_from_json(ms.req("GET", "/v1/events?after=0", "", {}, false).body);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->events.size(), 50u);
+}
+
+TEST(Metastore, GcByAgeAndByCountEmitsDeletes) {
+  test::RedisServer redis;
+  {
+    Metastore ms(redis.url(), "gc:\n  max_age: 1s\n  interval: 100ms\n");
+    ASSERT_EQ(ms.put("files/old", make_torrent("old")).status, 201);
+    // Polled through the listing: a GET would count as an access and keep it alive.
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+          auto p = torrent_page_from_json(ms.req("GET", "/v1/torrents?prefix=files%2Fold", "", {}, false).body);
+          return p && p->items.empty();
+        },
+        10s));
+    EXPECT_EQ(ms.req("GET", "/v1/torrents/files/old", "", {}, false).status, 404);
+    auto ev = events_page_from_json(ms.req("GET", "/v1/events?after=0", "", {}, false).body);
+    ASSERT_TRUE(ev);
+    ASSERT_EQ(ev->events.size(), 2u);
+    EXPECT_EQ(ev->events[1].type, "delete");
+    EXPECT_EQ(ev->events[1].key, "files/old");
+    EXPECT_NE(ms.req("GET", "/metrics", "", {}, false).body.find("swarmcache_metastore_gc_deleted_total 1"), std::string::npos);
+  }
+  Metastore ms(redis.url(), "gc:\n  max_count: 2\n  interval: 100ms\n");
+  // Registered oldest first; the GC keeps the two most recently accessed.
+  for (const char* n : {"c1", "c2", "c3", "c4"}) ASSERT_EQ(ms.put(std::string("files/") + n, make_torrent(n)).status, 201);
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        auto p = torrent_page_from_json(ms.req("GET", "/v1/torrents?prefix=files%2Fc", "", {}, false).body);
+        return p && p->items.size() == 2;
+      },
+      10s));
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/files/c4", "", {}, false).status, 200);
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/files/c1", "", {}, false).status, 404);
+}
+
+TEST(Metastore, ReadsCanRequireAToken) {
+  test::RedisServer redis;
+  Metastore ms(redis.url(), "auth:\n  read_requires_token: true\n");
+  ASSERT_EQ(ms.put("files/a", make_torrent("a")).status, 201);
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/files/a", "", {}, false).status, 401);
+  EXPECT_EQ(ms.req("GET", "/v1/torrents", "", {}, false).status, 401);
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/files/a").status, 200);
+  EXPECT_EQ(ms.req("GET", "/healthz", "", {}, false).status, 200);
+}
+
+}  // namespace
+}  // namespace sc
