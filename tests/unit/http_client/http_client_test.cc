@@ -243,6 +243,16 @@ TEST(HttpClient, SendsMethodBodyAndHeaders) {
   EXPECT_EQ(del->body, "x");
 }
 
+// Only /etc/hosts names: a test must not send queries beyond loopback.
+TEST(HttpClient, ResolvesHostNames) {
+  Server s;
+  HttpClientOptions v4;
+  v4.family = HttpClientOptions::Family::ipv4;  // the server listens on 127.0.0.1 only
+  auto r = http_fetch("GET", "http://localhost:" + std::to_string(s.port()) + "/echo", {}, "", 10000, 1000, v4);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->header("X-Echo-Host"), "localhost:" + std::to_string(s.port()));
+}
+
 TEST(HttpClient, UserinfoBecomesBasicAuth) {
   Server s;
   auto r = http_fetch("GET", "http://alice:secret@127.0.0.1:" + std::to_string(s.port()) + "/echo");
