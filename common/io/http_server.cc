@@ -193,6 +193,11 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
     else evhtp_send_reply_end(r_);
     done();
   }
+  void stream_abort() override {
+    evhtp_request_set_keepalive(r_, 0);
+    evhtp_send_reply_end(r_);  // no chunked terminator either: the client must see a short body
+    done();
+  }
   size_t pending_output() const override {
     bufferevent* bev = evhtp_request_get_bev(r_);
     return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;

@@ -48,6 +48,10 @@ class HttpRequest {
   virtual void stream_start(int status, std::string_view content_type, int64_t content_length = -1) = 0;
   virtual void stream_write(struct evbuffer* data) = 0;
   virtual void stream_end() = 0;
+  // Ends a streamed response without completing it (the body failed a check after its start
+  // was sent): the connection closes after what is queued, so the client sees a truncated body,
+  // never a complete one. Added for the proxy (a blob whose digest does not match).
+  virtual void stream_abort() { stream_end(); }
   // Bytes queued to the client but not yet sent (back-pressure for streaming).
   virtual size_t pending_output() const = 0;
   // JSON error body {"error":{"code":…,"message":…}} with the status of err.code.

@@ -1,0 +1,35 @@
+#pragma once
+// The few metastore calls the proxy makes: look a torrent up by content key, register one
+// (bearer token), and take/release the single-flight upstream lease. Async on the loop.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/core/error.h"
+
+namespace sc {
+
+class EventLoop;
+
+class MetastoreClient {
+ public:
+  MetastoreClient(EventLoop& loop, std::string base_url, std::string token, int64_t timeout_ms);
+  // The .torrent bytes registered under key; nullopt when none (404). Errors: unavailable…
+  void get_torrent(const std::string& key, std::function<void(Result<std::optional<std::string>>)> done);
+  // 201/200 → ok; 409 (key holds another torrent) → conflict; others → the mapped error.
+  void put_torrent(const std::string& key, std::string bytes, std::function<void(Status)> done);
+  // true: we hold the lease (granted or renewed); false: another holder has it.
+  void take_lease(const std::string& key, const std::string& holder, int64_t ttl_ms,
+                  std::function<void(Result<bool>)> done);
+  void release_lease(const std::string& key, const std::string& holder);
+
+ private:
+  std::string url_for(std::string_view prefix, const std::string& key) const;
+  EventLoop& loop_;
+  std::string base_, token_;
+  int64_t timeout_ms_;
+};
+
+}  // namespace sc

@@ -1,0 +1,957 @@
+// swarmcache-proxy request logic: the OCI pull-through mirror and the OSTree forward proxy.
+// A blob is fetched once per proxy (in-process waiters share the fetch), once per cluster
+// when a metastore is configured (lease → upstream → torrent → register; others use the
+// swarm), and enters the cache only after its sha256 matched. The upstream tee holds the last
+// chunk back until the digest is checked, so a mismatch reaches the client as a truncated
+// body, never as a complete one.
+#include "services/proxy/proxy.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common/core/bytes.h"
+#include "common/core/log.h"
+#include "common/core/metrics.h"
+#include "common/core/sha.h"
+#include "common/io/event_loop.h"
+#include "common/io/http_server.h"
+#include "common/io/proxy_fetch.h"
+#include "common/swarm/session.h"
+#include "common/swarm/torrent_maker.h"
+#include "proto/content_key.h"
+#include "proto/oci.h"
+#include "services/proxy/blob_cache.h"
+#include "services/proxy/metastore_client.h"
+#include "services/proxy/upstream.h"
+
+namespace sc {
+namespace fs = std::filesystem;
+namespace {
+
+// Manifests are small JSON documents (the spec suggests registries accept up to 4 MiB).
+constexpr size_t kMaxManifestBytes = 4 << 20;
+// Manifests kept by digest; past this the oldest go first.
+constexpr size_t kManifestCacheBytes = 64 << 20;
+constexpr size_t kMaxTagEntries = 10'000;
+// Back-pressure for the upstream tee: stop reading upstream while this much is queued for a
+// slow client, resume below the low mark. Bounds memory per streaming client.
+constexpr size_t kTeeHighWater = 8 << 20;
+constexpr size_t kTeeLowWater = 2 << 20;
+constexpr int64_t kTeePollMs = 5;
+// Lease losers poll the metastore for the winner's torrent this often.
+constexpr int64_t kTorrentPollMs = 250;
+// Waiters on one blob in one proxy; more get 429 rather than unbounded memory.
+constexpr size_t kMaxWaiters = 1024;
+constexpr size_t kHashChunk = 1 << 20;
+
+constexpr std::string_view kDefaultManifestAccept =
+    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.docker.distribution.manifest.v1+prettyjws";
+
+// A single worker thread for CPU/disk-heavy jobs (hashing, torrent creation) so the loop
+// keeps serving; results come back through EventLoop::defer.
+class WorkQueue {
+ public:
+  WorkQueue() : thread_([this] { run(); }) {}
+  ~WorkQueue() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+        if (stop_) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      try {
+        job();
+      } catch (...) {
+      }
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+Result<std::string> sha256_file_hex(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(Errc::io, "open " + path);
+  Sha256 h;
+  std::string buf(kHashChunk, '\0');
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return fail(Errc::io, "read " + path);
+    }
+    if (n == 0) break;
+    h.update(std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+  ::close(fd);
+  return to_hex(h.finish());
+}
+
+void reply_oci(HttpRequest& req, std::string_view code, int status, std::string_view msg) {
+  req.reply(status, "application/json", oci_error_json(code, msg));
+}
+
+// Maps a fetch failure to what the client sees.
+void reply_fetch_error(HttpRequest& req, const Error& e, std::string_view unknown_code) {
+  switch (e.code) {
+    case Errc::not_found: return reply_oci(req, unknown_code, 404, e.message);
+    case Errc::timeout: return reply_oci(req, "UNAVAILABLE", 504, e.message);
+    case Errc::forbidden:
+    case Errc::unauthorized: return reply_oci(req, "DENIED", 403, e.message);
+    case Errc::too_large: return reply_oci(req, "SIZE_INVALID", 502, e.message);
+    case Errc::conflict: return reply_oci(req, "TOOMANYREQUESTS", 429, e.message);
+    default: return reply_oci(req, "UNAVAILABLE", 502, e.message);
+  }
+}
+
+Error error_for_upstream_status(int status, std::string_view what) {
+  std::string msg = "upstream answered " + std::to_string(status) + " for " + std::string(what);
+  if (status == 404) return {Errc::not_found, msg};
+  if (status == 401 || status == 403) return {Errc::forbidden, msg};
+  if (status == 429) return {Errc::conflict, msg};
+  return {Errc::unavailable, msg};
+}
+
+uint16_t host_port(std::string_view host) {
+  if (host.starts_with("[")) {
+    size_t close = host.find(']');
+    if (close != std::string_view::npos && close + 2 < host.size() && host[close + 1] == ':')
+      return static_cast<uint16_t>(std::atoi(std::string(host.substr(close + 2)).c_str()));
+    return 80;
+  }
+  size_t colon = host.rfind(':');
+  if (colon == std::string_view::npos) return 80;
+  return static_cast<uint16_t>(std::atoi(std::string(host.substr(colon + 1)).c_str()));
+}
+
+}  // namespace
+
+struct Proxy::Impl {
+  struct Inflight {
+    std::string hex, key;
+    bool verify = true;
+    std::string name;  // repository (registry blobs)
+    std::string url;   // absolute origin URL (OSTree); "" for registry blobs
+    std::vector<std::shared_ptr<HttpRequest>> waiters;
+    bool leased = false;
+    std::string infohash;
+    std::string torrent;
+    std::unique_ptr<Timer> timer;
+    int64_t wait_deadline_ms = 0;
+  };
+  struct Tee {
+    std::shared_ptr<HttpRequest> streamer;
+    std::unique_ptr<BlobCache::Writer> writer;
+    OwnedBuffer held;
+    bool started = false;
+    int status = 0;
+    std::shared_ptr<Fetch> call;
+    std::unique_ptr<Timer> bp_timer;
+  };
+  struct Manifest {
+    std::string content_type, body;
+  };
+  struct TagEntry {
+    std::string digest;
+    int64_t at_ms = 0;
+  };
+
+  EventLoop& loop;
+  ProxyConfig cfg;
+  BlobCache& cache;
+  Upstream& upstream;
+  MetastoreClient* metastore;
+  SwarmSession* swarm;
+  uint16_t own_port = 0;
+  std::string node_id;
+  std::string torrents_dir;
+
+  std::unordered_map<std::string, std::shared_ptr<Inflight>> inflight;       // by hex
+  std::unordered_map<std::string, std::shared_ptr<Inflight>> swarm_pending;  // by infohash
+  std::unordered_map<std::string, std::string> torrent_of;                   // hex → infohash
+  std::unordered_map<std::string, Manifest> manifests;
+  std::deque<std::string> manifest_order;
+  size_t manifest_bytes = 0;
+  std::unordered_map<std::string, TagEntry> tags;
+  std::unique_ptr<WorkQueue> work = std::make_unique<WorkQueue>();
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  Family<Counter>& served;
+  Counter &served_cache, &served_peer, &served_upstream;
+  Family<Counter>& requests;
+  Counter& digest_mismatch;
+  Counter& registered;
+  Family<Counter>& swarm_downloads;
+  Family<Counter>& leases;
+  Counter& upstream_blob_fetches;
+
+  Impl(EventLoop& l, const ProxyConfig& c, BlobCache& bc, Upstream& up, MetastoreClient* ms, SwarmSession* sw,
+       MetricsRegistry& m)
+      : loop(l),
+        cfg(c),
+        cache(bc),
+        upstream(up),
+        metastore(ms),
+        swarm(sw),
+        served(m.counter_family("swarmcache_proxy_served_bytes_total", "Body bytes served, by where they came from",
+                                {"source"})),
+        served_cache(served.with({"cache"})),
+        served_peer(served.with({"peer"})),
+        served_upstream(served.with({"upstream"})),
+        requests(m.counter_family("swarmcache_proxy_requests_total", "Requests by kind and result", {"kind", "result"})),
+        digest_mismatch(m.counter("swarmcache_proxy_digest_mismatch_total",
+                                  "Blobs whose bytes did not match their digest (never cached)")),
+        registered(m.counter("swarmcache_proxy_torrents_registered_total", "Torrents this proxy registered")),
+        swarm_downloads(m.counter_family("swarmcache_proxy_swarm_downloads_total", "Swarm downloads by outcome",
+                                         {"result"})),
+        leases(m.counter_family("swarmcache_proxy_leases_total", "Upstream-fetch lease requests by outcome",
+                                {"outcome"})),
+        upstream_blob_fetches(m.counter("swarmcache_proxy_upstream_blob_fetches_total",
+                                        "Blob (and OSTree delta) fetches sent upstream")) {
+    node_id = cfg.node_id;
+    if (node_id.empty()) {
+      char host[256] = "";
+      ::gethostname(host, sizeof host - 1);
+      node_id = std::string(host) + "-" + std::to_string(::getpid());
+    }
+    torrents_dir = cfg.state_dir + "/torrents";
+    std::error_code ec;
+    fs::create_directories(torrents_dir, ec);
+    m.gauge_callback("swarmcache_proxy_cache_bytes", "Bytes in the blob cache",
+                     [this] { return static_cast<double>(cache.used_bytes()); });
+    m.gauge_callback("swarmcache_proxy_cache_entries", "Blobs in the cache",
+                     [this] { return static_cast<double>(cache.count()); });
+    m.gauge_callback("swarmcache_proxy_cache_evictions", "Blobs evicted since start",
+                     [this] { return static_cast<double>(cache.evictions()); });
+    cache.on_evict([this](const std::string& hex) { stop_seeding(hex); });
+    if (swarm) {
+      swarm->on_complete([this](const std::string& ih) { on_swarm_complete(ih); });
+    }
+  }
+
+  ~Impl() { *alive = false; }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  bool is_forward(HttpRequest& req) const {
+    std::string_view host = req.header("Host");
+    return !host.empty() && host_port(host) != own_port;
+  }
+
+  void count(std::string_view kind, std::string_view result) { requests.with({kind, result}).inc(); }
+
+  Counter& source_counter(std::string_view source) {
+    if (source == "peer") return served_peer;
+    if (source == "upstream") return served_upstream;
+    return served_cache;
+  }
+
+  void serve_from_cache(HttpRequest& req, const std::string& hex, std::string_view source, bool digest_header) {
+    auto opened = cache.open_blob(hex);
+    if (!opened) {
+      count("blob", "error");
+      return reply_oci(req, "BLOB_UNKNOWN", 404, "blob not available");
+    }
+    auto [fd, size] = *opened;
+    if (digest_header) req.add_header("Docker-Content-Digest", "sha256:" + hex);
+    req.add_header("Accept-Ranges", "bytes");
+    req.add_header("ETag", "\"sha256:" + hex + "\"");
+    bool head = req.method() == "HEAD";
+    auto range = parse_range(req.header("Range"), size);
+    if (range.outcome == RangeOutcome::unsatisfiable) {
+      ::close(fd);
+      req.add_header("Content-Range", "bytes */" + std::to_string(size));
+      count("blob", "range_unsatisfiable");
+      return reply_oci(req, "SIZE_INVALID", 416, "requested range not satisfiable");
+    }
+    int64_t first = 0, len = size;
+    int status = 200;
+    if (range.outcome == RangeOutcome::range) {
+      first = range.range.first;
+      len = range.range.length();
+      status = 206;
+      req.add_header("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
+                                          std::to_string(range.range.last) + "/" + std::to_string(size));
+    }
+    if (head) {
+      ::close(fd);
+      req.add_header("Content-Length", std::to_string(len));
+      count("blob", "head");
+      return req.reply(status, "application/octet-stream", "");
+    }
+    source_counter(source).inc(static_cast<uint64_t>(len));
+    count("blob", std::string(source));
+    req.reply_file(status, "application/octet-stream", fd, first, len);
+  }
+
+  // ---- /v2/ ------------------------------------------------------------------------------
+
+  void handle_v2(HttpRequest& req) {
+    if (is_forward(req)) return handle_forward(req);
+    auto p = parse_oci_path(req.path());
+    if (!p) {
+      count("v2", "bad_request");
+      return reply_oci(req, p.error().code, p.error().status, p.error().message);
+    }
+    if (req.method() != "GET" && req.method() != "HEAD") {
+      count("v2", "method");
+      return reply_oci(req, "UNSUPPORTED", 405, "this mirror is read-only");
+    }
+    req.add_header("Docker-Distribution-API-Version", "registry/2.0");
+    switch (p->route) {
+      case OciRoute::base: return req.reply(200, "application/json", "{}");
+      case OciRoute::unsupported: return reply_oci(req, "UNSUPPORTED", 404, "not served by this mirror");
+      case OciRoute::tags_list: return handle_tags(req, *p);
+      case OciRoute::manifest: return handle_manifest(req, *p);
+      case OciRoute::blob: return handle_blob(req, *p);
+    }
+  }
+
+  void handle_tags(HttpRequest& req, const OciPath& p) {
+    auto held = req.hold();
+    UpstreamRequest ur{"GET", "/v2/" + p.name + "/tags/list", "repository:" + p.name + ":pull", {}};
+    upstream.get_all(std::move(ur), kMaxManifestBytes, [held](Result<FetchResult> r) {
+      if (!held->alive()) return;
+      if (!r) return reply_fetch_error(*held, r.error(), "NAME_UNKNOWN");
+      held->reply(r->head.status, r->head.header("Content-Type"), r->body);
+    });
+  }
+
+  void reply_manifest(HttpRequest& req, const std::string& digest, const Manifest& m) {
+    req.add_header("Docker-Content-Digest", digest);
+    req.add_header("ETag", "\"" + digest + "\"");
+    if (req.method() == "HEAD") {
+      req.add_header("Content-Length", std::to_string(m.body.size()));
+      return req.reply(200, m.content_type, "");
+    }
+    served_cache.inc(0);
+    req.reply(200, m.content_type, m.body);
+  }
+
+  void remember_manifest(const std::string& digest, Manifest m) {
+    if (manifests.count(digest)) return;
+    manifest_bytes += m.body.size();
+    manifests.emplace(digest, std::move(m));
+    manifest_order.push_back(digest);
+    while (manifest_bytes > kManifestCacheBytes && !manifest_order.empty()) {
+      auto it = manifests.find(manifest_order.front());
+      if (it != manifests.end()) {
+        manifest_bytes -= it->second.body.size();
+        manifests.erase(it);
+      }
+      manifest_order.pop_front();
+    }
+  }
+
+  void handle_manifest(HttpRequest& req, const OciPath& p) {
+    std::string accept(req.header("Accept"));
+    if (accept.empty()) accept = kDefaultManifestAccept;
+    std::string tag_key = p.name + ":" + p.reference + "\n" + accept;
+    if (p.reference_is_digest) {
+      if (auto it = manifests.find(p.reference); it != manifests.end()) {
+        count("manifest", "cache");
+        return reply_manifest(req, it->first, it->second);
+      }
+    } else if (auto t = tags.find(tag_key); t != tags.end()) {
+      auto m = manifests.find(t->second.digest);
+      if (m != manifests.end() && loop.clock().now_ms() - t->second.at_ms < cfg.tag_ttl_ms) {
+        count("manifest", "cache");
+        return reply_manifest(req, m->first, m->second);
+      }
+    }
+    auto held = req.hold();
+    UpstreamRequest ur{"GET", "/v2/" + p.name + "/manifests/" + p.reference, "repository:" + p.name + ":pull",
+                       {{"Accept", accept}}};
+    std::weak_ptr<bool> weak_alive = alive;
+    OciPath path = p;
+    upstream.get_all(std::move(ur), kMaxManifestBytes, [this, weak_alive, held, path, tag_key](Result<FetchResult> r) {
+      if (weak_alive.expired() || !held->alive()) return;
+      auto stale = [&]() -> bool {
+        if (path.reference_is_digest) return false;
+        auto t = tags.find(tag_key);
+        if (t == tags.end()) return false;
+        auto m = manifests.find(t->second.digest);
+        if (m == manifests.end()) return false;
+        count("manifest", "stale");
+        reply_manifest(*held, m->first, m->second);
+        return true;
+      };
+      if (!r) {
+        if (stale()) return;
+        count("manifest", "error");
+        return reply_fetch_error(*held, r.error(), "MANIFEST_UNKNOWN");
+      }
+      if (r->head.status != 200) {
+        if (r->head.status >= 500 && stale()) return;
+        count("manifest", "upstream_" + std::to_string(r->head.status));
+        if (r->head.status == 404) return reply_oci(*held, "MANIFEST_UNKNOWN", 404, "manifest unknown upstream");
+        std::string_view ct = r->head.header("Content-Type");
+        if (ct.starts_with("application/json") && r->head.status < 500)
+          return held->reply(r->head.status, ct, r->body);
+        return reply_fetch_error(*held, error_for_upstream_status(r->head.status, "manifest"), "MANIFEST_UNKNOWN");
+      }
+      std::string digest = "sha256:" + to_hex(sha256(r->body));
+      if (path.reference_is_digest && digest != path.reference) {
+        digest_mismatch.inc();
+        count("manifest", "digest_mismatch");
+        return reply_oci(*held, "MANIFEST_INVALID", 502, "upstream manifest does not match its digest");
+      }
+      Manifest m{std::string(r->head.header("Content-Type")), std::move(r->body)};
+      if (m.content_type.empty()) m.content_type = "application/vnd.oci.image.manifest.v1+json";
+      remember_manifest(digest, m);
+      if (!path.reference_is_digest) {
+        if (tags.size() >= kMaxTagEntries) tags.clear();
+        tags[tag_key] = {digest, loop.clock().now_ms()};
+      }
+      count("manifest", "upstream");
+      reply_manifest(*held, digest, m);
+    });
+  }
+
+  // ---- blobs -----------------------------------------------------------------------------
+
+  void handle_blob(HttpRequest& req, const OciPath& p) {
+    std::string hex = p.reference.substr(7);
+    if (cache.lookup(hex)) return serve_from_cache(req, hex, "cache", true);
+    if (req.method() == "HEAD") return head_upstream_blob(req, p);
+    auto f = inflight_for(hex, "sha256:" + hex);
+    if (!f) return reply_oci(req, "TOOMANYREQUESTS", 429, "too many clients waiting for this blob");
+    bool fresh = f->name.empty() && f->url.empty();
+    if (fresh) f->name = p.name;
+    f->waiters.push_back(req.hold());
+    if (fresh) start_fetch(f);
+  }
+
+  void head_upstream_blob(HttpRequest& req, const OciPath& p) {
+    auto held = req.hold();
+    UpstreamRequest ur{"HEAD", "/v2/" + p.name + "/blobs/" + p.reference, "repository:" + p.name + ":pull", {}};
+    std::string digest = p.reference;
+    upstream.start(
+        std::move(ur),
+        [held, digest](const FetchHead& h) {
+          if (!held->alive()) return false;
+          if (h.status == 200) {
+            held->add_header("Docker-Content-Digest", digest);
+            if (h.content_length >= 0) held->add_header("Content-Length", std::to_string(h.content_length));
+            held->reply(200, "application/octet-stream", "");
+          } else if (h.status == 404) {
+            reply_oci(*held, "BLOB_UNKNOWN", 404, "blob unknown upstream");
+          } else {
+            reply_fetch_error(*held, error_for_upstream_status(h.status, "blob"), "BLOB_UNKNOWN");
+          }
+          return false;
+        },
+        nullptr,
+        [held](Status st) {
+          if (!st && held->alive() && st.error().message != "cancelled") reply_fetch_error(*held, st.error(), "BLOB_UNKNOWN");
+        });
+  }
+
+  std::shared_ptr<Inflight> inflight_for(const std::string& hex, const std::string& key) {
+    auto it = inflight.find(hex);
+    if (it != inflight.end()) {
+      if (it->second->waiters.size() >= kMaxWaiters) return nullptr;
+      return it->second;
+    }
+    auto f = std::make_shared<Inflight>();
+    f->hex = hex;
+    f->key = key;
+    inflight[hex] = f;
+    return f;
+  }
+
+  void start_fetch(std::shared_ptr<Inflight> f) {
+    if (!metastore || !swarm) return fetch_upstream(f);
+    std::weak_ptr<bool> weak_alive = alive;
+    metastore->get_torrent(f->key, [this, weak_alive, f](Result<std::optional<std::string>> r) {
+      if (weak_alive.expired()) return;
+      if (!r) {
+        SC_DEBUG("metastore lookup failed", {"key", f->key}, {"error", r.error().message});
+        return fetch_upstream(f);
+      }
+      if (*r) return fetch_swarm(f, std::move(**r));
+      metastore->take_lease(f->key, node_id, cfg.lease_ttl_ms, [this, weak_alive, f](Result<bool> granted) {
+        if (weak_alive.expired()) return;
+        if (!granted) {
+          leases.with({"error"}).inc();
+          return fetch_upstream(f);
+        }
+        if (*granted) {
+          leases.with({"granted"}).inc();
+          f->leased = true;
+          return fetch_upstream(f);
+        }
+        leases.with({"lost"}).inc();
+        f->wait_deadline_ms = loop.clock().now_ms() + cfg.lease_wait_ms;
+        poll_for_torrent(f);
+      });
+    });
+  }
+
+  // The lease winner is fetching upstream; wait (bounded) for its torrent.
+  void poll_for_torrent(std::shared_ptr<Inflight> f) {
+    std::weak_ptr<bool> weak_alive = alive;
+    f->timer = loop.after(kTorrentPollMs, [this, weak_alive, f] {
+      if (weak_alive.expired()) return;
+      metastore->get_torrent(f->key, [this, weak_alive, f](Result<std::optional<std::string>> r) {
+        if (weak_alive.expired()) return;
+        if (r && *r) return fetch_swarm(f, std::move(**r));
+        if (loop.clock().now_ms() >= f->wait_deadline_ms) {
+          leases.with({"wait_timeout"}).inc();
+          return fetch_upstream(f);
+        }
+        poll_for_torrent(f);
+      });
+    });
+  }
+
+  void fetch_swarm(std::shared_ptr<Inflight> f, std::string torrent) {
+    auto info = inspect_torrent(torrent);
+    // Only our own shape can be served from the cache path: one file named by the hex.
+    if (!info || info->files.size() != 1 || info->name != f->hex || info->total_size <= 0 ||
+        info->total_size > cache.budget_bytes()) {
+      swarm_downloads.with({"unusable_torrent"}).inc();
+      return fetch_upstream(f);
+    }
+    if (auto st = cache.mark_partial(f->hex); !st) return fetch_upstream(f);
+    AddTorrentOptions ao;
+    ao.key = f->key;
+    ao.save_path = cache.blobs_dir();
+    if (!cfg.tracker.empty()) ao.trackers.push_back(cfg.tracker);
+    auto ih = swarm->add(torrent, ao);
+    if (!ih) {
+      cache.clear_partial(f->hex);
+      swarm_downloads.with({"add_failed"}).inc();
+      return fetch_upstream(f);
+    }
+    f->infohash = *ih;
+    f->torrent = std::move(torrent);
+    swarm_pending[*ih] = f;
+    std::weak_ptr<bool> weak_alive = alive;
+    f->timer = loop.after(cfg.swarm_timeout_ms, [this, weak_alive, f] {
+      if (weak_alive.expired()) return;
+      swarm_downloads.with({"timeout"}).inc();
+      abandon_swarm(f);
+    });
+    // A complete torrent (data already on disk) reports at once through on_complete.
+  }
+
+  void abandon_swarm(std::shared_ptr<Inflight> f) {
+    swarm_pending.erase(f->infohash);
+    f->timer.reset();
+    (void)swarm->remove(f->infohash, false);
+    // Unlink ourselves, synchronously: an asynchronous delete could hit the file the upstream
+    // fetch is about to rename into the same place.
+    ::unlink(cache.blob_path(f->hex).c_str());
+    cache.clear_partial(f->hex);
+    f->infohash.clear();
+    fetch_upstream(f);
+  }
+
+  void on_swarm_complete(const std::string& ih) {
+    auto it = swarm_pending.find(ih);
+    if (it == swarm_pending.end()) return;
+    auto f = it->second;
+    swarm_pending.erase(it);
+    f->timer.reset();
+    std::string path = cache.blob_path(f->hex);
+    std::weak_ptr<bool> weak_alive = alive;
+    work->post([this, weak_alive, f, path] {
+      auto digest = sha256_file_hex(path);
+      loop.defer([this, weak_alive, f, digest] {
+        if (weak_alive.expired()) return;
+        if (!digest || *digest != f->hex) {
+          digest_mismatch.inc();
+          swarm_downloads.with({"digest_mismatch"}).inc();
+          SC_WARN("swarm blob failed its digest; going upstream", {"key", f->key});
+          return abandon_swarm(f);
+        }
+        if (auto st = cache.adopt(f->hex); !st) {
+          swarm_downloads.with({"cache_error"}).inc();
+          return abandon_swarm(f);
+        }
+        swarm_downloads.with({"ok"}).inc();
+        torrent_of[f->hex] = f->infohash;
+        save_torrent(f->hex, f->torrent);
+        finish(f, {}, "peer");
+      });
+    });
+  }
+
+  void fetch_upstream(std::shared_ptr<Inflight> f) {
+    upstream_blob_fetches.inc();
+    auto tee = std::make_shared<Tee>();
+    for (auto it = f->waiters.begin(); it != f->waiters.end(); ++it) {
+      if ((*it)->alive() && (*it)->method() == "GET" && (*it)->header("Range").empty()) {
+        tee->streamer = *it;
+        f->waiters.erase(it);
+        break;
+      }
+    }
+    auto w = cache.begin(f->hex, -1, f->verify);
+    if (w) tee->writer = std::move(*w);
+    else if (w.error().code == Errc::conflict) return finish(f, {}, "cache");
+    std::weak_ptr<bool> weak_alive = alive;
+    std::weak_ptr<Tee> weak_tee = tee;
+    auto on_head = [this, tee_w = weak_tee, f](const FetchHead& h) {
+      auto t = tee_w.lock();
+      if (!t) return false;
+      t->status = h.status;
+      if (h.status != 200) return false;
+      if (h.content_length > cache.budget_bytes()) t->writer.reset();
+      if (t->streamer && t->streamer->alive()) {
+        if (f->verify) t->streamer->add_header("Docker-Content-Digest", "sha256:" + f->hex);
+        std::string ct(h.header("Content-Type"));
+        if (ct.empty()) ct = "application/octet-stream";
+        t->streamer->stream_start(200, ct, h.content_length);
+        t->started = true;
+      }
+      return true;
+    };
+    auto on_data = [this, tee_w = weak_tee](evbuffer* buf) {
+      auto t = tee_w.lock();
+      if (!t) return;
+      if (t->writer) {
+        Status ws;
+        for_each_segment(buf, [&](std::string_view s) {
+          if (ws) ws = t->writer->write(s);
+        });
+        if (!ws) t->writer.reset();
+      }
+      if (t->started && t->streamer && t->streamer->alive()) {
+        served_upstream.inc(buffer_length(buf));
+        if (t->held.size() > 0) t->streamer->stream_write(t->held.get());
+        t->held.move_from(buf);
+        if (t->streamer->pending_output() > kTeeHighWater && t->call && !t->bp_timer) {
+          t->call->pause();
+          std::weak_ptr<Tee> tw = t;
+          t->bp_timer = loop.every(kTeePollMs, [tw] {
+            auto tt = tw.lock();
+            if (!tt) return;
+            if (!tt->streamer->alive() || tt->streamer->pending_output() < kTeeLowWater) {
+              if (tt->call) tt->call->resume();
+              tt->bp_timer.reset();
+            }
+          });
+        }
+      }
+    };
+    auto on_done = [this, weak_alive, tee, f](Status st) mutable {
+      if (weak_alive.expired()) return;
+      tee->bp_timer.reset();
+      bool streaming = tee->started && tee->streamer && tee->streamer->alive();
+      Error err;
+      bool ok = st && tee->status == 200;
+      if (!ok) {
+        err = tee->status != 0 && tee->status != 200 ? error_for_upstream_status(tee->status, "blob " + f->key)
+                                                     : st.error();
+      } else if (tee->writer) {
+        auto c = tee->writer->commit();
+        if (!c) {
+          ok = false;
+          err = c.error();
+          if (c.error().code == Errc::invalid_argument) {
+            digest_mismatch.inc();
+            SC_WARN("upstream blob failed its digest; not cached", {"key", f->key}, {"error", c.error().message});
+            err = Error{Errc::unavailable, "upstream blob does not match its digest"};
+          }
+        }
+      } else {
+        // Too large for the cache (or a write failed): the streamer was served, waiters cannot be.
+        if (streaming) {
+          if (tee->held.size() > 0) tee->streamer->stream_write(tee->held.get());
+          tee->streamer->stream_end();
+        }
+        tee->streamer.reset();
+        return finish(f, fail(Errc::unavailable, "blob could not be cached"), "cache");
+      }
+      if (tee->streamer && tee->streamer->alive()) {
+        if (ok) {
+          if (tee->held.size() > 0) {
+            served_upstream.inc(0);
+            tee->streamer->stream_write(tee->held.get());
+          }
+          tee->streamer->stream_end();
+          count("blob", "upstream");
+        } else if (tee->started) {
+          count("blob", "aborted");
+          tee->streamer->stream_abort();
+        } else {
+          count("blob", "error");
+          reply_fetch_error(*tee->streamer, err, "BLOB_UNKNOWN");
+        }
+      }
+      tee->streamer.reset();
+      tee->call.reset();
+      if (!ok) {
+        if (f->leased) metastore->release_lease(f->key, node_id);
+        return finish(f, std::unexpected(err), "cache");
+      }
+      finish(f, {}, "cache");
+      register_blob(f);
+    };
+    if (f->url.empty()) {
+      UpstreamRequest ur{"GET", "/v2/" + f->name + "/blobs/sha256:" + f->hex, "repository:" + f->name + ":pull", {}};
+      tee->call = upstream.start(std::move(ur), on_head, on_data, on_done);
+    } else {
+      FetchRequest fr;
+      fr.url = f->url;
+      fr.timeout_ms = cfg.upstream_timeout_ms;
+      tee->call = Fetch::start(loop.base(), std::move(fr), on_head, on_data, on_done);
+    }
+  }
+
+  // Serves (or fails) every request waiting on f; the first waiter of a swarm download is
+  // counted as peer bytes, later ones as cache hits.
+  void finish(std::shared_ptr<Inflight> f, Status st, std::string_view first_source) {
+    inflight.erase(f->hex);
+    f->timer.reset();
+    bool first = true;
+    for (auto& w : f->waiters) {
+      if (!w->alive()) continue;
+      if (st) serve_from_cache(*w, f->hex, first ? first_source : "cache", f->verify);
+      else reply_fetch_error(*w, st.error(), "BLOB_UNKNOWN");
+      first = false;
+    }
+    f->waiters.clear();
+  }
+
+  // ---- torrents --------------------------------------------------------------------------
+
+  void save_torrent(const std::string& hex, const std::string& bytes) {
+    std::string path = torrents_dir + "/" + hex + ".torrent";
+    std::ofstream out(path + ".tmp", std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (out) std::rename((path + ".tmp").c_str(), path.c_str());
+  }
+
+  void register_blob(std::shared_ptr<Inflight> f) {
+    if (!swarm) {
+      if (f->leased && metastore) metastore->release_lease(f->key, node_id);
+      return;
+    }
+    std::string path = cache.blob_path(f->hex);
+    MakeTorrentOptions mo;
+    if (!cfg.tracker.empty()) mo.trackers.push_back(cfg.tracker);
+    mo.threads = 1;
+    std::weak_ptr<bool> weak_alive = alive;
+    work->post([this, weak_alive, f, path, mo] {
+      auto made = make_torrent(path, mo);
+      loop.defer([this, weak_alive, f, made = std::move(made)]() mutable {
+        if (weak_alive.expired()) return;
+        auto release = [this, f] {
+          if (f->leased && metastore) metastore->release_lease(f->key, node_id);
+        };
+        if (!made) {
+          SC_WARN("cannot make torrent for cached blob", {"key", f->key}, {"error", made.error().message});
+          return release();
+        }
+        if (!cache.contains(f->hex)) return release();  // evicted meanwhile
+        AddTorrentOptions ao;
+        ao.key = f->key;
+        ao.save_path = cache.blobs_dir();
+        ao.seed_mode = true;
+        auto ih = swarm->add(made->bytes, ao);
+        if (!ih) {
+          SC_WARN("cannot seed blob", {"key", f->key}, {"error", ih.error().message});
+          return release();
+        }
+        torrent_of[f->hex] = *ih;
+        save_torrent(f->hex, made->bytes);
+        if (!metastore) return;
+        metastore->put_torrent(f->key, made->bytes, [this, weak_alive, f](Status st) {
+          if (weak_alive.expired()) return;
+          if (st) registered.inc();
+          else SC_WARN("cannot register torrent", {"key", f->key}, {"error", st.error().message});
+          if (f->leased) metastore->release_lease(f->key, node_id);
+        });
+      });
+    });
+  }
+
+  void stop_seeding(const std::string& hex) {
+    auto it = torrent_of.find(hex);
+    if (it != torrent_of.end()) {
+      // Removing the torrent sends event=stopped to its trackers.
+      if (swarm) (void)swarm->remove(it->second, false);
+      torrent_of.erase(it);
+    }
+    ::unlink((torrents_dir + "/" + hex + ".torrent").c_str());
+  }
+
+  void sync_torrents() {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(torrents_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      std::string hex = name.substr(0, name.find('.'));
+      bool keep = name.ends_with(".torrent") && is_blob_hex(hex) && cache.contains(hex) && swarm;
+      if (keep) {
+        std::ifstream in(it->path(), std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        AddTorrentOptions ao;
+        ao.key = "sha256:" + hex;  // OSTree entries re-register under their key when next fetched
+        ao.save_path = cache.blobs_dir();
+        ao.seed_mode = true;
+        auto ih = swarm->add(bytes, ao);
+        if (ih) {
+          torrent_of[hex] = *ih;
+          continue;
+        }
+      }
+      if (!swarm && name.ends_with(".torrent")) continue;  // keep them for a run with the swarm on
+      fs::remove(it->path(), ec);
+    }
+  }
+
+  // ---- forward proxy (OSTree) ------------------------------------------------------------
+
+  void handle_forward(HttpRequest& req) {
+    if (!cfg.forward_proxy) return reply_oci(req, "UNSUPPORTED", 404, "forward proxy disabled");
+    if (req.method() == "CONNECT") {
+      count("forward", "connect_unsupported");
+      return req.reply(501, "text/plain", "CONNECT is not supported by this proxy\n");
+    }
+    if (req.method() != "GET" && req.method() != "HEAD") {
+      count("forward", "method");
+      return req.reply(405, "text/plain", "only GET and HEAD are proxied\n");
+    }
+    std::string url = "http://" + std::string(req.header("Host")) + std::string(req.path());
+    if (!req.query().empty()) url += "?" + std::string(req.query());
+    auto u = parse_absolute_url(url);
+    if (!u) {
+      count("forward", "bad_request");
+      return req.reply(400, "text/plain", "bad proxy request: " + u.error().message + "\n");
+    }
+    std::string hostport = u->host + (u->port != 80 ? ":" + std::to_string(u->port) : "");
+    std::string key = "ostree/" + hostport + u->path;
+    if (req.method() == "GET" && u->query.empty() && req.header("Range").empty() &&
+        u->path.find("/deltas/") != std::string::npos && is_valid_content_key(key)) {
+      std::string hex = to_hex(sha256(key));
+      if (cache.lookup(hex)) return serve_from_cache(req, hex, "cache", false);
+      auto f = inflight_for(hex, key);
+      if (!f) return req.reply(429, "text/plain", "too many clients waiting\n");
+      bool fresh = f->name.empty() && f->url.empty();
+      if (fresh) {
+        f->url = url;
+        f->verify = false;
+      }
+      f->waiters.push_back(req.hold());
+      if (fresh) start_fetch(f);
+      return;
+    }
+    pass_through(req, url);
+  }
+
+  void pass_through(HttpRequest& req, const std::string& url) {
+    auto held = req.hold();
+    FetchRequest fr;
+    fr.method = std::string(req.method());
+    fr.url = url;
+    fr.timeout_ms = cfg.upstream_timeout_ms;
+    for (const char* h : {"Accept", "Range", "If-None-Match", "If-Modified-Since", "User-Agent"}) {
+      std::string_view v = req.header(h);
+      if (!v.empty()) fr.headers.emplace_back(h, std::string(v));
+    }
+    auto started = std::make_shared<bool>(false);
+    bool head_only = fr.method == "HEAD";
+    Fetch::start(
+        loop.base(), std::move(fr),
+        [this, held, started, head_only](const FetchHead& h) {
+          if (!held->alive()) return false;
+          for (const char* name : {"ETag", "Last-Modified", "Content-Range", "Accept-Ranges", "Cache-Control"}) {
+            std::string_view v = h.header(name);
+            if (!v.empty()) held->add_header(name, v);
+          }
+          std::string ct(h.header("Content-Type"));
+          if (head_only) {
+            if (h.content_length >= 0) held->add_header("Content-Length", std::to_string(h.content_length));
+            held->reply(h.status, ct, "");
+            count("forward", "pass");
+            return false;
+          }
+          held->stream_start(h.status, ct, h.content_length);
+          *started = true;
+          return true;
+        },
+        [this, held](evbuffer* b) {
+          if (!held->alive()) return;
+          served_upstream.inc(buffer_length(b));
+          held->stream_write(b);
+        },
+        [this, held, started](Status st) {
+          if (!held->alive()) return;
+          if (*started) {
+            if (st) {
+              count("forward", "pass");
+              held->stream_end();
+            } else {
+              count("forward", "aborted");
+              held->stream_abort();
+            }
+          } else if (!st && st.error().message != "cancelled") {
+            count("forward", "error");
+            held->reply(st.error().code == Errc::timeout ? 504 : 502, "text/plain", st.error().message + "\n");
+          }
+        });
+  }
+};
+
+Proxy::Proxy(EventLoop& loop, const ProxyConfig& cfg, BlobCache& cache, Upstream& upstream, MetastoreClient* metastore,
+             SwarmSession* swarm, MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(loop, cfg, cache, upstream, metastore, swarm, metrics)) {}
+
+Proxy::~Proxy() = default;
+
+void Proxy::sync_torrents() { impl_->sync_torrents(); }
+
+bool Proxy::ready() const { return true; }
+
+void Proxy::set_own_port(uint16_t port) { impl_->own_port = port; }
+
+void Proxy::install(HttpServer& server) {
+  Impl* p = impl_.get();
+  server.route("/v2", [p](HttpRequest& req) { p->handle_v2(req); });
+  server.route("/v2/*", [p](HttpRequest& req) { p->handle_v2(req); });
+  server.route("/*", [p](HttpRequest& req) {
+    if (p->is_forward(req) || req.method() == "CONNECT") return p->handle_forward(req);
+    req.reply(404, "application/json", oci_error_json("UNSUPPORTED", "not a registry API path"));
+  });
+}
+
+}  // namespace sc

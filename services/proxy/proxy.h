@@ -1,0 +1,41 @@
+#pragma once
+// The proxy's request logic: OCI registry mirror (/v2/…) and forward proxy (absolute-form
+// requests from OSTree's http_proxy). Blobs: cache → swarm (metastore has a torrent) → lease
+// and upstream tee → torrent made, registered and seeded. Manifests: passed through, cached by
+// digest, tags re-resolved after a TTL. Everything runs on one loop thread; hashing and
+// torrent creation run on a worker thread and report back through the loop.
+#include <memory>
+
+#include "services/proxy/config.h"
+
+namespace sc {
+
+class EventLoop;
+class HttpServer;
+class MetricsRegistry;
+class BlobCache;
+class Upstream;
+class MetastoreClient;
+class SwarmSession;
+
+class Proxy {
+ public:
+  // metastore and swarm may be null (cache + upstream only).
+  Proxy(EventLoop& loop, const ProxyConfig& cfg, BlobCache& cache, Upstream& upstream, MetastoreClient* metastore,
+        SwarmSession* swarm, MetricsRegistry& metrics);
+  ~Proxy();
+  // Re-adds torrents of cached blobs (seeding resumes) and drops torrents whose blob is gone.
+  void sync_torrents();
+  // Registers /v2 and the forward-proxy catch-all; call before the server starts.
+  void install(HttpServer& server);
+  // The listener's bound port: requests whose Host names another port are forward-proxied.
+  void set_own_port(uint16_t port);
+  bool ready() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sc
