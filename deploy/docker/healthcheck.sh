@@ -22,8 +22,8 @@ fi
 rest=${url#http://}
 [[ $rest != "$url" ]] || { echo "only http:// URLs: $url" >&2; exit 2; }
 hostport=${rest%%/*}
-path=/${rest#"$hostport"}
-path=/${path#/}
+path=${rest#"$hostport"}
+[[ $path == /* ]] || path=/$path
 host=${hostport%:*}
 port=${hostport##*:}
 [[ $hostport == *:* ]] || port=80
