@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <memory>
+#include <tuple>
 #include <unordered_set>
 
 namespace sc {
@@ -15,10 +16,12 @@ std::string at(size_t pos) { return " at offset " + std::to_string(pos); }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// An open list or dict. `value` points into the parent's container (or at the root): the
+// parent cannot grow while this child is open, so the pointer stays valid, and every value is
+// built in place instead of being moved up when it closes.
 struct Frame {
-  BValue value;  // the list or dict being filled
-  std::string key;
-  bool have_key = false;
+  BValue* value;
+  bool have_key = false;  // a dict's last member has its key but not yet its value
   // Duplicate detection: canonical input has strictly increasing keys, so comparing with the
   // previous key suffices; a hash set is built only once a dict turns out to be unsorted.
   std::string_view last_key;
@@ -34,72 +37,74 @@ class Decoder {
       return fail(Errc::too_large, "bencode input of " + std::to_string(in_.size()) + " bytes exceeds the limit of " +
                                        std::to_string(limits_.max_size));
     }
+    BValue root;
     std::vector<Frame> stack;
     stack.reserve(std::min<size_t>(limits_.max_depth, 64));
-    BValue done;
     for (;;) {
       if (pos_ >= in_.size()) return fail(Errc::invalid_argument, "bencode input truncated" + at(pos_));
       char c = in_[pos_];
-      if (!stack.empty() && c == 'e') {
-        Frame& f = stack.back();
-        if (f.have_key) return fail(Errc::invalid_argument, "dict key without a value" + at(pos_));
-        ++pos_;
-        done = std::move(f.value);
-        done.end = pos_;
-        stack.pop_back();
-      } else if (!stack.empty() && stack.back().value.is_dict() && !stack.back().have_key) {
-        if (!is_digit(c)) return fail(Errc::invalid_argument, "dict key is not a string" + at(pos_));
-        if (auto st = count_token(); !st) return std::unexpected(st.error());
-        size_t key_pos = pos_;
-        auto key = read_string();
-        if (!key) return std::unexpected(key.error());
-        Frame& f = stack.back();
-        if (auto st = check_duplicate(f, *key, key_pos); !st) return std::unexpected(st.error());
-        f.key.assign(key->data(), key->size());
-        f.have_key = true;
-        continue;
+      BValue* slot = nullptr;  // where the value starting at pos_ goes
+      if (stack.empty()) {
+        slot = &root;
       } else {
-        if (auto st = count_token(); !st) return std::unexpected(st.error());
-        size_t begin = pos_;
-        if (c == 'l' || c == 'd') {
-          if (stack.size() >= limits_.max_depth) {
-            return fail(Errc::too_large, "bencode nesting deeper than " + std::to_string(limits_.max_depth) + at(pos_));
-          }
+        Frame& f = stack.back();
+        if (c == 'e') {
+          if (f.have_key) return fail(Errc::invalid_argument, "dict key without a value" + at(pos_));
           ++pos_;
-          Frame& f = stack.emplace_back();
-          if (c == 'l') {
-            f.value.v = BList{};
-          } else {
-            f.value.v = BDict{};
-          }
-          f.value.begin = begin;
+          f.value->end = pos_;
+          stack.pop_back();
+          if (stack.empty()) break;
           continue;
         }
-        if (c == 'i') {
-          auto n = read_int();
-          if (!n) return std::unexpected(n.error());
-          done = BValue{*n, begin, pos_};
-        } else if (is_digit(c)) {
-          auto s = read_string();
-          if (!s) return std::unexpected(s.error());
-          done = BValue{std::string(*s), begin, pos_};
+        if (auto* list = std::get_if<BList>(&f.value->v)) {
+          slot = &list->emplace_back();
+        } else if (f.have_key) {
+          slot = &std::get<BDict>(f.value->v).back().second;
+          f.have_key = false;
         } else {
-          return fail(Errc::invalid_argument, "unexpected byte in bencode" + at(pos_));
+          if (!is_digit(c)) return fail(Errc::invalid_argument, "dict key is not a string" + at(pos_));
+          if (auto st = count_token(); !st) return std::unexpected(st.error());
+          size_t key_pos = pos_;
+          auto key = read_string();
+          if (!key) return std::unexpected(key.error());
+          if (auto st = check_duplicate(f, *key, key_pos); !st) return std::unexpected(st.error());
+          std::get<BDict>(f.value->v).emplace_back(std::piecewise_construct, std::forward_as_tuple(*key),
+                                                   std::forward_as_tuple());
+          f.have_key = true;
+          continue;
         }
       }
-      // A value is complete: it is the root, a list element, or a dict value.
-      if (stack.empty()) break;
-      Frame& parent = stack.back();
-      if (parent.value.is_dict()) {
-        std::get<BDict>(parent.value.v).emplace_back(std::move(parent.key), std::move(done));
-        parent.key.clear();
-        parent.have_key = false;
-      } else {
-        std::get<BList>(parent.value.v).push_back(std::move(done));
+      if (auto st = count_token(); !st) return std::unexpected(st.error());
+      slot->begin = pos_;
+      if (c == 'l' || c == 'd') {
+        if (stack.size() >= limits_.max_depth) {
+          return fail(Errc::too_large, "bencode nesting deeper than " + std::to_string(limits_.max_depth) + at(pos_));
+        }
+        ++pos_;
+        if (c == 'l') {
+          slot->v.emplace<BList>();
+        } else {
+          slot->v.emplace<BDict>();
+        }
+        stack.push_back(Frame{slot});
+        continue;
       }
+      if (c == 'i') {
+        auto n = read_int();
+        if (!n) return std::unexpected(n.error());
+        slot->v.emplace<int64_t>(*n);
+      } else if (is_digit(c)) {
+        auto str = read_string();
+        if (!str) return std::unexpected(str.error());
+        slot->v.emplace<std::string>(*str);
+      } else {
+        return fail(Errc::invalid_argument, "unexpected byte in bencode" + at(pos_));
+      }
+      slot->end = pos_;
+      if (stack.empty()) break;
     }
     if (pos_ != in_.size()) return fail(Errc::invalid_argument, "trailing bytes after bencode value" + at(pos_));
-    return done;
+    return root;
   }
 
  private:
@@ -111,7 +116,7 @@ class Decoder {
   }
 
   static Status check_duplicate(Frame& f, std::string_view key, size_t key_pos) {
-    auto& dict = std::get<BDict>(f.value.v);
+    auto& dict = std::get<BDict>(f.value->v);
     if (dict.empty()) {
       f.last_key = key;
       return {};
