@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The image's HEALTHCHECK script (deploy/docker/healthcheck.sh) against a real HTTP server on
+# 127.0.0.1: 2xx passes, 404 and a closed port fail, the URL is derived from the same
+# environment variables compose sets, and URL mode prints the body.
+set -euo pipefail
+hc=${SC_SOURCE_DIR:?set by CTest}/deploy/docker/healthcheck.sh
+tmp=$(mktemp -d)
+server_pid=
+cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+mkdir -p "$tmp/www/v1"
+echo ready >"$tmp/www/readyz"
+echo '{"torrents":[]}' >"$tmp/www/v1/status"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/www" >"$tmp/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+fail=0
+expect() {  # expect RC DESCRIPTION -- command...
+  local want=$1 what=$2
+  shift 3
+  local got=0
+  "$@" >"$tmp/out" 2>&1 || got=$?
+  if [[ $want == ok && $got -ne 0 ]] || [[ $want == fail && $got -eq 0 ]]; then
+    echo "FAIL: $what: exit $got; output: $(head -c 300 "$tmp/out")"
+    fail=1
+  else
+    echo "ok: $what"
+  fi
+}
+closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+expect ok "SWARMCACHE_HEALTH_URL with a 200" -- env SWARMCACHE_HEALTH_URL="http://127.0.0.1:$port/readyz" bash "$hc"
+expect fail "SWARMCACHE_HEALTH_URL with a 404" -- env SWARMCACHE_HEALTH_URL="http://127.0.0.1:$port/nothing" bash "$hc"
+expect fail "a closed port" -- env SWARMCACHE_HEALTH_URL="http://127.0.0.1:$closed/readyz" bash "$hc"
+expect ok "/readyz on SWARMCACHE_LISTEN=0.0.0.0:PORT" -- env -u SWARMCACHE_HEALTH_URL SWARMCACHE_LISTEN="0.0.0.0:$port" bash "$hc"
+expect ok "SWARMCACHE_ADMIN_LISTEN wins over SWARMCACHE_LISTEN" -- \
+  env SWARMCACHE_ADMIN_LISTEN="127.0.0.1:$port" SWARMCACHE_LISTEN="127.0.0.1:$closed" bash "$hc"
+expect fail "only http:// URLs" -- bash "$hc" "https://127.0.0.1:$port/readyz"
+body=$(bash "$hc" "http://127.0.0.1:$port/v1/status")
+if [[ $body == '{"torrents":[]}' ]]; then echo "ok: URL mode prints the body"; else echo "FAIL: URL mode printed '$body'"; fail=1; fi
+
+((fail == 0)) && echo "PASS: healthcheck.sh"
+exit $fail
