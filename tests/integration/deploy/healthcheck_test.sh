@@ -13,7 +13,22 @@ mkdir -p "$tmp/www/v1"
 echo ready >"$tmp/www/readyz"
 echo '{"torrents":[]}' >"$tmp/www/v1/status"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/www" >"$tmp/server.log" 2>&1 &
+# A strict server: exactly these paths exist (no path normalisation that would hide "//readyz").
+python3 - "$port" "$tmp/www" >"$tmp/server.log" 2>&1 <<'PY' &
+import http.server, os, sys
+port, root = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = os.path.join(root, self.path.lstrip("/"))
+        if self.path.startswith("//") or ".." in self.path or not os.path.isfile(path):
+            self.send_response(404); self.end_headers(); return
+        body = open(path, "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
 server_pid=$!
 for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
