@@ -19,8 +19,10 @@ import http.server, os, sys
 port, root = int(sys.argv[1]), sys.argv[2]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        path = os.path.join(root, self.path.lstrip("/"))
-        if self.path.startswith("//") or ".." in self.path or not os.path.isfile(path):
+        # The raw request target: http.server itself collapses a leading "//".
+        target = self.requestline.split(" ")[1]
+        path = os.path.join(root, target.lstrip("/"))
+        if target.startswith("//") or ".." in target or not os.path.isfile(path):
             self.send_response(404); self.end_headers(); return
         body = open(path, "rb").read()
         self.send_response(200)
