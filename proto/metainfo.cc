@@ -9,6 +9,14 @@
 namespace sc {
 namespace {
 
+// clang 16 with libstdc++ 12 fails on std::pair<std::string, BValue> (BValue is a recursive
+// variant) unless BValue's constructors are instantiated first; building one here orders them.
+[[maybe_unused]] BValue order_bvalue_instantiation() {
+  BValue b;
+  b.v = BDict{};
+  return b;
+}
+
 Error bad(std::string msg) { return Error{Errc::invalid_argument, "invalid torrent: " + std::move(msg)}; }
 
 bool is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
@@ -31,7 +39,9 @@ struct Walker {
   Status walk_tree(const BValue& node, std::string& prefix, size_t depth) {
     if (!node.is_dict()) return std::unexpected(bad("file tree node is not a dict"));
     if (depth > limits.max_path_depth) return std::unexpected(bad("file tree too deep"));
-    for (auto& [name, child] : node.as_dict()) {
+    for (const auto& entry : node.as_dict()) {
+      const std::string& name = entry.first;
+      const BValue& child = entry.second;
       if (name.empty()) {
         if (depth == 0) return std::unexpected(bad("file tree root cannot be a file"));
         if (node.as_dict().size() != 1) return std::unexpected(bad("file tree leaf has siblings"));
