@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -534,6 +535,55 @@ TEST(Metastore, ReadsCanRequireAToken) {
   EXPECT_EQ(ms.req("GET", "/v1/torrents", "", {}, false).status, 401);
   EXPECT_EQ(ms.req("GET", "/v1/torrents/files/a").status, 200);
   EXPECT_EQ(ms.req("GET", "/healthz", "", {}, false).status, 200);
+}
+
+// Socket activation as systemd does it (systemd-socket-activate passes a socket named
+// "http"), configuration from SWARMCACHE_* variables, READY=1 and STOPPING=1 on NOTIFY_SOCKET.
+TEST(Metastore, SystemdSocketActivationNotifyAndEnvironment) {
+  test::RedisServer redis;
+  test::TempDir dir;
+  std::string notify_path = dir.file("notify");
+  int ns = socket(AF_UNIX, SOCK_DGRAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", notify_path.c_str());
+  ASSERT_EQ(bind(ns, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string notes;
+  auto read_notes = [&](const std::string& want) {
+    return test::wait_until(
+        [&] {
+          char buf[4096];
+          pollfd p{ns, POLLIN, 0};
+          while (poll(&p, 1, 0) == 1) {
+            ssize_t n = recv(ns, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            notes.append(buf, n);
+            notes += '\n';
+          }
+          return notes.find(want) != std::string::npos;
+        },
+        10s);
+  };
+
+  int port = test::free_port();
+  std::ofstream(dir.file("tokens")) << kToken << "\n";
+  test::Process proc({"systemd-socket-activate", "-l", "127.0.0.1:" + std::to_string(port), "--fdname=http", "-E",
+                      "NOTIFY_SOCKET=" + notify_path, "-E", "SWARMCACHE_REDIS=" + redis.url(), "-E",
+                      "SWARMCACHE_AUTH_TOKENS=" + dir.file("tokens"),
+                      test::build_path("services/metastore/swarmcache-metastore"), "--listen", "127.0.0.1:1",
+                      "--log-level", "warn"});
+  // The first connection makes systemd-socket-activate exec the daemon on the passed socket.
+  ASSERT_TRUE(test::wait_until([&] { return http_request(port, "GET", "/readyz", "", {}, 2s).status == 200; }, 15s))
+      << proc.output();
+  EXPECT_TRUE(read_notes("READY=1")) << notes;
+  std::map<std::string, std::string> auth{{"Authorization", std::string("Bearer ") + kToken}};
+  EXPECT_EQ(http_request(port, "PUT", "/v1/torrents/files/sd", make_torrent("sd"), auth).status, 201);
+  EXPECT_EQ(http_request(port, "PUT", "/v1/torrents/files/sd2", make_torrent("sd2")).status, 401);
+  auto status = proc.stop(SIGTERM);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << proc.output();
+  EXPECT_TRUE(read_notes("STOPPING=1")) << notes;
+  close(ns);
 }
 
 }  // namespace
