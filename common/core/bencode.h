@@ -42,10 +42,14 @@ struct BLimits {
 };
 
 // Decodes exactly one value spanning the whole input. Errors: invalid_argument (malformed,
-// trailing bytes, leading zeros, unsorted or duplicate dict keys are tolerated but
-// duplicates are refused), too_large (max_size/depth/tokens exceeded).
+// truncated, trailing bytes, integers with leading zeros or "-0" or outside int64, string
+// lengths with leading zeros or past the end, non-string dict keys, duplicate dict keys;
+// unsorted keys are accepted and kept in input order), too_large (max_size/depth/tokens
+// exceeded; dict keys count as tokens). Iterative: deep input cannot exhaust the stack.
 Result<BValue> bdecode(std::string_view in, const BLimits& limits = {});
 
+// Dict keys are written in sorted order (BEP 3), whatever the order in the BDict, so a decoded
+// canonical input re-encodes to the same bytes.
 std::string bencode(const BValue& value);
 
 // Appending writers for hand-rolled hot-path encoders.

@@ -2,6 +2,7 @@
 // Level-gated structured logging. The macros test the level before formatting anything, so a
 // disabled debug line costs one relaxed load. Default sink: one logfmt line on stderr; common/io
 // installs a journal sink under systemd (fields become journal fields).
+#include <charconv>
 #include <concepts>
 #include <initializer_list>
 #include <span>
@@ -21,9 +22,17 @@ struct LogField {
   LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
   LogField(std::string_view k, const char* v) : key(k), value(v ? v : "") {}
   LogField(std::string_view k, const std::string& v) : key(k), value(v) {}
+  LogField(std::string_view k, bool v) : key(k), value(v ? "true" : "false") {}
   template <class T>
     requires std::is_arithmetic_v<T>
-  LogField(std::string_view k, T v) : key(k), value(std::to_string(v)) {}
+  LogField(std::string_view k, T v) : key(k) {
+    if constexpr (std::is_floating_point_v<T>) {
+      char buf[32];  // shortest round-trip form: 0.5, not 0.500000
+      value.assign(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    } else {
+      value = std::to_string(v);
+    }
+  }
 };
 
 using LogSink = void (*)(LogLevel level, std::string_view msg, std::span<const LogField> fields);

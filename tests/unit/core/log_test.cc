@@ -36,9 +36,9 @@ class LogTest : public ::testing::Test {
 };
 
 TEST_F(LogTest, FormatHasTimestampLevelAndQuotedMessage) {
-  std::vector<LogField> fields{{"port", 6969}, {"path", "/announce"}};
+  std::vector<LogField> fields{{"port", 6969}, {"path", "/announce"}, {"tls", false}, {"ratio", 0.5}};
   std::string line = format_logfmt(LogLevel::info, "listening", fields);
-  std::regex re(R"(^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=info msg="listening" port=6969 path=/announce$)");
+  std::regex re(R"(^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=info msg="listening" port=6969 path=/announce tls=false ratio=0.5$)");
   EXPECT_TRUE(std::regex_match(line, re)) << line;
 }
 
