@@ -1,0 +1,150 @@
+// The registry mirror end to end with real clients: a real docker-registry upstream loaded
+// with a locally made image, a tracker, a metastore on a real redis-server, and proxies.
+// skopeo through proxy A (miss → upstream → torrent registered), then through proxy B (hit →
+// the bytes come from A over the swarm); the upstream's access log shows each blob once.
+// Then two more proxies pull another image at the same time: the lease lets one go upstream.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/integration/proxy/proxy_test_util.h"
+
+namespace sc::test {
+namespace {
+
+std::vector<std::string> json_strings_after(const std::string& json, const std::string& key) {
+  std::vector<std::string> out;
+  size_t p = json.find("\"" + key + "\"");
+  if (p == std::string::npos) return out;
+  size_t end = json.find_first_of("]}", p);
+  std::regex re("sha256:[0-9a-f]{64}");
+  std::string part = json.substr(p, end - p);
+  for (std::sregex_iterator it(part.begin(), part.end(), re), e; it != e; ++it) out.push_back(it->str());
+  return out;
+}
+
+class SwarmSkopeo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_tool("docker-registry") || !have_tool("skopeo")) GTEST_SKIP() << "docker-registry/skopeo not installed";
+    reg_port_ = free_port();
+    std::ofstream(dir_.file("reg.yml")) << "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n"
+                                        << "    rootdirectory: " << dir_.file("reg") << "\nhttp:\n  addr: 127.0.0.1:"
+                                        << reg_port_ << "\n";
+    registry_ = std::make_unique<Process>(std::vector<std::string>{"docker-registry", "serve", dir_.file("reg.yml")});
+    ASSERT_TRUE(wait_until([&] { return http_request(reg_port_, "GET", "/v2/").status == 200; }, 20s))
+        << registry_->output();
+
+    tracker_port_ = free_port();
+    tracker_ = std::make_unique<Process>(std::vector<std::string>{
+        build_path("services/tracker/swarmcache-tracker"), "--http-listen", "127.0.0.1:" + std::to_string(tracker_port_),
+        "--admin-listen", "127.0.0.1:0", "--udp-listen", "127.0.0.1:0"});
+    ASSERT_TRUE(tracker_->wait_for_output("listening", 20s)) << tracker_->output();
+
+    std::ofstream(dir_.file("tokens")) << "proxy-token\n";
+    std::ofstream(dir_.file("token")) << "proxy-token\n";
+    meta_ = std::make_unique<Process>(std::vector<std::string>{
+        build_path("services/metastore/swarmcache-metastore"), "--listen", "127.0.0.1:0", "--redis", redis_.url(),
+        "--auth-tokens", dir_.file("tokens")});
+    auto mp = meta_->wait_for_number("http_port", 20s);
+    ASSERT_TRUE(mp) << meta_->output();
+    meta_port_ = *mp;
+  }
+
+  // Builds an OCI layout and pushes it to the registry; returns the image's JSON summary.
+  std::string push_image(const std::string& name, std::vector<int> layer_kib) {
+    std::string layout = dir_.file("layout-" + std::to_string(++images_));
+    std::string cmd = "python3 " + source_path("tests/integration/proxy/make_oci_image.py") + " " + layout + " v1";
+    for (int k : layer_kib) cmd += " " + std::to_string(k);
+    std::string out;
+    FILE* f = popen(cmd.c_str(), "r");
+    char buf[4096];
+    while (f && fgets(buf, sizeof buf, f)) out += buf;
+    if (f) pclose(f);
+    EXPECT_EQ(run_cmd("skopeo copy --dest-tls-verify=false oci:" + layout + ":v1 docker://127.0.0.1:" +
+                      std::to_string(reg_port_) + "/" + name + ":v1"),
+              0);
+    return out;
+  }
+
+  ProxyProc proxy(const std::string& id) {
+    return start_proxy(dir_, id, "http://127.0.0.1:" + std::to_string(reg_port_),
+                       {"--metastore", "http://127.0.0.1:" + std::to_string(meta_port_), "--tracker",
+                        "http://127.0.0.1:" + std::to_string(tracker_port_) + "/announce", "--token-file",
+                        dir_.file("token")});
+  }
+
+  int pull(const ProxyProc& p, const std::string& name, const std::string& out) {
+    return run_cmd("skopeo copy --src-tls-verify=false docker://127.0.0.1:" + std::to_string(p.port) + "/" + name +
+                   ":v1 dir:" + out);
+  }
+
+  size_t upstream_gets(const std::string& name, const std::string& digest) {
+    return count_occurrences(registry_->output(), "\"GET /v2/" + name + "/blobs/" + digest);
+  }
+
+  TempDir dir_;
+  RedisServer redis_;
+  std::unique_ptr<Process> registry_, tracker_, meta_;
+  int reg_port_ = 0, tracker_port_ = 0, meta_port_ = 0, images_ = 0;
+};
+
+TEST_F(SwarmSkopeo, MissThenHitOverTheSwarm) {
+  std::string image = push_image("test/small", {300, 3000});
+  auto layers = json_strings_after(image, "layers");
+  ASSERT_EQ(layers.size(), 2u) << image;
+  auto a = proxy("a");
+  auto b = proxy("b");
+  ASSERT_EQ(pull(a, "test/small", dir_.file("out-a")), 0) << a.proc->output();
+  // A registers each blob it fetched (torrent made after the blob is served).
+  ASSERT_TRUE(wait_until([&] { return metric(a.metrics(), "swarmcache_proxy_torrents_registered_total") >= 3; }, 30s))
+      << a.proc->output();
+  ASSERT_EQ(pull(b, "test/small", dir_.file("out-b")), 0) << b.proc->output();
+  EXPECT_EQ(run_cmd("diff -r " + dir_.file("out-a") + " " + dir_.file("out-b")), 0);
+  for (auto& d : layers) EXPECT_EQ(upstream_gets("test/small", d), 1u) << d << "\n" << registry_->output();
+  auto mb = b.metrics();
+  EXPECT_EQ(metric(mb, "swarmcache_proxy_served_bytes_total{source=\"upstream\"}"), 0) << mb;
+  EXPECT_GT(metric(mb, "swarmcache_proxy_served_bytes_total{source=\"peer\"}"), 3000 * 1024) << mb;
+  EXPECT_EQ(metric(mb, "swarmcache_proxy_swarm_downloads_total{result=\"ok\"}"), 3);
+  auto ma = a.metrics();
+  EXPECT_GT(metric(ma, "swarmcache_proxy_served_bytes_total{source=\"upstream\"}"), 3000 * 1024);
+  EXPECT_EQ(metric(ma, "swarmcache_proxy_leases_total{outcome=\"granted\"}"), 3);
+
+  // A restarted proxy B keeps its cache and seeds again (torrents re-added from its state).
+  b.proc->stop();
+  auto b2 = start_proxy(dir_, "b", "http://127.0.0.1:" + std::to_string(reg_port_),
+                        {"--metastore", "http://127.0.0.1:" + std::to_string(meta_port_)});
+  ASSERT_EQ(pull(b2, "test/small", dir_.file("out-b2")), 0);
+  auto mb2 = b2.metrics();
+  EXPECT_GT(metric(mb2, "swarmcache_proxy_served_bytes_total{source=\"cache\"}"), 3000 * 1024) << mb2;
+  EXPECT_EQ(metric(mb2, "swarmcache_proxy_cache_entries"), 3);
+}
+
+TEST_F(SwarmSkopeo, ConcurrentPullsFetchEachBlobOnce) {
+  std::string image = push_image("test/herd", {2000, 4000});
+  auto layers = json_strings_after(image, "layers");
+  ASSERT_EQ(layers.size(), 2u);
+  auto c = proxy("c");
+  auto d = proxy("d");
+  int rc_c = -1, rc_d = -1;
+  std::thread tc([&] { rc_c = pull(c, "test/herd", dir_.file("out-c")); });
+  std::thread td([&] { rc_d = pull(d, "test/herd", dir_.file("out-d")); });
+  tc.join();
+  td.join();
+  ASSERT_EQ(rc_c, 0) << c.proc->output();
+  ASSERT_EQ(rc_d, 0) << d.proc->output();
+  EXPECT_EQ(run_cmd("diff -r " + dir_.file("out-c") + " " + dir_.file("out-d")), 0);
+  for (auto& dg : layers) EXPECT_EQ(upstream_gets("test/herd", dg), 1u) << dg << "\n" << registry_->output();
+  auto mc = c.metrics(), md = d.metrics();
+  EXPECT_EQ(metric(mc, "swarmcache_proxy_leases_total{outcome=\"granted\"}") +
+                metric(md, "swarmcache_proxy_leases_total{outcome=\"granted\"}"),
+            3);
+  // The other proxy got every blob from the swarm (found the torrent, or lost the lease and
+  // waited for it).
+  EXPECT_EQ(metric(mc, "swarmcache_proxy_swarm_downloads_total{result=\"ok\"}") +
+                metric(md, "swarmcache_proxy_swarm_downloads_total{result=\"ok\"}"),
+            3);
+}
+
+}  // namespace
+}  // namespace sc::test
