@@ -198,6 +198,11 @@ struct HttpCall {
   uint64_t received = 0;
   int64_t last_activity_ms = 0;
   bool head_seen = false;
+  // Flow control (stream only): while paused the socket is not read; body bytes that had
+  // already been read wait in `pending`, and a response that completed waits in `held`.
+  bool paused = false;
+  std::string pending;
+  std::optional<HttpResponse> held;
   bool done = false;
   bool cancelled = false;
   std::optional<evhttp_request_error> lib_error;
@@ -296,6 +301,46 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     return c->id;
   }
 
+  static void set_reading(HttpCall* c, bool on) {
+    bufferevent* bev = c->evcon != nullptr ? evhttp_connection_get_bufferevent(c->evcon) : nullptr;
+    if (bev == nullptr) return;
+    if (!on) {
+      bufferevent_disable(bev, EV_READ);
+      return;
+    }
+    bufferevent_enable(bev, EV_READ);
+    // Bytes that arrived before the pause raise no new read event by themselves.
+    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+      bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    }
+  }
+
+  // After resume(): hands over what waited, then lets the socket be read again.
+  void pump(HttpClient::RequestId id) {
+    auto it = calls.find(id);
+    if (it == calls.end()) return;
+    HttpCall* c = it->second.get();
+    if (c->done || c->paused) return;
+    if (!c->pending.empty()) {
+      std::string data = std::move(c->pending);
+      c->pending.clear();
+      if (c->handlers.on_body) {
+        if (auto st = c->handlers.on_body(data); !st) {
+          finish(c, std::unexpected(st.error()));
+          return;
+        }
+      }
+      if (c->done || c->paused) return;
+    }
+    if (c->held) {
+      HttpResponse r = std::move(*c->held);
+      c->held.reset();
+      finish(c, std::move(r));
+      return;
+    }
+    set_reading(c, true);
+  }
+
   Status start(HttpCall* c, std::string_view method, std::string_view url, const HttpHeaderList& headers,
                std::string_view body);
 
@@ -382,6 +427,9 @@ void on_complete(evhttp_request* req, void* arg) {
     size_t n = evbuffer_get_length(in);
     r.body.resize(n);
     if (n > 0) evbuffer_copyout(in, r.body.data(), n);
+  } else if (c->paused || !c->pending.empty()) {
+    c->held = std::move(r);  // on_done must follow the body still waiting for resume()
+    return;
   }
   impl->finish(c, std::move(r));
 }
@@ -431,13 +479,21 @@ void on_chunk(evhttp_request* req, void* arg) {
                                                    std::to_string(c->max_bytes) + " bytes"));
       return;
     }
+    std::string_view piece(static_cast<const char*>(v.iov_base), v.iov_len);
+    // libevent drains the buffer when we return, so what a paused consumer cannot take yet
+    // is kept for resume().
+    if (c->paused || !c->pending.empty()) {
+      c->pending.append(piece);
+      continue;
+    }
     if (c->handlers.on_body) {
-      if (auto st = c->handlers.on_body(std::string_view(static_cast<const char*>(v.iov_base), v.iov_len)); !st) {
+      if (auto st = c->handlers.on_body(piece); !st) {
         c->impl->finish(c, std::unexpected(st.error()));
         return;
       }
     }
   }
+  if (c->paused) Impl::set_reading(c, false);
 }
 
 }  // namespace
@@ -527,7 +583,7 @@ Status HttpClient::Impl::start(HttpCall* c, std::string_view method, std::string
   if (c->streaming) {
     int64_t period = std::clamp<int64_t>(timeout_ms / 4, 10, kMaxIdleCheckMs);
     c->timer = loop.every(period, [this, c] {
-      if (!c->done && loop.clock().now_ms() - c->last_activity_ms >= c->timeout_ms) {
+      if (!c->done && !c->paused && loop.clock().now_ms() - c->last_activity_ms >= c->timeout_ms) {
         finish(c, fail(Errc::timeout, "no data from " + c->where + " for " + std::to_string(c->timeout_ms) + " ms"));
       }
     });
@@ -581,6 +637,29 @@ void HttpClient::cancel(RequestId id) {
   HttpCall* c = it->second.get();
   c->cancelled = true;
   impl_->finish(c, fail(Errc::internal, "cancelled"));  // frees the connection next turn
+}
+
+void HttpClient::pause(RequestId id) {
+  auto it = impl_->calls.find(id);
+  if (it == impl_->calls.end()) return;
+  HttpCall* c = it->second.get();
+  if (!c->streaming || c->done || c->paused) return;
+  c->paused = true;
+  Impl::set_reading(c, false);
+}
+
+void HttpClient::resume(RequestId id) {
+  auto it = impl_->calls.find(id);
+  if (it == impl_->calls.end()) return;
+  HttpCall* c = it->second.get();
+  if (!c->paused || c->done) return;
+  c->paused = false;
+  c->last_activity_ms = impl_->loop.clock().now_ms();
+  // Deferred, so that resume() called from inside on_body does not re-enter it.
+  std::weak_ptr<Impl> weak = impl_;
+  impl_->loop.defer([weak, id] {
+    if (auto self = weak.lock()) self->pump(id);
+  });
 }
 
 size_t HttpClient::in_flight() const { return impl_->calls.size(); }

@@ -88,6 +88,13 @@ class HttpClient {
                    std::string_view body, int64_t idle_timeout_ms, uint64_t max_response_bytes,
                    HttpStreamHandlers handlers);
 
+  // Flow control for stream() (a consumer slower than the network): pause() stops reading
+  // from the socket, so the server is held back by TCP; resume() continues. Bytes already
+  // read when pause() is called are delivered after resume(), and on_done never overtakes
+  // them. The idle timeout does not run while paused. Both may be called from on_body.
+  void pause(RequestId id);
+  void resume(RequestId id);
+
   // Stops a request; its callbacks are not called afterwards. Unknown or finished ids are ignored.
   void cancel(RequestId id);
   // Requests started and not yet delivered.
