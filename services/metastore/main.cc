@@ -2,10 +2,13 @@
 // the store and the HTTP service, adopts a systemd socket named "http", prints the bound
 // port, and runs until SIGTERM, ending event streams and draining requests before exiting.
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <string>
 
 #include "common/core/config.h"
+#include "common/core/jwt.h"
 #include "common/core/log.h"
 #include "common/core/metrics.h"
 #include "common/io/daemon.h"
@@ -33,11 +36,16 @@ int run(int argc, char** argv) {
   std::string redis_prefix = "mt:";
   std::string tokens_file;
   std::string log_level = "info";
+  std::string jwt_keys_file;
+  JwtVerifyOptions jwt;
   MetastoreConfig cfg;
   opts.add_string("listen", &listen, "HTTP listener HOST:PORT (port 0 picks a free one)", "listen");
   opts.add_string("redis.url", &redis_url, "redis://[:password@]host:port/db", "redis");
   opts.add_string("redis.prefix", &redis_prefix, "prefix of every Redis key this service writes");
   opts.add_string("auth.tokens_file", &tokens_file, "file of bearer tokens allowed to write, one per line", "auth-tokens");
+  opts.add_string("auth.jwt.keys_file", &jwt_keys_file, "JWKS (JSON) or PEM public key: JWTs signed with it may write");
+  opts.add_string("auth.jwt.issuer", &jwt.issuer, "required JWT iss (empty: not checked)");
+  opts.add_string("auth.jwt.audience", &jwt.audience, "required JWT aud (empty: not checked)");
   opts.add_bool("auth.read_requires_token", &cfg.read_requires_token, "require a bearer token for reads too");
   opts.add_string("log_level", &log_level, "debug, info, warn or error", "log-level");
   opts.add_bytes("limits.max_torrent_bytes", &cfg.max_torrent_bytes, "largest .torrent accepted");
@@ -73,9 +81,21 @@ int run(int argc, char** argv) {
       return 2;
     }
     auth = std::move(*a);
-  } else {
-    SC_WARN("no --auth-tokens: writes are open to anyone who can reach this port");
   }
+  if (!jwt_keys_file.empty()) {
+    std::ifstream in(jwt_keys_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      SC_ERROR("cannot read auth.jwt.keys_file", {"path", jwt_keys_file});
+      return 2;
+    }
+    if (auto st = auth.set_jwt_keys(text.str(), jwt); !st) {
+      SC_ERROR("bad auth.jwt.keys_file", {"error", st.error().message});
+      return 2;
+    }
+  }
+  if (!auth.configured()) SC_WARN("no --auth-tokens nor JWT keys: writes are open to anyone who can reach this port");
   if (cfg.max_torrent_bytes <= 0 || cfg.gc_interval_ms <= 0 || cfg.gc_max_age_ms < 0 || cfg.gc_max_count < 0) {
     SC_ERROR("invalid limits or gc settings");
     return 2;

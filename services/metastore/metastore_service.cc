@@ -235,7 +235,7 @@ void MetastoreService::method_not_allowed(HttpRequest& req, Route route, int64_t
 
 bool MetastoreService::authorized(HttpRequest& req, Route route, int64_t t0, bool write) {
   if (!write && !cfg_.read_requires_token) return true;
-  if (auth_.allows(req.header("Authorization"))) return true;
+  if (auth_.allows(req.header("Authorization"), loop_.clock().now_s())) return true;
   send_error(req, route, t0, Error{Errc::unauthorized, "a valid bearer token is required"});
   return false;
 }

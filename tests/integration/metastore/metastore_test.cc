@@ -2,6 +2,9 @@
 // ports: every route and error of the API, conditional GET, paging under concurrent writes,
 // events (long-poll and SSE with resume), leases, node TTLs, GC, Redis outages and restarts.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,6 +19,7 @@
 
 #include "common/core/bencode.h"
 #include "common/core/bytes.h"
+#include "common/core/jwt.h"
 #include "common/core/sha.h"
 #include "proto/metastore_api.h"
 #include "tests/support/support.h"
@@ -584,6 +588,49 @@ TEST(Metastore, SystemdSocketActivationNotifyAndEnvironment) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << proc.output();
   EXPECT_TRUE(read_notes("STOPPING=1")) << notes;
   close(ns);
+}
+
+// Writes with a JWT (RS256) checked by common/core/jwt against a PEM key from the config.
+TEST(Metastore, JwtBearerTokensMayWrite) {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  ASSERT_NE(key, nullptr);
+  test::TempDir dir;
+  {
+    FILE* f = std::fopen(dir.file("jwt.pem").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    PEM_write_PUBKEY(f, key);
+    std::fclose(f);
+  }
+  auto sign = [&](const std::string& payload) {
+    std::string input = base64url_encode(R"({"alg":"RS256","typ":"JWT"})") + "." + base64url_encode(payload);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    size_t len = 0;
+    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    std::string sig(len, '\0');
+    EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    EVP_MD_CTX_free(ctx);
+    sig.resize(len);
+    return input + "." + base64url_encode(sig);
+  };
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string good = sign(R"({"iss":"swarmcache-test","exp":)" + std::to_string(now + 300) + "}");
+  std::string expired = sign(R"({"iss":"swarmcache-test","exp":)" + std::to_string(now - 3600) + "}");
+  std::string wrong_iss = sign(R"({"iss":"someone-else","exp":)" + std::to_string(now + 300) + "}");
+  EVP_PKEY_free(key);
+
+  test::RedisServer redis;
+  Metastore ms(redis.url(), "auth:\n  jwt:\n    keys_file: " + dir.file("jwt.pem") + "\n    issuer: swarmcache-test\n");
+  auto put = [&](const std::string& token, const std::string& name) {
+    return ms.req("PUT", "/v1/torrents/files/" + name, make_torrent(name),
+                  {{"Authorization", "Bearer " + token}, {"Content-Type", "application/x-bittorrent"}}, false);
+  };
+  EXPECT_EQ(put(good, "jwt-ok").status, 201);
+  EXPECT_EQ(put(expired, "jwt-expired").status, 401);
+  EXPECT_EQ(put(wrong_iss, "jwt-iss").status, 401);
+  EXPECT_EQ(put(good.substr(0, good.size() - 4) + "AAAA", "jwt-sig").status, 401);
+  EXPECT_EQ(put(kToken, "static").status, 201);  // static tokens still work beside JWTs
 }
 
 }  // namespace
