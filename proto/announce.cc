@@ -279,6 +279,17 @@ Status parse_announce(std::string_view query, AnnounceRequest& out, const QueryL
   return {};
 }
 
+Status find_query_param(std::string_view query, std::string_view name, std::string& out, size_t max_bytes) {
+  out.clear();
+  bool found = false;
+  QueryLimits limits;
+  return for_each_param(query, limits, limits.max_params, [&](std::string_view key, std::string_view raw) -> Status {
+    if (found || key != name) return {};
+    found = true;
+    return decode_string(name, raw, max_bytes, out);
+  });
+}
+
 Status parse_scrape(std::string_view query, ScrapeRequest& out, size_t max_infohashes, const QueryLimits& limits) {
   out.info_hashes.clear();
   size_t hashes_seen = 0;

@@ -56,6 +56,10 @@ struct AnnounceRequest {
 // reason meant for the client, e.g. "duplicate parameter: port".
 Status parse_announce(std::string_view query, AnnounceRequest& out, const QueryLimits& limits = {});
 
+// The decoded value of the first `name` parameter of a query ("" if absent), for hooks that
+// read extra parameters (BEP 41 URLData). Errors: malformed escape, value over max_bytes.
+Status find_query_param(std::string_view query, std::string_view name, std::string& out, size_t max_bytes = 4096);
+
 struct ScrapeRequest {
   std::vector<InfoHash> info_hashes;  // sorted, unique, at most max_infohashes
 };

@@ -3,6 +3,8 @@
 // prehooks with `options:`), and validation into LogicOptions.
 #include "services/tracker/config.h"
 
+#include <algorithm>
+
 namespace sc {
 
 void declare_tracker_options(Options& o, TrackerConfig& c) {
@@ -37,8 +39,15 @@ void declare_tracker_options(Options& o, TrackerConfig& c) {
   o.tolerate("http.idle_timeout", "idle connections are bounded by read_timeout");
   o.tolerate("http.enable_request_timing", "request latency is always in /metrics");
 
-  o.add_string("udp.addr", &c.udp_addr, "UDP tracker listener HOST:PORT (not yet served).", "udp-listen");
-  o.tolerate("udp", "the UDP tracker is not implemented yet");
+  o.add_string("udp.addr", &c.udp_addr, "UDP tracker (BEP 15) listener HOST:PORT; \"\" = none.", "udp-listen");
+  o.add_int("udp.threads", &c.udp_threads, "Threads reading the UDP socket.");
+  o.add_string("udp.private_key", &c.udp_private_key, "Key of the connection-id MAC; \"\" = random at start (ids die with a restart).");
+  o.add_duration("udp.max_clock_skew", &c.udp_max_clock_skew_ms, "Extra validity of connection ids either side of their 2 minutes.");
+  o.add_bool("udp.allow_ip_spoofing", &c.udp_allow_ip_spoofing, "Honour the announce packet's IP field.");
+  o.add_int("udp.max_numwant", &c.udp_max_numwant, "As http.max_numwant for UDP; -1 = same as HTTP.");
+  o.add_int("udp.default_numwant", &c.udp_default_numwant, "As http.default_numwant for UDP; -1 = same as HTTP.");
+  o.add_int("udp.max_scrape_infohashes", &c.udp_max_scrape_infohashes, "As http.max_scrape_infohashes for UDP; -1 = same as HTTP.");
+  o.tolerate("udp.enable_request_timing", "request latency is always in /metrics");
 
   o.add_string("storage.name", &c.storage_name, "Peer store: memory.");
   o.add_duration("storage.config.gc_interval", &c.gc_interval_ms, "How often expired peers are swept.");
@@ -101,6 +110,19 @@ Result<LogicOptions> make_logic_options(const TrackerConfig& c) {
     if (!cidr) return bad("http.trusted_proxies: " + cidr.error().message);
     lo.trusted_proxies.push_back(*cidr);
   }
+  return lo;
+}
+
+Result<LogicOptions> make_udp_logic_options(const TrackerConfig& c) {
+  auto lo = make_logic_options(c);
+  if (!lo) return lo;
+  if (c.udp_threads < 1 || c.udp_threads > 64) return fail(Errc::invalid_argument, "udp.threads must be 1..64");
+  lo->allow_ip_spoofing = c.udp_allow_ip_spoofing;
+  lo->real_ip_header.clear();
+  lo->trusted_proxies.clear();
+  if (c.udp_max_numwant >= 0) lo->max_numwant = static_cast<uint32_t>(std::min<int64_t>(c.udp_max_numwant, 10'000));
+  if (c.udp_default_numwant >= 0) lo->default_numwant = static_cast<uint32_t>(std::min<int64_t>(c.udp_default_numwant, 10'000));
+  if (c.udp_max_scrape_infohashes >= 1) lo->max_scrape_infohashes = static_cast<size_t>(std::min<int64_t>(c.udp_max_scrape_infohashes, 1000));
   return lo;
 }
 

@@ -38,7 +38,14 @@ struct TrackerConfig {
   std::vector<std::string> scrape_routes{"/scrape"};
   std::string tls_cert_path, tls_key_path;
 
-  std::string udp_addr;  // "" = no UDP listener
+  std::string udp_addr = "0.0.0.0:6969";  // "" = no UDP listener
+  int64_t udp_threads = 1;
+  std::string udp_private_key;  // "" = random at start
+  int64_t udp_max_clock_skew_ms = 10'000;
+  bool udp_allow_ip_spoofing = false;
+  int64_t udp_max_numwant = -1;            // -1: as http
+  int64_t udp_default_numwant = -1;
+  int64_t udp_max_scrape_infohashes = -1;
 
   std::string storage_name = "memory";
   int64_t gc_interval_ms = 3 * 60 * 1000;
@@ -53,5 +60,7 @@ void declare_tracker_options(Options& opts, TrackerConfig& cfg);
 
 // Checks ranges and builds the logic's options. Errors name the offending key.
 Result<LogicOptions> make_logic_options(const TrackerConfig& cfg);
+// The UDP frontend's: as HTTP's, with the udp.* overrides and no real-IP header.
+Result<LogicOptions> make_udp_logic_options(const TrackerConfig& cfg);
 
 }  // namespace sc

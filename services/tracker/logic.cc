@@ -40,7 +40,7 @@ Result<Cidr> parse_cidr(std::string_view text) {
 
 TrackerLogic::TrackerLogic(LogicOptions options, PeerStore& store) : options_(std::move(options)), store_(store) {}
 
-void TrackerLogic::add_prehook(std::unique_ptr<PreHook> hook) { hooks_.push_back(std::move(hook)); }
+void TrackerLogic::add_prehook(std::shared_ptr<PreHook> hook) { hooks_.push_back(std::move(hook)); }
 
 namespace {
 
@@ -95,18 +95,25 @@ void TrackerLogic::refuse(TrackerExchange& ex, const Error& err) {
                       err.code == Errc::timeout;
   ex.outcome = server ? Outcome::server_error : Outcome::client_error;
   if (err.code == Errc::internal || err.code == Errc::io) {
-    write_failure(ex.body, "internal server error");
+    ex.failure = "internal server error";
   } else if (err.code == Errc::unavailable || err.code == Errc::timeout) {
-    write_failure(ex.body, "tracker storage unavailable, try again later");
+    ex.failure = "tracker storage unavailable, try again later";
   } else {
-    write_failure(ex.body, err.message);
+    ex.failure = err.message;
   }
+  if (ex.bencode) write_failure(ex.body, ex.failure);
   ex.done();
 }
 
 void TrackerLogic::announce(TrackerExchange& ex) {
   ex.ipv6 = ex.conn.ipv6;
   if (auto st = parse_announce(ex.query, ex.announce, options_.limits); !st) return refuse(ex, st.error());
+  announce_parsed(ex);
+}
+
+void TrackerLogic::announce_parsed(TrackerExchange& ex) {
+  ex.ipv6 = ex.conn.ipv6;
+  ex.failure.clear();
   auto peer = resolve_peer(ex.conn, ex.real_ip_value, ex.announce.ip);
   if (!peer) return refuse(ex, peer.error());
   ex.peer = *peer;
@@ -139,7 +146,7 @@ void TrackerLogic::finish_announce(TrackerExchange& ex, const Status& st) {
   ex.reply.peers = ex.stored.peers;
   ex.reply.external_ip = std::string_view(reinterpret_cast<const char*>(ex.peer.ip.data()), ex.peer.ip_len());
   ex.body.clear();
-  write_announce_reply(ex.body, ex.reply);
+  if (ex.bencode) write_announce_reply(ex.body, ex.reply);
   ex.outcome = Outcome::ok;
   ex.done();
 }
@@ -149,6 +156,12 @@ void TrackerLogic::scrape(TrackerExchange& ex) {
   if (auto st = parse_scrape(ex.query, ex.scrape, options_.max_scrape_infohashes, options_.limits); !st) {
     return refuse(ex, st.error());
   }
+  scrape_parsed(ex);
+}
+
+void TrackerLogic::scrape_parsed(TrackerExchange& ex) {
+  ex.ipv6 = ex.conn.ipv6;
+  ex.failure.clear();
   for (auto& hook : hooks_) {
     if (auto st = hook->on_scrape(ex.scrape, ex.conn); !st) return refuse(ex, st.error());
   }
@@ -158,7 +171,7 @@ void TrackerLogic::scrape(TrackerExchange& ex) {
 void TrackerLogic::finish_scrape(TrackerExchange& ex, const Status& st) {
   if (!st) return refuse(ex, st.error());
   ex.body.clear();
-  write_scrape_reply(ex.body, ex.scrape.info_hashes, ex.counts);
+  if (ex.bencode) write_scrape_reply(ex.body, ex.scrape.info_hashes, ex.counts);
   ex.outcome = Outcome::ok;
   ex.done();
 }

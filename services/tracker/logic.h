@@ -60,8 +60,11 @@ struct TrackerExchange {
   PeerAddr conn;                   // the connection's remote address (port unused)
   std::string_view real_ip_value;  // value of the real_ip_header, "" if absent
 
+  bool bencode = true;             // HTTP: write `body`; UDP encodes reply/counts itself
+
   // Outputs.
   std::string body;                // bencoded response (success or failure reason)
+  std::string failure;             // the failure reason, "" on success
   Outcome outcome = Outcome::ok;
   bool ipv6 = false;               // address family the request was counted under
 
@@ -79,12 +82,17 @@ class TrackerLogic {
   TrackerLogic(LogicOptions options, PeerStore& store);
 
   // Appends to the chain; call before serving.
-  void add_prehook(std::unique_ptr<PreHook> hook);
+  void add_prehook(std::shared_ptr<PreHook> hook);
   const LogicOptions& options() const { return options_; }
-  const std::vector<std::unique_ptr<PreHook>>& prehooks() const { return hooks_; }
+  const std::vector<std::shared_ptr<PreHook>>& prehooks() const { return hooks_; }
 
+  // Parse `query`, then as below.
   void announce(TrackerExchange& ex);
   void scrape(TrackerExchange& ex);
+  // For frontends that decode requests themselves (UDP): ex.announce / ex.scrape.info_hashes
+  // are already filled (scrape hashes in the client's order; counts follow that order).
+  void announce_parsed(TrackerExchange& ex);
+  void scrape_parsed(TrackerExchange& ex);
 
   // The address a peer is recorded under: the connection's, or the real_ip_header's when the
   // connection comes from a trusted proxy, or the `ip` parameter when spoofing is allowed.
@@ -99,7 +107,7 @@ class TrackerLogic {
 
   LogicOptions options_;
   PeerStore& store_;
-  std::vector<std::unique_ptr<PreHook>> hooks_;
+  std::vector<std::shared_ptr<PreHook>> hooks_;  // shared by the HTTP and UDP logic
 };
 
 }  // namespace sc

@@ -11,13 +11,16 @@
 #include "common/core/log.h"
 #include "common/core/metrics.h"
 #include "common/io/event_loop.h"
+#include "common/io/http_client.h"
 #include "common/io/http_server.h"
 #include "common/io/systemd.h"
 #include "services/tracker/config.h"
+#include "services/tracker/hooks.h"
 #include "services/tracker/http_frontend.h"
 #include "services/tracker/logic.h"
 #include "services/tracker/metrics.h"
 #include "services/tracker/peer_store_memory.h"
+#include "services/tracker/udp_frontend.h"
 
 namespace sc {
 namespace {
@@ -65,12 +68,6 @@ int run(int argc, char** argv) {
     SC_ERROR("unsupported storage", {"storage.name", cfg.storage_name}, {"supported", "memory"});
     return 2;
   }
-  if (!cfg.prehooks.empty()) {
-    // Running without a configured jwt or approval hook would silently open the tracker.
-    SC_ERROR("prehook not supported yet; refusing to start without it", {"prehook", cfg.prehooks.front().name});
-    return 2;
-  }
-
   std::signal(SIGPIPE, SIG_IGN);
   EventLoop loop;
   MetricsRegistry registry;
@@ -83,6 +80,16 @@ int run(int argc, char** argv) {
   metrics.watch_store(*store);
 
   TrackerLogic logic(*logic_opts, *store);
+  HttpClient http_client(loop);
+  HookEnv hook_env{&loop, &http_client, &registry, &loop.clock()};
+  auto hooks = make_prehooks(cfg.prehooks, hook_env);
+  if (!hooks) {
+    // Starting without a configured jwt or approval hook would silently open the tracker.
+    SC_ERROR("invalid prehook configuration", {"error", hooks.error().message});
+    return 2;
+  }
+  for (const auto& h : *hooks) logic.add_prehook(h);
+  loop.on_signal(SIGHUP, [&] { reload_prehooks(*hooks); });
   HttpFrontend frontend(logic, metrics);
 
   HttpServerOptions popts;
@@ -126,8 +133,28 @@ int run(int argc, char** argv) {
     SC_ERROR("cannot start the admin listener", {"addr", cfg.metrics_addr}, {"error", st.error().message});
     return 1;
   }
-  if (!cfg.udp_addr.empty() || systemd_socket("udp") >= 0) {
-    SC_WARN("UDP tracker not implemented yet; udp.addr ignored", {"udp.addr", cfg.udp_addr});
+  std::unique_ptr<TrackerLogic> udp_logic;
+  std::unique_ptr<UdpFrontend> udp;
+  const int udp_fd = systemd_socket("udp");
+  if (!cfg.udp_addr.empty() || udp_fd >= 0) {
+    auto uopts = make_udp_logic_options(cfg);
+    if (!uopts) {
+      SC_ERROR("invalid configuration", {"error", uopts.error().message});
+      return 2;
+    }
+    udp_logic = std::make_unique<TrackerLogic>(*uopts, *store);
+    for (const auto& h : logic.prehooks()) udp_logic->add_prehook(h);
+    UdpFrontendOptions fo;
+    fo.listen = cfg.udp_addr;
+    fo.adopted_fd = udp_fd;
+    fo.threads = static_cast<int>(cfg.udp_threads);
+    fo.private_key = cfg.udp_private_key;
+    fo.max_clock_skew_s = cfg.udp_max_clock_skew_ms / 1000;
+    udp = std::make_unique<UdpFrontend>(*udp_logic, metrics, loop.clock(), fo);
+    if (auto st = udp->start(); !st) {
+      SC_ERROR("cannot start the UDP listener", {"addr", cfg.udp_addr}, {"error", st.error().message});
+      return 1;
+    }
   }
 
   auto gc_timer = loop.every(cfg.gc_interval_ms, [&] {
@@ -142,13 +169,15 @@ int run(int argc, char** argv) {
     draining = true;
     SC_INFO("draining", {"in_flight", pub.in_flight()});
     notify_stopping();
+    if (udp) udp->stop();
     pub.shutdown([&] { admin.shutdown([&] { loop.stop(); }); });
   };
   loop.on_signal(SIGTERM, stop);
   loop.on_signal(SIGINT, stop);
 
   SC_INFO("swarmcache-tracker listening", {"http_port", static_cast<int>(pub.port())},
-          {"admin_port", static_cast<int>(admin.port())}, {"threads", popts.threads},
+          {"admin_port", static_cast<int>(admin.port())}, {"udp_port", udp ? static_cast<int>(udp->port()) : 0},
+          {"threads", popts.threads},
           {"http_adopted", popts.adopted_fd >= 0}, {"admin_adopted", aopts.adopted_fd >= 0});
   notify_ready();
   if (!loop.run()) {

@@ -43,17 +43,18 @@ std::string read_file(const std::string& path) {
 
 struct Tracker {
   std::unique_ptr<Process> proc;
-  int http = 0, admin = 0;
+  int http = 0, admin = 0, udp = 0;
 
   explicit Tracker(const TempDir& dir, const std::string& extra_yaml = "", int threads = 2) {
     std::string cfg = dir.file("tracker.yaml");
     write_file(cfg, "announce_interval: 2s\nmin_announce_interval: 1s\n"
                     "metrics_addr: 127.0.0.1:0\n"
                     "http:\n  addr: 127.0.0.1:0\n  threads: " + std::to_string(threads) +
-                    "\n  read_timeout: 1s\n" + extra_yaml);
+                    "\n  read_timeout: 1s\nudp:\n  addr: 127.0.0.1:0\n" + extra_yaml);
     proc = std::make_unique<Process>(std::vector<std::string>{tracker_bin(), "--config", cfg});
     http = proc->wait_for_number("http_port", 10s).value_or(0);
     admin = proc->wait_for_number("admin_port", 10s).value_or(0);
+    udp = proc->wait_for_number("udp_port", 10s).value_or(0);
   }
 };
 
@@ -230,7 +231,7 @@ TEST(TrackerIntegration, ChihayaV2ConfigStartsUnchanged) {
                   "  http:\n    addr: 127.0.0.1:0\n    allow_ip_spoofing: true\n    real_ip_header: X-Forwarded-For\n"
                   "    read_timeout: 5s\n    write_timeout: 5s\n    request_timeout: 5s\n"
                   "  storage:\n    gc_interval: 14m\n    peer_lifetime: 15m\n    shards: 16\n    max_numwant: 50\n");
-  Process p({tracker_bin(), "--config", cfg});
+  Process p({tracker_bin(), "--config", cfg}, {{"SWARMCACHE_UDP_LISTEN", "127.0.0.1:0"}});
   int http = p.wait_for_number("http_port", 10s).value_or(0);
   ASSERT_GT(http, 0) << p.output();
   auto v = decode_ok(http_request(http, "GET", announce_target(ih_of('q'), "-SC0001-abcdefghijkl", 7001, 0, "&ip=192.0.2.33")));
@@ -242,11 +243,142 @@ TEST(TrackerIntegration, ChihayaV2ConfigStartsUnchanged) {
 TEST(TrackerIntegration, UnknownKeysAreNamedInAWarning) {
   TempDir dir;
   std::string cfg = dir.file("t.yaml");
-  write_file(cfg, "metrics_addr: 127.0.0.1:0\nhttp:\n  addr: 127.0.0.1:0\n  enable_keepalive: true\nwhatever_this_is: 3\n");
+  write_file(cfg, "metrics_addr: 127.0.0.1:0\nudp:\n  addr: \"\"\nhttp:\n  addr: 127.0.0.1:0\n  enable_keepalive: true\nwhatever_this_is: 3\n");
   Process p({tracker_bin(), "--config", cfg});
   ASSERT_TRUE(p.wait_for_number("http_port", 10s)) << p.output();
   EXPECT_NE(p.output().find("http.enable_keepalive"), std::string::npos) << p.output();
   EXPECT_NE(p.output().find("whatever_this_is"), std::string::npos) << p.output();
+}
+
+// A tiny BEP 15 client over a UDP socket on 127.0.0.1.
+struct UdpClient {
+  int fd = -1;
+  int port;
+  explicit UdpClient(int p) : port(p) { fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
+  ~UdpClient() { close(fd); }
+  void send_bytes(const std::string& b) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sendto(fd, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  // The next datagram, or "" after the deadline.
+  std::string recv_bytes(std::chrono::milliseconds deadline = 5s) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(deadline.count())) <= 0) return "";
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+  static void u32(std::string& s, uint32_t v) {
+    for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  static void u64(std::string& s, uint64_t v) {
+    u32(s, static_cast<uint32_t>(v >> 32));
+    u32(s, static_cast<uint32_t>(v));
+  }
+  static uint32_t get32(const std::string& s, size_t at) {
+    return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 | uint32_t(uint8_t(s[at + 2])) << 8 |
+           uint8_t(s[at + 3]);
+  }
+  uint64_t connect_id() {
+    std::string p;
+    u64(p, 0x41727101980ULL);
+    u32(p, 0);
+    u32(p, 1234);
+    send_bytes(p);
+    std::string r = recv_bytes();
+    EXPECT_EQ(r.size(), 16u);
+    if (r.size() < 16) return 0;
+    EXPECT_EQ(get32(r, 0), 0u);
+    EXPECT_EQ(get32(r, 4), 1234u);
+    return uint64_t(get32(r, 8)) << 32 | get32(r, 12);
+  }
+  static std::string announce_packet(uint64_t cid, uint32_t txid, char torrent, char peer, uint64_t left, uint32_t event,
+                                     uint16_t port, const std::string& url_data = "") {
+    std::string p;
+    u64(p, cid);
+    u32(p, 1);
+    u32(p, txid);
+    p += std::string(20, torrent);
+    p += std::string(20, peer);
+    u64(p, 0);
+    u64(p, left);
+    u64(p, 0);
+    u32(p, event);
+    u32(p, 0);
+    u32(p, 0);
+    u32(p, 0xffffffff);
+    p.push_back(static_cast<char>(port >> 8));
+    p.push_back(static_cast<char>(port));
+    for (size_t i = 0; i < url_data.size(); i += 255) {
+      std::string chunk = url_data.substr(i, 255);
+      p.push_back(2);
+      p.push_back(static_cast<char>(chunk.size()));
+      p += chunk;
+    }
+    return p;
+  }
+};
+
+TEST(TrackerIntegration, UdpConnectAnnounceScrape) {
+  TempDir dir;
+  Tracker t(dir);
+  ASSERT_GT(t.udp, 0) << t.proc->output();
+  UdpClient seeder(t.udp), leecher(t.udp);
+  uint64_t cid = seeder.connect_id();
+  seeder.send_bytes(UdpClient::announce_packet(cid, 7, 'u', 's', 0, 2, 7001));
+  std::string r = seeder.recv_bytes();
+  ASSERT_EQ(r.size(), 20u);
+  EXPECT_EQ(UdpClient::get32(r, 0), 1u);
+  EXPECT_EQ(UdpClient::get32(r, 4), 7u);
+  EXPECT_EQ(UdpClient::get32(r, 8), 2u);   // interval
+  EXPECT_EQ(UdpClient::get32(r, 12), 0u);  // leechers
+  EXPECT_EQ(UdpClient::get32(r, 16), 1u);  // seeders
+
+  // Another socket on the same address may reuse the id (it is bound to the address).
+  leecher.send_bytes(UdpClient::announce_packet(cid, 8, 'u', 'l', 100, 2, 7002, "/announce?jwt=x.y.z"));
+  r = leecher.recv_bytes();
+  ASSERT_EQ(r.size(), 26u);
+  EXPECT_EQ(r.substr(20), std::string("\x7f\x00\x00\x01\x1b\x59", 6));
+  // The HTTP side shares the swarm.
+  auto v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('u'), "-SC0001-abcdefghijkl", 7003, 5)));
+  EXPECT_EQ(v.find("complete")->as_int(), 1);
+  EXPECT_EQ(v.find("incomplete")->as_int(), 2);
+
+  std::string scrape;
+  UdpClient::u64(scrape, cid);
+  UdpClient::u32(scrape, 2);
+  UdpClient::u32(scrape, 9);
+  scrape += std::string(20, 'u') + std::string(20, 'z');
+  leecher.send_bytes(scrape);
+  r = leecher.recv_bytes();
+  ASSERT_EQ(r.size(), 8u + 24u);
+  EXPECT_EQ(UdpClient::get32(r, 8), 1u);   // seeders of 'u'
+  EXPECT_EQ(UdpClient::get32(r, 16), 2u);  // leechers of 'u'
+  EXPECT_EQ(UdpClient::get32(r, 20), 0u);  // 'z' unknown
+
+  // A forged connection id gets an error packet; a truncated datagram is dropped.
+  leecher.send_bytes(UdpClient::announce_packet(cid ^ 0xff, 10, 'u', 'l', 100, 0, 7002));
+  r = leecher.recv_bytes();
+  ASSERT_GE(r.size(), 8u);
+  EXPECT_EQ(UdpClient::get32(r, 0), 3u);
+  EXPECT_EQ(UdpClient::get32(r, 4), 10u);
+  EXPECT_EQ(r.substr(8), "invalid or expired connection id");
+  leecher.send_bytes("short");
+  leecher.send_bytes(UdpClient::announce_packet(cid, 11, 'u', 'l', 100, 0, 0));
+  r = leecher.recv_bytes();
+  ASSERT_GE(r.size(), 8u);
+  EXPECT_EQ(UdpClient::get32(r, 4), 11u) << "the truncated datagram must not be answered";
+  EXPECT_EQ(r.substr(8), "invalid port: 0");
+
+  auto m = http_request(t.admin, "GET", "/metrics").body;
+  EXPECT_EQ(metric(m, R"(swarmcache_tracker_udp_packets_total{kind="connect"})"), 1);
+  EXPECT_EQ(metric(m, R"(swarmcache_tracker_udp_packets_total{kind="bad_connection_id"})"), 1);
+  EXPECT_EQ(metric(m, R"(swarmcache_tracker_udp_packets_total{kind="dropped"})"), 1);
+  EXPECT_EQ(metric(m, R"(swarmcache_tracker_udp_packets_total{kind="malformed"})"), 1);
+  EXPECT_EQ(metric(m, R"(swarmcache_tracker_requests_total{action="scrape",af="ipv4",result="ok"})"), 1);
 }
 
 // A Unix datagram socket standing in for systemd's notify socket.
@@ -286,13 +418,13 @@ TEST(TrackerIntegration, SystemdSocketActivation) {
   // Configured addresses that cannot be bound prove the passed sockets replace them.
   Process p({"systemd-socket-activate", "-l", "127.0.0.1:" + std::to_string(http), "-l",
              "127.0.0.1:" + std::to_string(admin), "--fdname=http:admin", "-E", "NOTIFY_SOCKET=" + notify.path,
-             tracker_bin(), "--http-listen", "192.0.2.1:1", "--admin-listen", "192.0.2.1:2"});
+             tracker_bin(), "--http-listen", "192.0.2.1:1", "--admin-listen", "192.0.2.1:2", "--udp-listen", "127.0.0.1:0"});
   // systemd-socket-activate starts the daemon on the first connection.
   ASSERT_TRUE(wait_until([&] { return p.output().find("Listening on") != std::string::npos; }, 10s)) << p.output();
   auto v = decode_ok(http_request(http, "GET", announce_target(ih_of('s'), "-SC0001-abcdefghijkl", 7001, 0)));
   EXPECT_EQ(v.find("complete")->as_int(), 1);
   EXPECT_TRUE(notify.wait_for("READY=1", 10s));
-  EXPECT_NE(p.output().find("http_adopted=1"), std::string::npos) << p.output();
+  EXPECT_NE(p.output().find("http_adopted=true"), std::string::npos) << p.output();
   auto m = http_request(admin, "GET", "/metrics");
   EXPECT_EQ(m.status, 200);
   EXPECT_EQ(metric(m.body, "swarmcache_tracker_seeders"), 1);

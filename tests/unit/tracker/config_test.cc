@@ -94,6 +94,8 @@ chihaya:
   EXPECT_EQ(c.min_announce_interval_ms, 15 * 60'000);
   EXPECT_EQ(c.http_addr, "0.0.0.0:6969");
   EXPECT_EQ(c.udp_addr, "0.0.0.0:6969");
+  EXPECT_EQ(c.udp_max_clock_skew_ms, 10'000);
+  EXPECT_EQ(c.udp_private_key, "paste a random string here");
   EXPECT_EQ(c.default_numwant, 50);
   EXPECT_EQ(c.max_scrape_infohashes, 50);
   EXPECT_EQ(c.announce_routes, std::vector<std::string>{"/announce"});
@@ -105,7 +107,7 @@ chihaya:
   // Every key we do not support is named.
   std::string all;
   for (const auto& w : o.warnings()) all += w + "\n";
-  for (const char* key : {"http.https_addr", "http.enable_keepalive", "http.idle_timeout", "udp.max_clock_skew",
+  for (const char* key : {"http.https_addr", "http.enable_keepalive", "http.idle_timeout",
                           "storage.config.prometheus_reporting_interval", "frobnicate"}) {
     EXPECT_NE(all.find(key), std::string::npos) << key << " not named in:\n" << all;
   }

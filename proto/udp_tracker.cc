@@ -1,0 +1,170 @@
+// BEP 15 / BEP 41 packet parsing and writing, and stateless connection ids. Every read is
+// bounds-checked against the datagram; nothing here allocates per packet beyond the
+// caller-owned output strings.
+#include "proto/udp_tracker.h"
+
+#include <cstring>
+
+#include "common/core/sha.h"
+
+namespace sc {
+namespace {
+
+uint64_t get64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
+  return v;
+}
+uint32_t get32(const uint8_t* p) { return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3]; }
+uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+
+void put32(std::string& out, uint32_t v) {
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, 4);
+}
+void put64(std::string& out, uint64_t v) {
+  put32(out, static_cast<uint32_t>(v >> 32));
+  put32(out, static_cast<uint32_t>(v));
+}
+
+constexpr size_t kHeader = 16;            // connection id, action, transaction id
+constexpr size_t kAnnounceFixed = 98;     // BEP 15 announce request without options
+constexpr uint8_t kOptEnd = 0, kOptNop = 1, kOptUrlData = 2;
+
+std::unexpected<Error> bad(std::string m) { return fail(Errc::invalid_argument, std::move(m)); }
+
+}  // namespace
+
+Status parse_udp_request(std::span<const uint8_t> pkt, UdpRequest& out, const UdpLimits& limits,
+                         uint32_t* transaction_id_out) {
+  if (pkt.size() < kHeader) return bad("packet too short");
+  const uint8_t* p = pkt.data();
+  out.connection_id = get64(p);
+  uint32_t action = get32(p + 8);
+  out.transaction_id = get32(p + 12);
+  if (transaction_id_out) *transaction_id_out = out.transaction_id;
+  out.url_data.clear();
+  out.info_hashes.clear();
+  switch (action) {
+    case 0:
+      out.action = UdpAction::connect;
+      if (out.connection_id != kUdpProtocolId) return bad("bad protocol id");
+      return {};
+    case 1: {
+      out.action = UdpAction::announce;
+      if (pkt.size() < kAnnounceFixed) return bad("announce packet too short");
+      AnnounceRequest& a = out.announce;
+      std::memcpy(a.info_hash.data(), p + 16, 20);
+      std::memcpy(a.peer_id.data(), p + 36, 20);
+      a.downloaded = get64(p + 56);
+      a.left = get64(p + 64);
+      a.uploaded = get64(p + 72);
+      switch (get32(p + 80)) {
+        case 0: a.event = AnnounceEvent::none; break;
+        case 1: a.event = AnnounceEvent::completed; break;
+        case 2: a.event = AnnounceEvent::started; break;
+        case 3: a.event = AnnounceEvent::stopped; break;
+        default: return bad("invalid event");
+      }
+      out.ipv4 = get32(p + 84);
+      out.key = get32(p + 88);
+      int32_t numwant = static_cast<int32_t>(get32(p + 92));
+      a.numwant = numwant < 0 ? -1 : numwant;
+      a.port = get16(p + 96);
+      if (a.port == 0) return bad("invalid port: 0");
+      a.compact = true;
+      a.no_peer_id = true;
+      a.ip.clear();
+      a.jwt.clear();
+      // BEP 41 options: unknown types carry a length byte and are skipped by it.
+      size_t i = kAnnounceFixed;
+      while (i < pkt.size()) {
+        uint8_t type = p[i++];
+        if (type == kOptEnd) break;
+        if (type == kOptNop) continue;
+        if (i >= pkt.size()) return bad("truncated option");
+        size_t len = p[i++];
+        if (i + len > pkt.size()) return bad("truncated option");
+        if (type == kOptUrlData) {
+          if (out.url_data.size() + len > limits.max_url_data) return fail(Errc::too_large, "URLData too long");
+          out.url_data.append(reinterpret_cast<const char*>(p + i), len);
+        }
+        i += len;
+      }
+      return {};
+    }
+    case 2: {
+      out.action = UdpAction::scrape;
+      size_t body = pkt.size() - kHeader;
+      if (body == 0 || body % 20 != 0) return bad("scrape packet must carry whole 20-byte info hashes");
+      size_t n = body / 20;
+      if (n > limits.max_scrape_hashes) return fail(Errc::too_large, "too many info hashes");
+      out.info_hashes.resize(n);
+      for (size_t k = 0; k < n; ++k) std::memcpy(out.info_hashes[k].data(), p + kHeader + 20 * k, 20);
+      return {};
+    }
+    default:
+      return bad("unknown action");
+  }
+}
+
+ConnectionIdIssuer::ConnectionIdIssuer(std::string key, int64_t max_clock_skew_s)
+    : key_(std::move(key)), skew_s_(max_clock_skew_s) {}
+
+uint32_t ConnectionIdIssuer::mac(uint32_t ts, std::span<const uint8_t> addr) const {
+  char buf[4 + 16];
+  buf[0] = static_cast<char>(ts >> 24);
+  buf[1] = static_cast<char>(ts >> 16);
+  buf[2] = static_cast<char>(ts >> 8);
+  buf[3] = static_cast<char>(ts);
+  size_t n = std::min<size_t>(addr.size(), 16);
+  std::memcpy(buf + 4, addr.data(), n);
+  auto d = hmac_sha256(key_, std::string_view(buf, 4 + n));
+  return get32(d.data());
+}
+
+uint64_t ConnectionIdIssuer::issue(std::span<const uint8_t> addr, int64_t now_s) const {
+  uint32_t ts = static_cast<uint32_t>(now_s);
+  return uint64_t{ts} << 32 | mac(ts, addr);
+}
+
+bool ConnectionIdIssuer::valid(uint64_t id, std::span<const uint8_t> addr, int64_t now_s) const {
+  constexpr int64_t kLifetimeS = 120;  // BEP 15: a connection id is good for two minutes
+  int64_t ts = static_cast<int64_t>(id >> 32);
+  if (ts > now_s + skew_s_ || ts < now_s - kLifetimeS - skew_s_) return false;
+  return mac(static_cast<uint32_t>(ts), addr) == static_cast<uint32_t>(id);
+}
+
+void write_udp_connect(std::string& out, uint32_t txid, uint64_t connection_id) {
+  put32(out, 0);
+  put32(out, txid);
+  put64(out, connection_id);
+}
+
+void write_udp_announce(std::string& out, uint32_t txid, int64_t interval_s, const SwarmCounts& c,
+                        std::string_view peers) {
+  put32(out, 1);
+  put32(out, txid);
+  put32(out, static_cast<uint32_t>(interval_s));
+  put32(out, c.leechers);
+  put32(out, c.seeders);
+  out.append(peers);
+}
+
+void write_udp_scrape(std::string& out, uint32_t txid, std::span<const SwarmCounts> counts) {
+  put32(out, 2);
+  put32(out, txid);
+  for (const auto& c : counts) {
+    put32(out, c.seeders);
+    put32(out, c.downloaded);
+    put32(out, c.leechers);
+  }
+}
+
+void write_udp_error(std::string& out, uint32_t txid, std::string_view message) {
+  put32(out, 3);
+  put32(out, txid);
+  out.append(message);
+}
+
+}  // namespace sc
