@@ -592,7 +592,9 @@ struct Proxy::Impl {
     std::string path = cache.blob_path(f->hex);
     std::weak_ptr<bool> weak_alive = alive;
     work->post([this, weak_alive, f, path] {
-      auto digest = sha256_file_hex(path);
+      // OSTree files have no digest of their own: libtorrent's piece hashes checked them
+      // against the torrent their first fetcher registered.
+      auto digest = f->verify ? sha256_file_hex(path) : Result<std::string>(f->hex);
       loop.defer([this, weak_alive, f, digest] {
         if (weak_alive.expired()) return;
         if (!digest || *digest != f->hex) {

@@ -1,0 +1,101 @@
+// OSTree through the forward proxy: an archive repository with static deltas served by a
+// plain HTTP server (python3 http.server), `ostree pull` with http_proxy through proxy A, then
+// into a fresh repository through proxy B. Delta files go through the swarm keyed
+// ostree/<host>/<path>: the origin serves each delta file once; B gets them from A.
+#include <gtest/gtest.h>
+
+#include "tests/integration/proxy/proxy_test_util.h"
+
+namespace sc::test {
+namespace {
+
+class OstreeProxy : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_tool("ostree")) GTEST_SKIP() << "ostree not installed";
+    std::string repo = dir_.file("www/repo"), src = dir_.file("src");
+    std::string mk = "mkdir -p " + repo + " " + src + "/usr/share && head -c 3000000 /dev/urandom > " + src +
+                     "/usr/share/a && ostree --repo=" + repo + " init --mode=archive && ostree --repo=" + repo +
+                     " commit -b main --tree=dir=" + src + " -s v1 && head -c 2000000 /dev/urandom > " + src +
+                     "/usr/share/b && ostree --repo=" + repo + " commit -b main --tree=dir=" + src +
+                     " -s v2 && ostree --repo=" + repo + " static-delta generate --empty --to=main && ostree --repo=" +
+                     repo + " static-delta generate main && ostree --repo=" + repo + " summary -u";
+    ASSERT_EQ(run_cmd(mk), 0);
+    origin_port_ = free_port();
+    origin_ = std::make_unique<Process>(std::vector<std::string>{
+        "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", std::to_string(origin_port_), "--directory",
+        dir_.file("www")});
+    ASSERT_TRUE(wait_until([&] { return http_request(origin_port_, "GET", "/repo/config").status == 200; }, 20s))
+        << origin_->output();
+
+    tracker_port_ = free_port();
+    tracker_ = std::make_unique<Process>(std::vector<std::string>{
+        build_path("services/tracker/swarmcache-tracker"), "--http-listen", "127.0.0.1:" + std::to_string(tracker_port_),
+        "--admin-listen", "127.0.0.1:0", "--udp-listen", "127.0.0.1:0"});
+    ASSERT_TRUE(tracker_->wait_for_output("listening", 20s)) << tracker_->output();
+    std::ofstream(dir_.file("tokens")) << "t0k\n";
+    meta_ = std::make_unique<Process>(std::vector<std::string>{build_path("services/metastore/swarmcache-metastore"),
+                                                               "--listen", "127.0.0.1:0", "--redis", redis_.url(),
+                                                               "--auth-tokens", dir_.file("tokens")});
+    auto mp = meta_->wait_for_number("http_port", 20s);
+    ASSERT_TRUE(mp) << meta_->output();
+    meta_port_ = *mp;
+  }
+
+  ProxyProc proxy(const std::string& id) {
+    return start_proxy(dir_, id, "http://127.0.0.1:1",
+                       {"--metastore", "http://127.0.0.1:" + std::to_string(meta_port_), "--tracker",
+                        "http://127.0.0.1:" + std::to_string(tracker_port_) + "/announce", "--token-file",
+                        dir_.file("tokens")});
+  }
+
+  int pull(const ProxyProc& p, const std::string& client) {
+    std::string repo = dir_.file(client);
+    std::string cmd = "ostree --repo=" + repo + " init --mode=bare-user && ostree --repo=" + repo +
+                      " remote add --no-gpg-verify origin http://127.0.0.1:" + std::to_string(origin_port_) +
+                      "/repo && http_proxy=http://127.0.0.1:" + std::to_string(p.port) + " ostree --repo=" + repo +
+                      " pull origin main";
+    return run_cmd(cmd);
+  }
+
+  TempDir dir_;
+  RedisServer redis_;
+  std::unique_ptr<Process> origin_, tracker_, meta_;
+  int origin_port_ = 0, tracker_port_ = 0, meta_port_ = 0;
+};
+
+TEST_F(OstreeProxy, DeltasThroughTheSwarmTwice) {
+  auto a = proxy("a");
+  auto b = proxy("b");
+  ASSERT_EQ(pull(a, "client-a"), 0) << a.proc->output();
+  std::string log = origin_->output();
+  size_t delta_gets = count_occurrences(log, "GET /repo/deltas/");
+  ASSERT_GE(delta_gets, 2u) << "the pull used a static delta (superblock and part)\n" << log;
+  EXPECT_EQ(metric(a.metrics(), "swarmcache_proxy_requests_total{kind=\"forward\",result=\"pass\"}") > 0, true);
+  ASSERT_TRUE(wait_until(
+      [&] { return metric(a.metrics(), "swarmcache_proxy_torrents_registered_total") >= double(delta_gets); }, 30s))
+      << a.proc->output();
+
+  ASSERT_EQ(pull(b, "client-b"), 0) << b.proc->output();
+  EXPECT_EQ(count_occurrences(origin_->output(), "GET /repo/deltas/"), delta_gets)
+      << "proxy B took every delta file from the swarm\n" << origin_->output();
+  auto mb = b.metrics();
+  EXPECT_GT(metric(mb, "swarmcache_proxy_served_bytes_total{source=\"peer\"}"), 4'000'000) << mb;
+  EXPECT_EQ(metric(mb, "swarmcache_proxy_swarm_downloads_total{result=\"ok\"}"), double(delta_gets));
+  // Both clients hold the same commit.
+  EXPECT_EQ(run_cmd("test \"$(ostree --repo=" + dir_.file("client-a") + " rev-parse main)\" = \"$(ostree --repo=" +
+                    dir_.file("client-b") + " rev-parse main)\""),
+            0);
+  EXPECT_EQ(run_cmd("ostree --repo=" + dir_.file("client-b") + " fsck"), 0);
+}
+
+TEST_F(OstreeProxy, ConnectIsRefusedClearlyAndOtherMethodsToo) {
+  auto a = proxy("a");
+  std::string resp = raw_exchange(a.port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 2s);
+  EXPECT_NE(resp.find(" 501 "), std::string::npos) << resp;
+  auto r = http_request(a.port, "GET", "/repo/config", "", {}, 10s, "127.0.0.1");
+  EXPECT_EQ(r.status, 404) << "a direct non-/v2 request is not proxied anywhere";
+}
+
+}  // namespace
+}  // namespace sc::test
