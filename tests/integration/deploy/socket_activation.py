@@ -177,9 +177,14 @@ def daemon_args(daemon, tmp, metastore_url):
         if daemon == "seeder":
             with open(os.path.join(data, "hello.txt"), "w") as f:
                 f.write("hello from the socket activation test\n")
-        return ["--data", data, "--state", os.path.join(tmp, "state"),
+        args = ["--data", data, "--state", os.path.join(tmp, "state"),
                 "--metastore", metastore_url, "--tracker", tracker, "--token-file", token,
                 "--peer-listen", "127.0.0.1:0"]
+        if daemon == "leecher":
+            # Ready once its first events long-poll returns; on an empty registry that takes
+            # the whole wait (30 s by default).
+            args += ["--events-wait", "2s"]
+        return args
     if daemon == "proxy":
         return ["--state", os.path.join(tmp, "state"), "--cache", os.path.join(tmp, "cache"),
                 "--metastore", metastore_url, "--tracker", tracker, "--token-file", token,
