@@ -173,9 +173,7 @@ RedisClient::~RedisClient() {
 }
 
 Status RedisClient::start() {
-  auto ip = resolve(opts_.host);
-  if (!ip) return std::unexpected(ip.error());
-  ip_ = *ip;
+  if (opts_.host.empty() || opts_.port == 0) return fail(Errc::invalid_argument, "redis: empty host or port 0");
   backoff_ms_ = 0;
   connect_now();
   return {};
@@ -183,6 +181,19 @@ Status RedisClient::start() {
 
 void RedisClient::connect_now() {
   if (ac_) return;
+  // hiredis 0.14 resolves names synchronously inside redisAsyncConnect; resolving here once per
+  // connection attempt (never per command) keeps that off the hot path, and still follows a
+  // Redis that comes back under a new address (a restarted container).
+  auto ip = resolve(opts_.host);
+  if (!ip) {
+    if (!resolve_failed_) SC_WARN("redis host does not resolve; retrying", {"host", opts_.host}, {"error", ip.error().message});
+    resolve_failed_ = true;
+    state_ = State::backoff;
+    schedule_reconnect();
+    return;
+  }
+  resolve_failed_ = false;
+  ip_ = *ip;
   redisAsyncContext* ac = redisAsyncConnect(ip_.c_str(), opts_.port);
   if (!ac || ac->err) {
     std::string why = ac ? ac->errstr : "out of memory";

@@ -51,7 +51,7 @@ struct RedisReply {
 };
 
 struct RedisOptions {
-  std::string host = "127.0.0.1";   // a name is resolved once, in start()
+  std::string host = "127.0.0.1";   // a name is resolved before each connection attempt
   uint16_t port = 6379;
   std::string password;             // AUTH when not empty
   int db = 0;                       // SELECT when not 0
@@ -84,7 +84,8 @@ class RedisClient {
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 
-  // Resolves the host and starts connecting. Errors: invalid_argument (unresolvable host).
+  // Starts connecting (in the background: an unreachable or unresolvable Redis is retried
+  // with back-off, and commands fail fast meanwhile). Errors: invalid_argument (no host/port).
   Status start();
 
   // timeout_ms < 0 uses options.command_timeout_ms.
@@ -142,6 +143,7 @@ class RedisClient {
   struct event* soon_ev_ = nullptr;       // runs fail-fast callbacks outside command()
   std::vector<std::pair<Callback, Error>> soon_;
   bool tick_armed_ = false;
+  bool resolve_failed_ = false;
   Stats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

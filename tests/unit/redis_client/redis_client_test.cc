@@ -293,6 +293,21 @@ TEST(RedisClient, StuckServerTimesOutAndReconnects) {
   EXPECT_TRUE(ok);
 }
 
+TEST(RedisClient, ConnectsByNameResolvedPerAttempt) {
+  Redis redis(pick_port());
+  Loop loop;
+  auto o = opts_for(redis.port());
+  o.host = "localhost";  // /etc/hosts: no DNS server involved
+  RedisClient c(loop.base(), o);
+  ASSERT_TRUE(c.start());
+  auto r = run(loop, c, {"PING"});
+  ASSERT_TRUE(r && *r) << (r && !*r ? r->error().message : "");
+  RedisOptions bad;
+  bad.port = 0;
+  RedisClient z(loop.base(), bad);
+  EXPECT_FALSE(z.start());
+}
+
 TEST(RedisClient, AuthAndSelect) {
   Redis redis(pick_port(), {"--requirepass", "pw"});
   Loop loop;
