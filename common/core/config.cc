@@ -140,7 +140,9 @@ Result<int64_t> parse_duration_ms(std::string_view text) {
     while (i < t.size() && std::isalpha(static_cast<unsigned char>(t[i]))) ++i;
     std::string unit = lower(t.substr(unit_start, i - unit_start));
     int64_t scale = 0;
-    if (unit == "ms") {
+    if (unit.empty() && num_start == 0 && i == t.size()) {
+      scale = kMsPerSecond;  // a bare decimal number of seconds ("1.5")
+    } else if (unit == "ms") {
       scale = 1;
     } else if (unit == "s") {
       scale = kMsPerSecond;

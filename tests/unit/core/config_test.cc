@@ -76,7 +76,8 @@ TEST(Durations, Parse) {
   EXPECT_EQ(parse_duration_ms("0").value(), 0);
   EXPECT_EQ(parse_duration_ms("1h30m").value(), 5'400'000);
   EXPECT_EQ(parse_duration_ms("1.5s").value(), 1500);
-  for (std::string_view bad : {"", "s", "5x", "-5s", "5 s", "ms", "1e3", "99999999999999999999"}) {
+  EXPECT_EQ(parse_duration_ms("0.25").value(), 250);
+  for (std::string_view bad : {"", "s", "5x", "-5s", "5 s", "ms", "1e3", "99999999999999999999", "1h30", "."}) {
     auto r = parse_duration_ms(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::invalid_argument);
