@@ -17,6 +17,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/core/bencode.h"
 #include "common/core/bytes.h"
 #include "common/core/log.h"
 #include "common/core/metrics.h"
@@ -51,6 +52,10 @@ constexpr int64_t kTorrentPollMs = 250;
 // Waiters on one blob in one proxy; more get 429 rather than unbounded memory.
 constexpr size_t kMaxWaiters = 1024;
 constexpr size_t kHashChunk = 1 << 20;
+// A finished swarm download is re-checked this often (with growing pauses, 100 ms … 1 s)
+// while libtorrent's disk threads finish writing it.
+constexpr int kVerifyAttempts = 10;
+constexpr int64_t kVerifyRetryMs = 100;
 
 constexpr std::string_view kDefaultManifestAccept =
     "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
@@ -120,6 +125,48 @@ Result<std::string> sha256_file_hex(const std::string& path) {
   }
   ::close(fd);
   return to_hex(h.finish());
+}
+
+Status check_sha256_file(const std::string& path, const std::string& hex) {
+  auto d = sha256_file_hex(path);
+  if (!d) return std::unexpected(d.error());
+  if (*d != hex) return fail(Errc::invalid_argument, "sha256 mismatch");
+  return {};
+}
+
+// Checks a single-file torrent's data against its v1 piece hashes (SHA-1 per piece).
+Status check_pieces_file(const std::string& path, const std::string& torrent) {
+  auto root = bdecode(torrent);
+  if (!root || !root->is_dict()) return fail(Errc::invalid_argument, "bad torrent");
+  const BValue* info = root->find("info");
+  if (!info || !info->is_dict()) return fail(Errc::invalid_argument, "torrent without info");
+  const BValue* plen = info->find("piece length");
+  const BValue* pieces = info->find("pieces");
+  const BValue* length = info->find("length");
+  if (!plen || !plen->is_int() || !pieces || !pieces->is_str() || !length || !length->is_int() || plen->as_int() <= 0)
+    return fail(Errc::invalid_argument, "not a single-file v1 torrent");
+  int64_t piece_len = plen->as_int(), total = length->as_int();
+  const std::string& hashes = pieces->as_str();
+  int64_t n = (total + piece_len - 1) / piece_len;
+  if (static_cast<int64_t>(hashes.size()) != n * 20) return fail(Errc::invalid_argument, "piece count mismatch");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(Errc::io, "open " + path);
+  std::string buf(static_cast<size_t>(piece_len), '\0');
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t want = std::min(piece_len, total - i * piece_len);
+    ssize_t got = ::pread(fd, buf.data(), static_cast<size_t>(want), i * piece_len);
+    if (got != want) {
+      ::close(fd);
+      return fail(Errc::io, "short read");
+    }
+    auto h = sha1(std::string_view(buf.data(), static_cast<size_t>(want)));
+    if (std::string_view(reinterpret_cast<const char*>(h.data()), h.size()) != std::string_view(hashes).substr(i * 20, 20)) {
+      ::close(fd);
+      return fail(Errc::invalid_argument, "piece " + std::to_string(i) + " hash mismatch");
+    }
+  }
+  ::close(fd);
+  return {};
 }
 
 void reply_oci(HttpRequest& req, std::string_view code, int status, std::string_view msg) {
@@ -589,18 +636,30 @@ struct Proxy::Impl {
     auto f = it->second;
     swarm_pending.erase(it);
     f->timer.reset();
+    verify_swarm_file(f, 0);
+  }
+
+  // libtorrent reports a torrent finished once every piece passed its hash, which can be
+  // before its disk threads wrote the last blocks to the file; so the file itself is checked
+  // (sha256 for blobs, the torrent's piece hashes for OSTree files), and re-checked a few
+  // times before the download is declared bad.
+  void verify_swarm_file(std::shared_ptr<Inflight> f, int attempt) {
     std::string path = cache.blob_path(f->hex);
     std::weak_ptr<bool> weak_alive = alive;
-    work->post([this, weak_alive, f, path] {
-      // OSTree files have no digest of their own: libtorrent's piece hashes checked them
-      // against the torrent their first fetcher registered.
-      auto digest = f->verify ? sha256_file_hex(path) : Result<std::string>(f->hex);
-      loop.defer([this, weak_alive, f, digest] {
+    work->post([this, weak_alive, f, path, attempt] {
+      Status ok = f->verify ? check_sha256_file(path, f->hex) : check_pieces_file(path, f->torrent);
+      loop.defer([this, weak_alive, f, ok, attempt] {
         if (weak_alive.expired()) return;
-        if (!digest || *digest != f->hex) {
+        if (!ok) {
+          if (attempt < kVerifyAttempts) {
+            f->timer = loop.after(kVerifyRetryMs * (attempt + 1), [this, weak_alive, f, attempt] {
+              if (!weak_alive.expired()) verify_swarm_file(f, attempt + 1);
+            });
+            return;
+          }
           digest_mismatch.inc();
           swarm_downloads.with({"digest_mismatch"}).inc();
-          SC_WARN("swarm blob failed its digest; going upstream", {"key", f->key});
+          SC_WARN("swarm file failed verification; going upstream", {"key", f->key}, {"error", ok.error().message});
           return abandon_swarm(f);
         }
         if (auto st = cache.adopt(f->hex); !st) {
