@@ -553,7 +553,9 @@ std::vector<TorrentStatus> SwarmSession::status(bool with_piece_sources) const {
   std::vector<TorrentStatus> out;
   if (!impl_->ses) return out;
   try {
-    auto all = impl_->ses->get_torrent_status([](const lt::torrent_status&) { return true; });
+    auto all = impl_->ses->get_torrent_status([](const lt::torrent_status&) { return true; },
+                                              with_piece_sources ? lt::torrent_handle::query_pieces
+                                                                 : lt::status_flags_t{});
     for (auto& st : all) {
       auto* r = impl_->rec_of(st.handle);
       if (!r) continue;
@@ -586,6 +588,8 @@ std::vector<TorrentStatus> SwarmSession::status(bool with_piece_sources) const {
       st.handle.get_peer_info(peers);
       for (auto& p : r->peers) p.connected = false;
       for (auto& pi : peers) {
+        // Still handshaking: no peer id yet, and the row would outlive the connection.
+        if (pi.pid.is_all_zeros()) continue;
         int slot = impl_->peer_slot(*r, pi.pid, pi.ip);
         r->peers[slot].connected = true;
       }
@@ -595,7 +599,7 @@ std::vector<TorrentStatus> SwarmSession::status(bool with_piece_sources) const {
         if (t.piece_source.empty()) t.piece_source.assign(r->num_pieces, -1);
         // A piece we have not got (failed hash, or still downloading) has no source yet.
         for (int i = 0; i < r->num_pieces; ++i)
-          if (i < st.pieces.size() && !st.pieces[lt::piece_index_t(i)]) t.piece_source[i] = -1;
+          if (i >= st.pieces.size() || !st.pieces[lt::piece_index_t(i)]) t.piece_source[i] = -1;
       }
       out.push_back(std::move(t));
     }

@@ -167,7 +167,8 @@ struct Seeder::Impl {
       unpublished_total.inc();
       it = published.erase(it);
     }
-    if (!first_scan_done) {
+    // Ready only after a scan that saw everything: a file still being written is not served.
+    if (!first_scan_done && !r->unsettled) {
       first_scan_done = true;
       SC_INFO("first scan done", {"entries", static_cast<int64_t>(published.size())},
               {"hashed_bytes", r->hashed_bytes});

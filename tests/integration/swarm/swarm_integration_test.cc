@@ -1,0 +1,265 @@
+// End-to-end swarm tests with real processes on loopback: redis-server, metastore, tracker,
+// seeders and leechers (and aria2c on either side). Everything waits on GET /v1/status (or a
+// process exit) with a deadline; there is no fixed sleep.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "tests/integration/swarm/cluster.h"
+#include "tests/support/support.h"
+
+namespace sc::swarmtest {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr size_t kBigFile = 64 << 20;
+
+bool ready(const Node& n) { return test::http_request(n.control_port, "GET", "/readyz").status == 200; }
+
+std::string infohash_of(const Node& n, const std::string& key) {
+  auto s = Cluster::status(n);
+  auto* t = s.find(key);
+  return t ? t->infohash : "";
+}
+
+// Runs a short-lived tool to completion; returns its exit code (-1 on timeout or signal).
+int run_tool(std::vector<std::string> argv, std::chrono::milliseconds timeout, std::string* output = nullptr) {
+  test::Process p(std::move(argv));
+  bool exited = test::wait_until([&] { return !p.running(); }, timeout, 50ms);
+  if (output) *output = p.output();
+  if (!exited) return -1;
+  auto st = p.stop(SIGKILL, 1s);
+  return st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+TEST(SwarmIntegration, FileAndDirectoryReachEveryLeecherFromTwoSeeders) {
+  Cluster c;
+  // Two seeders over two copies of the same bytes: determinism makes them one swarm.
+  for (auto* d : {"data-a", "data-b"}) {
+    write_random_file(c.path(std::string(d) + "/big.bin"), kBigFile, 1);
+    write_random_file(c.path(std::string(d) + "/tree/one.bin"), 3'000'000, 2);
+    write_random_file(c.path(std::string(d) + "/tree/two.bin"), 1'000'001, 3);
+    write_random_file(c.path(std::string(d) + "/tree/nested/three.bin"), 2'500'000, 4);
+  }
+  auto s1 = c.seeder("seeder-1", c.path("data-a"));
+  auto s2 = c.seeder("seeder-2", c.path("data-b"));
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s1) && ready(*s2); }, 120s)) << s1->proc->output();
+  const std::vector<std::string> keys = {"files/big.bin", "dirs/tree", "files/tree/one.bin", "files/tree/two.bin",
+                                         "files/tree/nested/three.bin", "dirs/tree/nested"};
+  for (auto& k : keys) {
+    EXPECT_FALSE(infohash_of(*s1, k).empty()) << k;
+    EXPECT_EQ(infohash_of(*s1, k), infohash_of(*s2, k)) << k;
+  }
+
+  std::vector<std::unique_ptr<Node>> leechers;
+  for (int i = 0; i < 5; ++i) leechers.push_back(c.leecher("leecher-" + std::to_string(i)));
+  std::vector<Node*> ls;
+  for (auto& l : leechers) ls.push_back(l.get());
+  ASSERT_TRUE(Cluster::wait_complete(ls, keys, 300s)) << leechers[0]->proc->output();
+
+  std::string src = c.path("data-a");
+  for (auto* l : ls) {
+    EXPECT_EQ(sha256_file(l->data + "/files/big.bin"), sha256_file(src + "/big.bin")) << l->name;
+    for (auto* f : {"one.bin", "two.bin", "nested/three.bin"}) {
+      EXPECT_EQ(sha256_file(l->data + "/dirs/tree/" + f), sha256_file(src + "/tree/" + f)) << l->name << " " << f;
+      EXPECT_EQ(sha256_file(l->data + "/files/tree/" + f), sha256_file(src + "/tree/" + f)) << l->name << " " << f;
+    }
+    // Provenance accounts for every byte of the big file.
+    auto s = Cluster::status(*l);
+    auto* t = s.find("files/big.bin");
+    ASSERT_NE(t, nullptr);
+    int64_t given = 0, from_leechers = 0;
+    std::set<std::string> seeder_ports = {":" + std::to_string(s1->peer_port), ":" + std::to_string(s2->peer_port)};
+    for (auto& p : t->provenance) {
+      given += p.bytes_given;
+      bool from_seeder = false;
+      for (auto& sp : seeder_ports) from_seeder = from_seeder || p.endpoint.ends_with(sp);
+      if (!from_seeder) from_leechers += p.bytes_given;
+    }
+    EXPECT_GE(given, static_cast<int64_t>(kBigFile)) << l->name;
+    std::printf("%s: big.bin %lld bytes from %zu peers, %lld from other leechers\n", l->name.c_str(),
+                static_cast<long long>(given), t->provenance.size(), static_cast<long long>(from_leechers));
+  }
+  // Every node sent a heartbeat.
+  auto nodes = test::http_request(c.metastore_port(), "GET", "/v1/nodes");
+  ASSERT_EQ(nodes.status, 200);
+  for (auto* n : {s1.get(), s2.get(), ls[0], ls[4]}) EXPECT_NE(nodes.body.find(n->name), std::string::npos) << n->name;
+}
+
+TEST(SwarmIntegration, SeederKilledMidTransferLeechersStillFinish) {
+  Cluster c;
+  constexpr size_t kSize = 24 << 20;
+  write_random_file(c.path("data-a/payload.bin"), kSize, 7);
+  write_random_file(c.path("data-b/payload.bin"), kSize, 7);
+  // Capped seeders make the transfer last long enough to interrupt.
+  auto s1 = c.seeder("seeder-1", c.path("data-a"), {"--upload-rate-limit", "1500k"});
+  auto s2 = c.seeder("seeder-2", c.path("data-b"), {"--upload-rate-limit", "1500k"});
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s1) && ready(*s2); }, 60s));
+  std::vector<std::unique_ptr<Node>> leechers;
+  std::vector<Node*> ls;
+  for (int i = 0; i < 3; ++i) {
+    leechers.push_back(c.leecher("leecher-" + std::to_string(i)));
+    ls.push_back(leechers.back().get());
+  }
+  const std::string key = "files/payload.bin";
+  auto progress = [&](Node& n) {
+    auto s = Cluster::status(n);
+    auto* t = s.find(key);
+    return t ? t->progress : 0.0;
+  };
+  ASSERT_TRUE(test::wait_until([&] { return progress(*ls[0]) >= 0.1; }, 120s));
+  ASSERT_LT(progress(*ls[0]), 1.0) << "transfer finished before the seeder could be killed";
+  s1->proc->stop(SIGKILL);
+
+  // Once the leechers hold every piece between them, kill the last seeder too: they must
+  // finish from each other.
+  bool union_complete = test::wait_until(
+      [&] {
+        std::vector<bool> have;
+        for (auto* l : ls) {
+          auto s = Cluster::status(*l, true);
+          auto* t = s.find(key);
+          if (!t) return false;
+          if (have.empty()) have.assign(t->piece_source.size(), false);
+          for (size_t i = 0; i < t->piece_source.size() && i < have.size(); ++i)
+            if (t->piece_source[i] >= 0 || t->complete) have[i] = true;
+        }
+        return !have.empty() && std::all_of(have.begin(), have.end(), [](bool b) { return b; });
+      },
+      120s, 100ms);
+  ASSERT_TRUE(union_complete);
+  bool someone_unfinished = false;
+  for (auto* l : ls) someone_unfinished = someone_unfinished || progress(*l) < 1.0;
+  s2->proc->stop(SIGKILL);
+  std::printf("both seeders killed; leechers unfinished at that moment: %s\n", someone_unfinished ? "yes" : "no");
+
+  bool done = Cluster::wait_complete(ls, {key}, 180s);
+  if (!done)
+    for (auto* l : ls) ADD_FAILURE() << l->name << ": " << Cluster::status(*l).raw;
+  ASSERT_TRUE(done);
+  for (auto* l : ls) EXPECT_EQ(sha256_file(l->data + "/files/payload.bin"), sha256_file(c.path("data-a/payload.bin")));
+}
+
+TEST(SwarmIntegration, LeecherKilledMidTransferResumesAndStopsCleanly) {
+  Cluster c;
+  constexpr size_t kSize = 24 << 20;
+  write_random_file(c.path("data/payload.bin"), kSize, 9);
+  auto s = c.seeder("seeder-1", c.path("data"), {"--upload-rate-limit", "2M"});
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s); }, 60s));
+  auto l = c.leecher("leecher-0", {"--resume-save-interval", "1s"});
+  const std::string key = "files/payload.bin";
+  double before = 0;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        auto st = Cluster::status(*l);
+        auto* t = st.find(key);
+        before = t ? t->progress : 0;
+        return before >= 0.4;
+      },
+      120s));
+  ASSERT_LT(before, 1.0);
+  // Give the resume data one save interval past the 30% mark to land, measured on the node.
+  ASSERT_TRUE(test::wait_until([&] { return fs::exists(l->state + "/resume"); }, 5s));
+  l->proc->stop(SIGKILL);
+
+  c.restart(*l);
+  double resumed = 0;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        auto st = Cluster::status(*l);
+        auto* t = st.find(key);
+        if (!t || t->state == "checking") return false;
+        resumed = t->progress;
+        return true;
+      },
+      30s));
+  EXPECT_GT(resumed, 0.2) << "restart did not keep what was downloaded (before kill: " << before << ")";
+  ASSERT_TRUE(Cluster::wait_complete({l.get()}, {key}, 120s));
+  auto st = Cluster::status(*l);
+  // This run fetched only what the first one had not.
+  EXPECT_LT(st.find(key)->downloaded, static_cast<int64_t>(kSize * 0.8));
+  EXPECT_EQ(sha256_file(l->data + "/files/payload.bin"), sha256_file(c.path("data/payload.bin")));
+
+  // SIGTERM: clean exit, state saved.
+  auto code = l->proc->stop(SIGTERM, 20s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_TRUE(WIFEXITED(*code) && WEXITSTATUS(*code) == 0);
+  EXPECT_NE(read_file(l->state + "/leecher.json").find("\"complete\":true"), std::string::npos);
+}
+
+TEST(SwarmIntegration, Aria2cDownloadsFromOurSeeder) {
+  Cluster c;
+  constexpr size_t kSize = 8 << 20;
+  write_random_file(c.path("data/shared.bin"), kSize, 11);
+  auto s = c.seeder("seeder-1", c.path("data"));
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s); }, 60s));
+  auto t = test::http_request(c.metastore_port(), "GET", "/v1/torrents/files/shared.bin");
+  ASSERT_EQ(t.status, 200);
+  std::string torrent = c.path("shared.torrent");
+  std::ofstream(torrent, std::ios::binary) << t.body;
+  std::string out;
+  int rc = run_tool({"aria2c", "--enable-dht=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+                     "--seed-time=0", "--listen-port=" + std::to_string(test::free_port()), "--console-log-level=warn",
+                     "--summary-interval=0", "-d", c.path("aria"), torrent},
+                    120s, &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(sha256_file(c.path("aria/shared.bin")), sha256_file(c.path("data/shared.bin")));
+  // Our seeder saw aria2 take the bytes.
+  auto st = Cluster::status(*s);
+  int64_t taken = 0;
+  for (auto& p : st.find("files/shared.bin")->provenance) taken += p.bytes_taken;
+  EXPECT_GE(taken, static_cast<int64_t>(kSize));
+}
+
+TEST(SwarmIntegration, OurLeecherDownloadsFromAria2cSeeder) {
+  Cluster c;
+  constexpr size_t kSize = 8 << 20;
+  write_random_file(c.path("aria/foreign.bin"), kSize, 13);
+  std::string torrent = c.path("foreign.torrent");
+  std::string out;
+  ASSERT_EQ(run_tool({test::build_path("services/swarmctl/swarmctl"), "create", "-a", c.tracker_url(), "-o", torrent,
+                      c.path("aria/foreign.bin")},
+                     60s, &out),
+            0)
+      << out;
+  int aria_port = test::free_port();
+  test::Process aria({"aria2c", "--enable-dht=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+                      "--check-integrity=true", "--seed-ratio=0.0", "--listen-port=" + std::to_string(aria_port),
+                      "--console-log-level=warn", "-d", c.path("aria"), torrent});
+  // aria2c has verified the file and announced once our tracker counts a complete peer.
+  std::string ih = out.substr(0, 40), escaped;
+  for (size_t i = 0; i < ih.size(); i += 2) escaped += "%" + ih.substr(i, 2);
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        auto r = test::http_request(c.tracker_port(), "GET", "/scrape?info_hash=" + escaped);
+        return r.body.find("8:completei1e") != std::string::npos;
+      },
+      60s, 100ms))
+      << aria.output();
+  ASSERT_EQ(run_tool({test::build_path("services/swarmctl/swarmctl"), "--metastore", c.metastore_url(), "--token-file",
+                      c.token_file(), "publish", torrent, "--key", "files/foreign.bin"},
+                     30s, &out),
+            0)
+      << out;
+  auto l = c.leecher("leecher-0", {"--select", "files/foreign*"});
+  ASSERT_TRUE(Cluster::wait_complete({l.get()}, {"files/foreign.bin"}, 120s)) << aria.output() << l->proc->output();
+  EXPECT_EQ(sha256_file(l->data + "/files/foreign.bin"), sha256_file(c.path("aria/foreign.bin")));
+  auto st = Cluster::status(*l);
+  auto* t = st.find("files/foreign.bin");
+  ASSERT_NE(t, nullptr);
+  ASSERT_FALSE(t->provenance.empty());
+  EXPECT_EQ(t->provenance[0].client.substr(0, 2), "A2") << "bytes should come from aria2c: " << st.raw;
+}
+
+}  // namespace
+}  // namespace sc::swarmtest
