@@ -263,3 +263,78 @@ TEST(SwarmIntegration, OurLeecherDownloadsFromAria2cSeeder) {
 
 }  // namespace
 }  // namespace sc::swarmtest
+
+namespace sc::swarmtest {
+namespace {
+
+TEST(SwarmIntegration, SeederWatchesItsDirectoryAndLeecherFollowsAcrossRestart) {
+  Cluster c;
+  write_random_file(c.path("data/a.bin"), 2'000'000, 21);
+  auto s = c.seeder("seeder-1", c.path("data"));
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s); }, 60s));
+  auto l = c.leecher("leecher-0", {"--select", "files/*"});
+  ASSERT_TRUE(Cluster::wait_complete({l.get()}, {"files/a.bin"}, 60s)) << l->proc->output();
+  for (auto& t : Cluster::status(*l).torrents) EXPECT_TRUE(t.key.starts_with("files/")) << t.key;
+  auto code = l->proc->stop(SIGTERM, 20s);
+  ASSERT_TRUE(code && WIFEXITED(*code) && WEXITSTATUS(*code) == 0) << l->proc->output();
+
+  // Published while the leecher is down: inotify picks it up, no restart of the seeder.
+  write_random_file(c.path("incoming.tmp"), 3'000'000, 22);
+  fs::rename(c.path("incoming.tmp"), c.path("data/b.bin"));
+  ASSERT_TRUE(test::wait_until(
+      [&] { return test::http_request(c.metastore_port(), "GET", "/v1/torrents/files/b.bin").status == 200; }, 30s));
+
+  c.restart(*l);
+  ASSERT_TRUE(Cluster::wait_complete({l.get()}, {"files/a.bin", "files/b.bin"}, 60s)) << l->proc->output();
+  auto st = Cluster::status(*l);
+  EXPECT_EQ(st.find("files/a.bin")->downloaded, 0) << "a.bin was fetched again after the restart";
+  EXPECT_EQ(sha256_file(l->data + "/files/b.bin"), sha256_file(c.path("data/b.bin")));
+  EXPECT_NE(read_file(l->state + "/leecher.json").find("\"last_event_id\":\"1"), std::string::npos);
+
+  // A file removed from the seeder's directory is unpublished, and the leecher stops on it.
+  fs::remove(c.path("data/a.bin"));
+  ASSERT_TRUE(test::wait_until(
+      [&] { return test::http_request(c.metastore_port(), "GET", "/v1/torrents/files/a.bin").status == 404; }, 30s));
+  ASSERT_TRUE(test::wait_until([&] { return Cluster::status(*l).ok && !Cluster::status(*l).find("files/a.bin"); }, 60s));
+  EXPECT_TRUE(fs::exists(l->data + "/files/a.bin"));  // files are kept
+}
+
+TEST(SwarmIntegration, SeedTimePolicyRetiresCompletedTorrents) {
+  Cluster c;
+  write_random_file(c.path("data/a.bin"), 1'000'000, 31);
+  auto s = c.seeder("seeder-1", c.path("data"));
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s); }, 60s));
+  auto l = c.leecher("leecher-0", {"--select", "files/a.bin", "--seed-time", "1s"});
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        auto st = Cluster::status(*l);
+        return st.ok && st.raw.find("\"retired\":true") != std::string::npos && !st.find("files/a.bin");
+      },
+      60s))
+      << Cluster::status(*l).raw;
+  EXPECT_EQ(sha256_file(l->data + "/files/a.bin"), sha256_file(c.path("data/a.bin")));
+  EXPECT_NE(read_file(l->state + "/leecher.json").find("\"complete\":true"), std::string::npos);
+}
+
+TEST(SwarmIntegration, ControlApiAnswersHealthReadinessAndMetrics) {
+  Cluster c;
+  write_random_file(c.path("data/a.bin"), 100'000, 41);
+  auto s = c.seeder("seeder-1", c.path("data"));
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s); }, 60s));
+  EXPECT_EQ(test::http_request(s->control_port, "GET", "/healthz").status, 200);
+  auto m = test::http_request(s->control_port, "GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("swarmcache_seeder_registrations_total 1"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("swarmcache_seeder_torrents"), std::string::npos);
+  EXPECT_EQ(test::http_request(s->control_port, "GET", "/nope").status, 404);
+  // Heartbeat reached the node registry with the swarms it seeds.
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        auto r = test::http_request(c.metastore_port(), "GET", "/v1/nodes");
+        return r.body.find("seeder-1") != std::string::npos && r.body.find(infohash_of(*s, "files/a.bin")) != std::string::npos;
+      },
+      30s));
+}
+
+}  // namespace
+}  // namespace sc::swarmtest
