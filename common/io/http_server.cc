@@ -166,6 +166,9 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
   void reply_file(int status, std::string_view content_type, int fd, int64_t offset, int64_t length) override {
     set_content_type(content_type);
     if (length > 0) {
+      // Without this flag libevent mmaps the file into the buffer and writev()s it; with it the
+      // segment stays a sendfile segment when evhtp moves it to the socket's output buffer.
+      evbuffer_set_flags(r_->buffer_out, EVBUFFER_FLAG_DRAINS_TO_FD);
       evbuffer_add_file(r_->buffer_out, fd, offset, length);
     } else {
       close(fd);
