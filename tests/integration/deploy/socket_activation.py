@@ -2,6 +2,7 @@
 """Starts one swarmcache daemon the way systemd's .socket units do, and talks to it.
 
   socket_activation.py DAEMON BINARY [METASTORE_BINARY]
+  socket_activation.py tracker-all BINARY
 
 `systemd-socket-activate` holds the listening socket(s) on 127.0.0.1 with the names the
 units give them (FileDescriptorName=: "http", and "admin" for the tracker) and executes the
@@ -10,12 +11,17 @@ when the daemon answers on the passed socket(s) (it never got a port of its own 
 so an answer proves it adopted them), sends READY=1, serves /healthz, /readyz and /metrics,
 and on SIGTERM sends STOPPING=1 and exits 0.
 
+`tracker-all` passes the tracker's three sockets at once, as its three .socket units do
+(systemd-socket-activate cannot mix stream and datagram sockets): http and admin (TCP) and
+udp, and checks a BEP 15 connect over the passed UDP socket too.
+
 BINARY empty: the build has no such target yet, exit 77 (CTest SKIP_RETURN_CODE). Daemons that
 need a metastore get a real one (on a real redis-server) when METASTORE_BINARY is given.
 """
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -267,6 +273,85 @@ def run(daemon, binary, metastore_binary):
         subprocess.run(["rm", "-rf", tmp], check=False)
 
 
+def run_tracker_all(binary):
+    """Like systemd with swarmcache-tracker{,-udp,-admin}.socket: fds 3, 4, 5 named http, udp, admin."""
+    tmp = tempfile.mkdtemp(prefix="sc-sockact-tracker-all-")
+    notify = Notify(os.path.join(tmp, "notify"))
+    socks = []
+    for name, kind in (("http", socket.SOCK_STREAM), ("udp", socket.SOCK_DGRAM), ("admin", socket.SOCK_STREAM)):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        if kind == socket.SOCK_STREAM:
+            s.listen(128)
+        socks.append((name, s))
+    ports = {name: s.getsockname()[1] for name, s in socks}
+    # Move the sockets out of the way first, so that placing them at 3, 4, 5 never overwrites one.
+    high = [os.dup(s.fileno()) for _, s in socks]
+    high = [os.dup2(fd, 200 + i) or (200 + i) for i, fd in enumerate(high)]
+
+    def place_fds():
+        for i, fd in enumerate(high):
+            os.dup2(fd, 3 + i)
+            os.set_inheritable(3 + i, True)
+
+    env = dict(os.environ, LISTEN_FDS=str(len(socks)), LISTEN_FDNAMES=":".join(n for n, _ in socks),
+               NOTIFY_SOCKET=notify.path, SWARMCACHE_LOG_LEVEL="info")
+    cfg = os.path.join(os.environ["SC_SOURCE_DIR"], "deploy", "config", "tracker.yaml")
+    log_path = os.path.join(tmp, "tracker.log")
+    log = open(log_path, "wb")
+    # LISTEN_PID must be the daemon's pid: the shell sets it to its own, then execs the daemon.
+    proc = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', "sh",
+                             binary, "--config", cfg],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                            preexec_fn=place_fds, pass_fds=(3, 4, 5))
+    for fd in high:
+        os.close(fd)
+    try:
+        status, body = http(ports["admin"], "/healthz")
+        assert status == 200, f"/healthz answered {status}"
+        wait_until(lambda: notify.saw("READY=1"), "READY=1 on NOTIFY_SOCKET")
+        status, body = http(ports["http"], "/announce")
+        assert b"failure reason" in body, f"/announce answered {status}: {body[:200]!r}"
+        # BEP 15 connect: protocol id, action 0, transaction id -> action 0, same id, connection id.
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.settimeout(2.0)
+        txid = 0x5C0FFEE
+        reply = None
+        for _ in range(5):  # UDP may drop; retry like a client would
+            udp.sendto(struct.pack(">QII", 0x41727101980, 0, txid), ("127.0.0.1", ports["udp"]))
+            try:
+                reply = udp.recv(2048)
+                break
+            except socket.timeout:
+                continue
+        udp.close()
+        assert reply is not None, "no answer to a UDP connect on the passed udp socket"
+        assert len(reply) >= 16 and struct.unpack(">II", reply[:8]) == (0, txid), \
+            f"UDP connect answered {reply[:32]!r}"
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=DEADLINE_S)
+        assert code == 0, f"exit status {code} after SIGTERM"
+        assert notify.saw("STOPPING=1"), f"no STOPPING=1 (got {notify.messages})"
+    except (AssertionError, OSError, subprocess.TimeoutExpired) as e:
+        print(f"FAIL: tracker (three sockets): {e}")
+        log.flush()
+        with open(log_path, "rb") as f:
+            print(f.read()[-4000:].decode(errors="replace"))
+        return 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        for _, s in socks:
+            s.close()
+        notify.close()
+        subprocess.run(["rm", "-rf", tmp], check=False)
+    print("PASS: tracker given http, udp and admin sockets like its three units; HTTP announce, "
+          "admin /healthz and a UDP connect answered on them; READY=1, STOPPING=1, exit 0")
+    return 0
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -274,11 +359,13 @@ def main(argv):
     daemon, binary = argv[0], argv[1]
     metastore_binary = argv[2] if len(argv) > 2 else ""
     if not binary:
-        print(f"SKIP: the build has no swarmcache-{daemon} target yet")
+        print(f"SKIP: the build has no swarmcache-{daemon.removesuffix('-all')} target yet")
         return SKIP
     if not os.access(binary, os.X_OK):
         print(f"FAIL: {binary} is a target of this build but was not built")
         return 1
+    if daemon == "tracker-all":
+        return run_tracker_all(binary)
     return run(daemon, binary, metastore_binary)
 
 
