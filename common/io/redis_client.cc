@@ -27,6 +27,9 @@ namespace {
 // Deadlines are checked on this period while commands are in flight: fine enough for
 // second-scale timeouts, coarse enough to cost nothing under load.
 constexpr int64_t kTickMs = 20;
+// A tick this late means this process was not scheduled (a busy host): replies may be waiting
+// unread, so deadlines are judged on the next tick instead, after the loop has done its I/O.
+constexpr int64_t kStalledTickNs = 250'000'000;
 
 int64_t mono_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -325,6 +328,7 @@ void RedisClient::schedule_reconnect() {
 void RedisClient::arm_tick() {
   if (tick_armed_) return;
   tick_armed_ = true;
+  tick_due_ns_ = mono_ns() + kTickMs * 1'000'000;
   timeval tv{0, kTickMs * 1000};
   event_add(tick_ev_, &tv);
 }
@@ -332,6 +336,10 @@ void RedisClient::arm_tick() {
 void RedisClient::on_tick() {
   tick_armed_ = false;
   int64_t now = mono_ns();
+  if (now - tick_due_ns_ > kStalledTickNs) {
+    arm_tick();
+    return;
+  }
   if (state_ == State::connecting && now >= connect_deadline_ns_) {
     SC_WARN("redis connect timed out", {"addr", ip_});
     drop_connection(Error{Errc::unavailable, "redis connect timed out"}, true);
@@ -339,8 +347,18 @@ void RedisClient::on_tick() {
   }
   // Replies come back in order, so one late reply means the connection is stuck (or Redis
   // is); everything behind it would wait as long. Drop it and let the caller fail over.
-  bool expired = std::any_of(pending_.begin(), pending_.end(), [now](const Pending& p) { return p.deadline_ns <= now; });
-  if (expired) {
+  auto expired = [&] {
+    return std::any_of(pending_.begin(), pending_.end(), [now](const Pending& p) { return p.deadline_ns <= now; });
+  };
+  if (expired() && state_ == State::connected && ac_) {
+    // After this process itself stalled (a busy host), replies may be sitting unread in the
+    // socket while the timer fires first: read them before calling the connection stuck.
+    auto alive = alive_;
+    redisAsyncHandleRead(ac_);
+    if (!*alive) return;
+    now = mono_ns();
+  }
+  if (expired()) {
     SC_WARN("redis command timed out; reconnecting", {"addr", ip_}, {"pending", pending_.size()});
     drop_connection(Error{Errc::unavailable, "redis connection reset after a timeout"}, true);
     return;

@@ -143,6 +143,7 @@ class RedisClient {
   struct event* soon_ev_ = nullptr;       // runs fail-fast callbacks outside command()
   std::vector<std::pair<Callback, Error>> soon_;
   bool tick_armed_ = false;
+  int64_t tick_due_ns_ = 0;
   bool resolve_failed_ = false;
   Stats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
