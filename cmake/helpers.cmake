@@ -35,6 +35,10 @@ function(sc_add_fuzzer name source)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_libraries(${name} PRIVATE ${ARGN})
   set(corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name})
-  add_test(NAME ${name} COMMAND ${name} -runs=20000 -max_len=4096 ${corpus})
+  # libFuzzer writes new inputs into its first corpus directory: give it one in the build
+  # tree, so the seed corpus in the source tree is only read.
+  set(work ${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus)
+  file(MAKE_DIRECTORY ${work})
+  add_test(NAME ${name} COMMAND ${name} -runs=20000 -max_len=4096 ${work} ${corpus})
   set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS fuzz)
 endfunction()
