@@ -11,15 +11,14 @@
 #include "common/core/log.h"
 #include "common/core/metrics.h"
 #include "common/io/event_loop.h"
-#include "common/io/http_client.h"
 #include "common/io/http_server.h"
 #include "common/io/systemd.h"
 #include "services/tracker/config.h"
-#include "services/tracker/hooks.h"
 #include "services/tracker/http_frontend.h"
 #include "services/tracker/logic.h"
 #include "services/tracker/metrics.h"
 #include "services/tracker/peer_store_memory.h"
+#include "services/tracker/prehooks.h"
 #include "services/tracker/udp_frontend.h"
 
 namespace sc {
@@ -80,16 +79,16 @@ int run(int argc, char** argv) {
   metrics.watch_store(*store);
 
   TrackerLogic logic(*logic_opts, *store);
-  HttpClient http_client(loop);
-  HookEnv hook_env{&loop, &http_client, &registry, &loop.clock()};
-  auto hooks = make_prehooks(cfg.prehooks, hook_env);
+  auto hooks = make_prehooks(cfg.prehooks, loop, registry, loop.clock());
   if (!hooks) {
     // Starting without a configured jwt or approval hook would silently open the tracker.
     SC_ERROR("invalid prehook configuration", {"error", hooks.error().message});
     return 2;
   }
-  for (const auto& h : *hooks) logic.add_prehook(h);
-  loop.on_signal(SIGHUP, [&] { reload_prehooks(*hooks); });
+  for (auto& h : *hooks) logic.add_prehook(std::move(h));
+  loop.on_signal(SIGHUP, [&] {
+    for (const auto& h : logic.prehooks()) reload_prehook(*h);
+  });
   HttpFrontend frontend(logic, metrics);
 
   HttpServerOptions popts;
