@@ -136,7 +136,7 @@ void JwtHook::refused(int reason) { refusals_[static_cast<size_t>(reason)]->inc(
 Status JwtHook::on_announce(const AnnounceRequest& req, const PeerAddr&, AnnounceReply&) {
   if (req.jwt.empty()) {
     refused(kMissing);
-    return fail(Errc::unauthorized, "jwt: missing jwt parameter");
+    return fail(Errc::unauthorized, "missing jwt parameter");
   }
   auto claims = verifier_.verify(req.jwt, clock_.now_s(), verify_opts_);
   if (!claims) {

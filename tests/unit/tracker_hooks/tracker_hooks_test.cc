@@ -303,7 +303,7 @@ TEST_F(HooksTest, JwtFromAJwksFileInBothChihayaDialects) {
     EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 1), "&jwt=" + token(*rsa_, 'a')), "");
     EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 2), "&jwt=" + token(*ec_, 'a')), "");
   }
-  EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 3)), "jwt: missing jwt parameter");
+  EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 3)), "missing jwt parameter");
   EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 3), "&jwt=" + token(*rsa_, 'b')),
             "jwt: infohash claim does not match the announce");
   EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 3), "&jwt=" + rsa_->sign(R"({"iss":"https://quay.example","aud":"tracker"})")),
