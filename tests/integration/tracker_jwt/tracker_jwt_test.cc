@@ -2,9 +2,10 @@
 // JWKS served by `python3 -m http.server` on 127.0.0.1: good tokens get peers, each kind of bad
 // token gets its own failure reason and counter on /metrics, a broken or vanished key server
 // keeps the previous keys, and two real aria2c clients swarm through announce URLs that carry
-// `?jwt=<token>`.
+// `?jwt=<token>`; and the approval hooks in config order, with a SIGHUP reload of a list file.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <signal.h>
 
 #include <chrono>
 #include <csignal>
@@ -280,6 +281,49 @@ TEST_F(TrackerJwt, Aria2cSwarmsThroughJwtProtectedAnnounceUrls) {
   EXPECT_GE(metric(m, R"(swarmcache_tracker_requests_total{action="announce",af="ipv4",result="ok"})"), 2);
   EXPECT_EQ(t.refusals("missing"), 1) << "aria2c's announces all carried the token";
   EXPECT_EQ(t.refusals("bad_signature"), 0);
+}
+
+// The other prehooks through the real binary: a torrent approval list file reloaded on SIGHUP
+// (peers already announced stay), chained after a client approval hook in config order.
+TEST(TrackerPrehooks, TorrentApprovalFileReloadsOnSighupWithoutDroppingPeers) {
+  TempDir dir;
+  std::string list = dir.file("approved.txt");
+  const std::string a(20, 'a'), b(20, 'b');
+  write_file(list, to_hex(a) + "\n");
+  std::string cfg = dir.file("tracker.yaml");
+  write_file(cfg, "metrics_addr: 127.0.0.1:0\nhttp:\n  addr: 127.0.0.1:0\nudp:\n  addr: 127.0.0.1:0\n"
+                  "prehooks:\n"
+                  "  - name: client approval\n    config:\n      whitelist: [\"-SC0001\"]\n"
+                  "  - name: torrent approval\n    config:\n      whitelist_file: " + list + "\n");
+  Process p({build_path("services/tracker/swarmcache-tracker"), "--config", cfg});
+  int http = p.wait_for_number("http_port", 10s).value_or(0);
+  int admin = p.wait_for_number("admin_port", 10s).value_or(0);
+  ASSERT_GT(http, 0) << p.output();
+  EXPECT_EQ(failure(announce(http, announce_target(a, 1, 7001, 0, ""))), "");
+  EXPECT_EQ(failure(announce(http, announce_target(b, 2, 7002, 100, ""))), "unapproved torrent");
+  auto r = http_request(http, "GET", "/announce?info_hash=" + percent_encode(b) + "&peer_id=" +
+                                         percent_encode("-XX0001-000000000003") + "&port=7003&left=1");
+  EXPECT_NE(r.body.find("unapproved client"), std::string::npos) << "the first hook in config order answers";
+
+  write_file(list, to_hex(b) + "\n");
+  ASSERT_EQ(::kill(p.pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_until([&] { return failure(announce(http, announce_target(b, 2, 7002, 100, ""))).empty(); }, 10s))
+      << p.output();
+  EXPECT_EQ(failure(announce(http, announce_target(a, 3, 7003, 100, ""))), "unapproved torrent");
+  auto scrape = http_request(http, "GET", "/scrape?info_hash=" + percent_encode(a));
+  EXPECT_NE(scrape.body.find("8:completei1e"), std::string::npos) << "the seeder of a delisted torrent stays: " << scrape.body;
+
+  // A broken list on SIGHUP keeps the previous one.
+  write_file(list, "zz\n");
+  ASSERT_EQ(::kill(p.pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return metric(http_request(admin, "GET", "/metrics").body,
+                      "swarmcache_tracker_torrent_approval_reload_failures_total") == 1;
+      },
+      10s));
+  EXPECT_EQ(failure(announce(http, announce_target(b, 4, 7004, 100, ""))), "");
+  EXPECT_TRUE(p.running()) << "SIGHUP never stops the tracker";
 }
 
 }  // namespace
