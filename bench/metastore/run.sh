@@ -3,20 +3,24 @@
 #   wrk on GET /v1/torrents/{key} (keep-alive, 50 connections) through swarmcache-metastore,
 #   beside redis-benchmark GET of a value of the same size (50 clients).
 # Prints a table with the ratio (goal: >= 0.5x). Usage:
-#   bench/metastore/run.sh [BUILD_DIR] [SECONDS] [PIECES] [ROUNDS]
-# PIECES sets the torrent size (20 bytes of hashes per piece; 256 pieces ≈ 5.3 KB). The two
-# measurements alternate for ROUNDS rounds and the medians are compared, so a busy machine
-# skews both sides alike.
+#   bench/metastore/run.sh [BUILD_DIR] [SECONDS] [PIECES] [ROUNDS] [THREADS...]
+# PIECES sets the torrent size (20 bytes of hashes per piece; 256 pieces ≈ 5.3 KB). The
+# measurements alternate for ROUNDS rounds and medians are compared, so a busy machine skews
+# every side alike. THREADS lists the metastore http.threads settings to measure (default
+# "0 2"): one metastore per setting, on the same Redis, serving the same torrent.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
 secs=${2:-10}
 pieces=${3:-256}
 rounds=${4:-3}
+shift $(( $# < 4 ? $# : 4 ))
+settings=("$@")
+((${#settings[@]})) || settings=(0 2)
 conns=50
 bin=$build/services/metastore/swarmcache-metastore
 [[ -x $bin ]] || { echo "no $bin (build the swarmcache-metastore target)" >&2; exit 1; }
-for t in redis-server redis-benchmark wrk python3 curl; do
+for t in redis-server redis-cli redis-benchmark wrk python3 curl; do
   command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }
 done
 
@@ -40,11 +44,16 @@ redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$
 pids+=($!)
 wait_for redis-cli -p "$rport" ping
 
-"$bin" --listen 127.0.0.1:0 --redis "redis://127.0.0.1:$rport/0" --log-level warn >"$work/ms.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do grep -q 'http_port=' "$work/ms.log" && break; sleep 0.05; done
-mport=$(grep -o 'http_port=[0-9]*' "$work/ms.log" | head -1 | cut -d= -f2)
-[[ -n $mport ]] || { cat "$work/ms.log" >&2; exit 1; }
+declare -A mports
+for t in "${settings[@]}"; do
+  printf 'http:\n  threads: %s\n' "$t" >"$work/ms-$t.yaml"
+  "$bin" --listen 127.0.0.1:0 --redis "redis://127.0.0.1:$rport/0" --log-level warn --config "$work/ms-$t.yaml" \
+    >"$work/ms-$t.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 200); do grep -q 'http_port=' "$work/ms-$t.log" && break; sleep 0.05; done
+  mports[$t]=$(grep -o 'http_port=[0-9]*' "$work/ms-$t.log" | head -1 | cut -d= -f2)
+  [[ -n ${mports[$t]} ]] || { cat "$work/ms-$t.log" >&2; exit 1; }
+done
 
 # A v1 torrent of PIECES pieces of 256 KiB (the bytes need not match any data).
 python3 - "$pieces" >"$work/bench.torrent" <<'PY'
@@ -58,33 +67,44 @@ info = {b"length": n * plen, b"name": b"bench.bin", b"piece length": plen, b"pie
 sys.stdout.buffer.write(b({b"announce": b"http://127.0.0.1:6969/announce", b"info": info}))
 PY
 size=$(stat -c %s "$work/bench.torrent")
+url_path=/v1/torrents/files/bench.bin
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/x-bittorrent' \
-  --data-binary @"$work/bench.torrent" "http://127.0.0.1:$mport/v1/torrents/files/bench.bin")
+  --data-binary @"$work/bench.torrent" "http://127.0.0.1:${mports[${settings[0]}]}$url_path")
 [[ $code == 201 ]] || { echo "PUT failed: $code" >&2; exit 1; }
 
-# Raw Redis: GET of one key holding a value of the same size (redis-benchmark SETs it first
-# with -t set,get; -t get alone would read a missing key).
-redis-cli -p "$rport" set key:__rand_int__ "$(head -c "$size" /dev/zero | tr '\0' x)" >/dev/null
-redis_runs=() ms_runs=() ms_p99=() non2xx=0
+# Raw Redis: GET of one key holding a value of the same size (without -r, redis-benchmark's
+# GET reads the literal key "key:__rand_int__").
+head -c "$size" /dev/zero | tr '\0' x | redis-cli -p "$rport" -x set 'key:__rand_int__' >/dev/null
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+redis_runs=()
+declare -A ms_runs ms_p99
+non2xx=0
 for r in $(seq "$rounds"); do
-  rps=$(timeout $((secs * 3 + 30)) redis-benchmark -p "$rport" -c "$conns" -n $((secs * 40000)) -d "$size" -t get -q 2>/dev/null |
+  rps=$(timeout $((secs * 3 + 30)) redis-benchmark -p "$rport" -c "$conns" -n $((secs * 40000)) -t get -q 2>/dev/null |
     tr '\r' '\n' | grep -E '^GET: [0-9.]+ requests per second' | tail -1 | awk '{print $2}')
   redis_runs+=("$rps")
-  out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$mport/v1/torrents/files/bench.bin")
-  ms_runs+=("$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')")
-  ms_p99+=("$(echo "$out" | awk '$1 == "99%" {print $2}')")
-  n=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  non2xx=$((non2xx + ${n:-0}))
+  for t in "${settings[@]}"; do
+    out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${mports[$t]}$url_path")
+    ms_runs[$t]+="$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') "
+    ms_p99[$t]+="$(echo "$out" | awk '$1 == "99%" {print $2}') "
+    n=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    non2xx=$((non2xx + ${n:-0}))
+  done
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 redis_rps=$(median "${redis_runs[@]}")
-ms_rps=$(median "${ms_runs[@]}")
-ratio=$(python3 -c "print(f'{float(\"$ms_rps\")/float(\"$redis_rps\"):.2f}')")
+
 printf '\nmetastore GET vs raw Redis GET — value %s bytes, %s connections, %s rounds of %ss, %s cores, load %s\n\n' \
   "$size" "$conns" "$rounds" "$secs" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
-printf '| %-44s | %12s | %8s |\n' "what" "req/s" "ratio"
-printf '|%s|%s|%s|\n' "----------------------------------------------" "--------------" "----------"
-printf '| %-44s | %12.0f | %8s |\n' "redis-benchmark GET, 1 client thread (raw)" "$redis_rps" "1.00"
-printf '| %-44s | %12.0f | %8s |\n' "wrk -t1 GET /v1/torrents/{key} (metastore)" "$ms_rps" "$ratio"
-printf '\nrounds: redis %s | metastore %s\n' "${redis_runs[*]}" "${ms_runs[*]}"
-printf 'metastore p99 latency per round: %s; non-2xx responses: %s (goal: ratio >= 0.5)\n' "${ms_p99[*]}" "$non2xx"
+printf '| %-48s | %10s | %6s |\n' "what" "req/s" "ratio"
+printf '|%s|%s|%s|\n' "--------------------------------------------------" "------------" "--------"
+printf '| %-48s | %10.0f | %6s |\n' "redis-benchmark GET, 1 client thread (raw Redis)" "$redis_rps" "1.00"
+for t in "${settings[@]}"; do
+  # shellcheck disable=SC2086
+  m=$(median ${ms_runs[$t]})
+  ratio=$(python3 -c "print(f'{$m / $redis_rps:.2f}')")
+  printf '| %-48s | %10.0f | %6s |\n' "wrk -t1 GET /v1/torrents/{key}, http.threads=$t" "$m" "$ratio"
+done
+printf '\nper round: redis-benchmark %s\n' "${redis_runs[*]}"
+for t in "${settings[@]}"; do printf '           threads=%s: %s(p99 %s)\n' "$t" "${ms_runs[$t]}" "${ms_p99[$t]}"; done
+printf 'non-2xx responses: %s (goal: ratio >= 0.5)\n' "$non2xx"

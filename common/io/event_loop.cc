@@ -65,10 +65,14 @@ std::unique_ptr<Timer> EventLoop::after(int64_t ms, std::function<void()> fn) { 
 std::unique_ptr<Timer> EventLoop::every(int64_t ms, std::function<void()> fn) { return arm(ms, true, std::move(fn)); }
 
 std::unique_ptr<Timer> EventLoop::arm(int64_t ms, bool repeat, std::function<void()> fn) {
+  return timer_on(base_, ms, repeat, std::move(fn));
+}
+
+std::unique_ptr<Timer> EventLoop::timer_on(struct event_base* base, int64_t ms, bool repeat, std::function<void()> fn) {
   auto t = std::unique_ptr<Timer>(new Timer());
   t->fn_ = std::move(fn);
   t->repeat_ = repeat;
-  t->ev_ = event_new(base_, -1, repeat ? EV_PERSIST : 0,
+  t->ev_ = event_new(base, -1, repeat ? EV_PERSIST : 0,
                      [](evutil_socket_t, short, void* arg) { static_cast<Timer*>(arg)->fn_(); }, t.get());
   timeval tv = to_tv(ms);
   event_add(t->ev_, &tv);

@@ -53,6 +53,9 @@ class EventLoop {
 
   std::unique_ptr<Timer> after(int64_t ms, std::function<void()> fn);
   std::unique_ptr<Timer> every(int64_t ms, std::function<void()> fn);
+  // A timer on another event_base, e.g. an HttpServer worker thread's (from thread_init). It
+  // must be created, run and destroyed on the thread that runs that base.
+  static std::unique_ptr<Timer> timer_on(struct event_base* base, int64_t ms, bool repeat, std::function<void()> fn);
   // Thread-safe: run fn on the loop's thread on its next turn (also used to free an object
   // outside its own callback).
   void defer(std::function<void()> fn);

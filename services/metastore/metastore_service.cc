@@ -128,15 +128,17 @@ struct MetastoreService::Waiter {
   bool started = false;  // SSE: headers sent
   int64_t t0 = 0;
   int64_t last_write_ms = 0;
+  std::unique_ptr<Timer> start_timer;  // SSE: starts the stream on the next loop turn
   bool fetching = false;
   bool done = false;
 };
 
-MetastoreService::MetastoreService(EventLoop& loop, TorrentStore& store, TokenAuth auth, MetricsRegistry& metrics,
-                                   MetastoreConfig config)
-    : loop_(loop),
+MetastoreService::MetastoreService(struct event_base* base, const Clock& clock, TorrentStore& store, const TokenAuth& auth,
+                                   MetricsRegistry& metrics, MetastoreConfig config, bool housekeeping)
+    : base_(base),
+      clock_(clock),
       store_(store),
-      auth_(std::move(auth)),
+      auth_(auth),
       cfg_(config),
       metrics_(metrics),
       requests_(metrics.counter_family("swarmcache_metastore_requests_total", "HTTP requests by route and status",
@@ -149,36 +151,49 @@ MetastoreService::MetastoreService(EventLoop& loop, TorrentStore& store, TokenAu
   auto& dur = metrics.histogram_family("swarmcache_metastore_request_duration_seconds", "HTTP request latency by route",
                                        {"route"});
   for (int r = 0; r < kRouteCount; ++r) durations_.push_back(&dur.with({kRouteNames[r]}));
+  housekeeping_ = housekeeping;
 }
 
 MetastoreService::~MetastoreService() { *alive_ = false; }
 
-void MetastoreService::install_routes(HttpServer& server) {
-  server.route("/v1/torrents", [this](HttpRequest& r) { on_torrents(r); });
-  server.route("/v1/torrents/*", [this](HttpRequest& r) { on_torrent(r); });
-  server.route("/v1/events", [this](HttpRequest& r) { on_events(r); });
-  server.route("/v1/leases/*", [this](HttpRequest& r) { on_lease(r); });
-  server.route("/v1/nodes", [this](HttpRequest& r) { on_nodes(r); });
-  server.route("/v1/nodes/*", [this](HttpRequest& r) { on_node(r); });
-  server.route("/healthz", [this](HttpRequest& r) { send(r, kHealthz, mono_ns(), 200, "text/plain", "ok\n"); });
-  server.route("/readyz", [this](HttpRequest& r) { on_readyz(r); });
-  server.route("/metrics", [this](HttpRequest& r) {
-    send(r, kMetrics, mono_ns(), 200, "text/plain; version=0.0.4", metrics_.render());
-  });
+void MetastoreService::install_routes(HttpServer& server, std::function<MetastoreService*()> current) {
+  auto route = [&server, current](std::string pattern, void (MetastoreService::*fn)(HttpRequest&)) {
+    server.route(std::move(pattern), [current, fn](HttpRequest& r) { (current()->*fn)(r); });
+  };
+  route("/v1/torrents", &MetastoreService::on_torrents);
+  route("/v1/torrents/*", &MetastoreService::on_torrent);
+  route("/v1/events", &MetastoreService::on_events);
+  route("/v1/leases/*", &MetastoreService::on_lease);
+  route("/v1/nodes", &MetastoreService::on_nodes);
+  route("/v1/nodes/*", &MetastoreService::on_node);
+  route("/healthz", &MetastoreService::on_healthz);
+  route("/readyz", &MetastoreService::on_readyz);
+  route("/metrics", &MetastoreService::on_metrics);
 }
 
-void MetastoreService::start() {
-  touch_timer_ = loop_.every(kTouchFlushMs, [this] { store_.flush_touches(); });
-  waiter_timer_ = loop_.every(kEventPollMs, [this] { on_waiter_tick(); });
+void MetastoreService::on_healthz(HttpRequest& r) { send(r, kHealthz, mono_ns(), 200, "text/plain", "ok\n"); }
+
+void MetastoreService::on_metrics(HttpRequest& r) {
+  send(r, kMetrics, mono_ns(), 200, "text/plain; version=0.0.4", metrics_.render());
+}
+
+void MetastoreService::start(const std::atomic<bool>* stop_flag) {
+  stop_flag_ = stop_flag;
+  touch_timer_ = EventLoop::timer_on(base_, kTouchFlushMs, true, [this] { store_.flush_touches(); });
+  waiter_timer_ = EventLoop::timer_on(base_, kEventPollMs, true, [this] {
+    if (stop_flag_ && !stopping_ && stop_flag_->load(std::memory_order_relaxed)) stop();
+    on_waiter_tick();
+  });
+  if (!housekeeping_) return;
   auto refresh = [this, alive = alive_] {
     store_.count([this, alive](Result<int64_t> n) {
       if (*alive && n) torrents_.set(*n);
     });
   };
   refresh();
-  count_timer_ = loop_.every(kCountRefreshMs, refresh);
+  count_timer_ = EventLoop::timer_on(base_, kCountRefreshMs, true, refresh);
   if (cfg_.gc_max_age_ms > 0 || cfg_.gc_max_count > 0) {
-    gc_timer_ = loop_.every(cfg_.gc_interval_ms, [this] { run_gc(); });
+    gc_timer_ = EventLoop::timer_on(base_, cfg_.gc_interval_ms, true, [this] { run_gc(); });
   }
 }
 
@@ -189,8 +204,8 @@ void MetastoreService::stop() {
     if (w->req->alive()) finish_waiter(*w);
     w->done = true;
   }
+  waiters_gauge_.add(-static_cast<int64_t>(waiters_.size()));
   waiters_.clear();
-  waiters_gauge_.set(0);
   store_.flush_touches();
 }
 
@@ -235,7 +250,7 @@ void MetastoreService::method_not_allowed(HttpRequest& req, Route route, int64_t
 
 bool MetastoreService::authorized(HttpRequest& req, Route route, int64_t t0, bool write) {
   if (!write && !cfg_.read_requires_token) return true;
-  if (auth_.allows(req.header("Authorization"), loop_.clock().now_s())) return true;
+  if (auth_.allows(req.header("Authorization"), clock_.now_s())) return true;
   send_error(req, route, t0, Error{Errc::unauthorized, "a valid bearer token is required"});
   return false;
 }
@@ -320,7 +335,7 @@ void MetastoreService::do_put(HttpRequest& req, const std::string& key, int64_t 
   for (auto& f : mi->files) {
     if (!f.pad) meta->files.push_back(TorrentFileEntry{f.path, f.length});
   }
-  NewTorrent t{key, meta->infohash, meta->size, std::string(body), to_json(*meta), loop_.clock().now_ms()};
+  NewTorrent t{key, meta->infohash, meta->size, std::string(body), to_json(*meta), clock_.now_ms()};
   auto h = req.hold();
   store_.put(std::move(t), [this, alive = alive_, h, t0, meta](Result<PutResult> r) {
     if (!*alive) return;
@@ -339,7 +354,7 @@ void MetastoreService::do_put(HttpRequest& req, const std::string& key, int64_t 
 
 void MetastoreService::do_get(HttpRequest& req, const std::string& key, bool head, int64_t t0) {
   Route route = head ? kHead : kGet;
-  store_.touch(key, loop_.clock().now_ms());
+  store_.touch(key, clock_.now_ms());
   auto h = req.hold();
   if (accepts(req.header("Accept"), kJson)) {
     store_.get_meta(key, [this, alive = alive_, h, t0, route, head](Result<TorrentMeta> r) {
@@ -410,14 +425,15 @@ void MetastoreService::on_events(HttpRequest& req) {
   w->after = canonical_id(*after);
   w->sse = sse;
   w->t0 = t0;
-  int64_t now = loop_.clock().now_ms();
+  int64_t now = clock_.now_ms();
   w->last_write_ms = now;
   if (sse) {
     add_waiter(w);
     // Start the stream on the next loop turn: evhtp 1.2.18 drops a paused connection whose
     // reply was started inside the request callback itself.
-    loop_.defer([this, alive = alive_, w] {
-      if (!*alive || w->done) return;
+    w->start_timer = EventLoop::timer_on(base_, 0, false, [this, alive = alive_, weak = std::weak_ptr<Waiter>(w)] {
+      auto w = weak.lock();  // the waiter owns this timer: a strong capture would be a cycle
+      if (!*alive || !w || w->done) return;
       if (!w->req->alive()) {
         w->done = true;
         return;
@@ -449,7 +465,7 @@ void MetastoreService::on_events(HttpRequest& req) {
 
 void MetastoreService::add_waiter(std::shared_ptr<Waiter> w) {
   waiters_.push_back(std::move(w));
-  waiters_gauge_.set(static_cast<int64_t>(waiters_.size()));
+  waiters_gauge_.add(1);  // instances on several threads share the gauge
 }
 
 void MetastoreService::finish_waiter(Waiter& w) {
@@ -485,7 +501,7 @@ void MetastoreService::fetch(const std::shared_ptr<Waiter>& w) {
     std::string text;
     for (auto& e : *r) text += sse_event(e);
     write_text(*w->req, text);
-    w->last_write_ms = loop_.clock().now_ms();
+    w->last_write_ms = clock_.now_ms();
     if (static_cast<int64_t>(r->size()) == kMaxEventsPerPage) fetch(w);  // more behind these
   });
 }
@@ -497,7 +513,7 @@ void MetastoreService::wake_all() {
 }
 
 void MetastoreService::on_waiter_tick() {
-  int64_t now = loop_.clock().now_ms();
+  int64_t now = clock_.now_ms();
   for (auto& w : waiters_) {
     if (w->done) continue;
     if (!w->req->alive()) {
@@ -521,8 +537,8 @@ void MetastoreService::on_waiter_tick() {
       w->last_write_ms = now;
     }
   }
-  std::erase_if(waiters_, [](const std::shared_ptr<Waiter>& w) { return w->done; });
-  waiters_gauge_.set(static_cast<int64_t>(waiters_.size()));
+  size_t removed = std::erase_if(waiters_, [](const std::shared_ptr<Waiter>& w) { return w->done; });
+  waiters_gauge_.add(-static_cast<int64_t>(removed));
   if (waiters_.empty() || tip_fetching_) return;
   // Other instances write to the same stream: a moved tip wakes the waiters behind it.
   tip_fetching_ = true;
@@ -605,7 +621,7 @@ void MetastoreService::on_nodes(HttpRequest& req) {
   if (req.method() != "GET") return method_not_allowed(req, kNodes, t0, "GET");
   if (!authorized(req, kNodes, t0, false)) return;
   auto h = req.hold();
-  store_.nodes(loop_.clock().now_ms(), [this, alive = alive_, h, t0](Result<NodeList> r) {
+  store_.nodes(clock_.now_ms(), [this, alive = alive_, h, t0](Result<NodeList> r) {
     if (!*alive) return;
     if (!r) return send_error(*h, kNodes, t0, r.error());
     send(*h, kNodes, t0, 200, kJson, to_json(*r));
@@ -628,7 +644,7 @@ void MetastoreService::on_node(HttpRequest& req) {
   }
   node->id = *id;
   node->ttl_ms = ttl;
-  node->last_seen = loop_.clock().now_ms();
+  node->last_seen = clock_.now_ms();
   auto n = std::make_shared<NodeInfo>(std::move(*node));
   auto h = req.hold();
   store_.node_put(*n, ttl, n->last_seen, [this, alive = alive_, h, t0, n](Result<bool> r) {
@@ -651,7 +667,7 @@ void MetastoreService::on_readyz(HttpRequest& req) {
 void MetastoreService::run_gc() {
   if (gc_running_) return;
   gc_running_ = true;
-  int64_t cutoff = cfg_.gc_max_age_ms > 0 ? loop_.clock().now_ms() - cfg_.gc_max_age_ms : -1;
+  int64_t cutoff = cfg_.gc_max_age_ms > 0 ? clock_.now_ms() - cfg_.gc_max_age_ms : -1;
   int64_t max_count = cfg_.gc_max_count > 0 ? cfg_.gc_max_count : -1;
   store_.gc(cutoff, max_count, kGcBatch, [this, alive = alive_](Result<int64_t> r) {
     if (!*alive) return;
@@ -664,9 +680,7 @@ void MetastoreService::run_gc() {
       gc_deleted_.inc(static_cast<uint64_t>(*r));
       SC_INFO("metastore gc deleted torrents", {"count", *r});
       wake_all();
-      if (*r == kGcBatch) loop_.defer([this, alive] {
-          if (*alive) run_gc();
-        });
+      if (*r == kGcBatch) gc_again_ = EventLoop::timer_on(base_, 0, false, [this] { run_gc(); });
     }
   });
 }

@@ -1,8 +1,11 @@
 #pragma once
 // The metastore's HTTP frontend and logic: routes, auth, limits, JSON errors, events
-// (long-poll and SSE), leases, nodes, GC and metrics, over a TorrentStore. Runs on one loop
-// (the HttpServer's handlers and the store's callbacks share its thread).
+// (long-poll and SSE), leases, nodes, GC and metrics, over a TorrentStore. One instance per
+// event_base: the main loop's, or one per HttpServer worker thread (each with its own Redis
+// connection); handlers, store callbacks and timers of an instance share its thread.
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -28,23 +31,23 @@ struct MetastoreConfig {
 
 class MetastoreService {
  public:
-  MetastoreService(EventLoop& loop, TorrentStore& store, TokenAuth auth, MetricsRegistry& metrics, MetastoreConfig config);
+  // `clock` is read from this instance's thread (a CachedClock is safe for that). The instance
+  // that runs the GC policy and refreshes the torrents gauge is the one with `housekeeping`.
+  MetastoreService(struct event_base* base, const Clock& clock, TorrentStore& store, const TokenAuth& auth,
+                   MetricsRegistry& metrics, MetastoreConfig config, bool housekeeping);
   ~MetastoreService();
   MetastoreService(const MetastoreService&) = delete;
   MetastoreService& operator=(const MetastoreService&) = delete;
 
-  void install_routes(HttpServer& server);
-  // Starts the periodic work: access-time flushes, GC, the torrents gauge, event waiters.
-  void start();
+  // Registers the routes; each request goes to the instance `current()` returns for the
+  // calling thread.
+  static void install_routes(HttpServer& server, std::function<MetastoreService*()> current);
+  // Starts the periodic work: access-time flushes, event waiters, and with housekeeping the GC
+  // and the torrents gauge. Once `*stop_flag` turns true the instance stops itself on its own
+  // thread (within one waiter tick).
+  void start(const std::atomic<bool>* stop_flag = nullptr);
   // Ends every long-poll and SSE stream (so a graceful shutdown can drain) and refuses new ones.
   void stop();
-
- private:
-  enum Route : int {
-    kPut, kGet, kHead, kDelete, kList, kEvents, kLeasePost, kLeaseDelete, kNodePut, kNodes,
-    kHealthz, kReadyz, kMetrics, kOther, kRouteCount
-  };
-  struct Waiter;
 
   void on_torrents(HttpRequest& req);
   void on_torrent(HttpRequest& req);
@@ -53,6 +56,15 @@ class MetastoreService {
   void on_nodes(HttpRequest& req);
   void on_node(HttpRequest& req);
   void on_readyz(HttpRequest& req);
+  void on_healthz(HttpRequest& req);
+  void on_metrics(HttpRequest& req);
+
+ private:
+  enum Route : int {
+    kPut, kGet, kHead, kDelete, kList, kEvents, kLeasePost, kLeaseDelete, kNodePut, kNodes,
+    kHealthz, kReadyz, kMetrics, kOther, kRouteCount
+  };
+  struct Waiter;
 
   void do_put(HttpRequest& req, const std::string& key, int64_t t0);
   void do_get(HttpRequest& req, const std::string& key, bool head, int64_t t0);
@@ -71,9 +83,10 @@ class MetastoreService {
   void finish_waiter(Waiter& w);
   void run_gc();
 
-  EventLoop& loop_;
+  struct event_base* base_;
+  const Clock& clock_;
   TorrentStore& store_;
-  TokenAuth auth_;
+  const TokenAuth& auth_;
   MetastoreConfig cfg_;
   MetricsRegistry& metrics_;
 
@@ -90,7 +103,9 @@ class MetastoreService {
   bool tip_fetching_ = false;
   bool stopping_ = false;
   bool gc_running_ = false;
-  std::unique_ptr<Timer> touch_timer_, gc_timer_, count_timer_, waiter_timer_;
+  bool housekeeping_ = false;
+  const std::atomic<bool>* stop_flag_ = nullptr;
+  std::unique_ptr<Timer> touch_timer_, gc_timer_, count_timer_, waiter_timer_, gc_again_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -59,8 +59,11 @@ class Metastore {
     std::ofstream(dir_.file("tokens")) << "# writers\n" << kToken << "\n";
     std::vector<std::string> argv = {test::build_path("services/metastore/swarmcache-metastore"), "--listen", "127.0.0.1:0",
                                      "--redis", redis_url, "--auth-tokens", dir_.file("tokens"), "--log-level", "warn"};
-    if (!config_yaml.empty()) {
-      std::ofstream(dir_.file("config.yaml")) << config_yaml;
+    std::string yaml = config_yaml;
+    // SC_METASTORE_THREADS=N runs the whole suite against N HTTP worker threads.
+    if (const char* t = std::getenv("SC_METASTORE_THREADS")) yaml += "\nhttp:\n  threads: " + std::string(t) + "\n";
+    if (!yaml.empty()) {
+      std::ofstream(dir_.file("config.yaml")) << yaml;
       argv.push_back("--config");
       argv.push_back(dir_.file("config.yaml"));
     }
