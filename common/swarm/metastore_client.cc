@@ -1,15 +1,8 @@
-// Blocking metastore client over plain HTTP/1.1 (one connection per call, "Connection:
-// close"), bounded by a deadline and a response size, plus the worker thread that lets event
-// loop services use it without blocking.
+// Blocking metastore client over common/io's HTTP client (http_fetch: one connection per call,
+// bounded by a deadline and a response size), plus the worker thread that lets event loop
+// services use it without blocking.
 #include "common/swarm/metastore_client.h"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -22,6 +15,7 @@
 
 #include "common/core/bytes.h"
 #include "common/io/event_loop.h"
+#include "common/io/http_client.h"
 
 namespace sc {
 namespace {
@@ -29,118 +23,6 @@ namespace {
 // Largest response we accept: a .torrent is bounded at 16 MiB by the metastore, JSON pages at
 // kMaxApiJsonBytes; anything bigger is a broken or hostile server.
 constexpr size_t kMaxResponseBytes = 32 << 20;
-constexpr size_t kMaxHeaderBytes = 64 << 10;
-
-using SteadyClock = std::chrono::steady_clock;
-
-int remaining_ms(SteadyClock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(left);
-}
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-Result<int> connect_to(const std::string& host, uint16_t port, SteadyClock::time_point deadline) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
-  if (rc != 0) return fail(Errc::unavailable, "resolve " + host + ": " + gai_strerror(rc));
-  std::string last = "no address";
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-      last = std::strerror(errno);
-      ::close(fd);
-      continue;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    int n = ::poll(&p, 1, remaining_ms(deadline));
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (n == 1) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (n == 1 && err == 0) {
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      ::freeaddrinfo(res);
-      return fd;
-    }
-    last = n == 0 ? "connect timed out" : std::strerror(err ? err : errno);
-    ::close(fd);
-  }
-  ::freeaddrinfo(res);
-  return fail(Errc::unavailable, "connect " + host + ":" + std::to_string(port) + ": " + last);
-}
-
-Status send_all(int fd, std::string_view data, SteadyClock::time_point deadline) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return fail(Errc::unavailable, std::string("send: ") + std::strerror(errno));
-    pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return fail(Errc::timeout, "send timed out");
-  }
-  return {};
-}
-
-// Reads until the peer closes (we asked for Connection: close), bounded.
-Result<std::string> read_all(int fd, SteadyClock::time_point deadline) {
-  std::string in;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      in.append(buf, static_cast<size_t>(n));
-      if (in.size() > kMaxResponseBytes + kMaxHeaderBytes) return fail(Errc::too_large, "response too large");
-      continue;
-    }
-    if (n == 0) return in;
-    if (errno != EAGAIN && errno != EINTR) return fail(Errc::unavailable, std::string("recv: ") + std::strerror(errno));
-    pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, remaining_ms(deadline));
-    if (r == 0) return fail(Errc::timeout, "metastore did not answer in time");
-    if (r < 0 && errno != EINTR) return fail(Errc::unavailable, std::string("poll: ") + std::strerror(errno));
-  }
-}
-
-std::string lower(std::string_view s) {
-  std::string o(s);
-  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return o;
-}
-
-Result<std::string> dechunk(std::string_view body) {
-  std::string out;
-  for (;;) {
-    auto eol = body.find("\r\n");
-    if (eol == std::string_view::npos) return fail(Errc::unavailable, "truncated chunked body");
-    size_t size = 0;
-    auto line = body.substr(0, eol);
-    size_t i = 0;
-    for (; i < line.size() && std::isxdigit(static_cast<unsigned char>(line[i])); ++i) {
-      size = size * 16 + static_cast<size_t>(std::isdigit(static_cast<unsigned char>(line[i]))
-                                                 ? line[i] - '0'
-                                                 : (std::tolower(static_cast<unsigned char>(line[i])) - 'a' + 10));
-      if (size > kMaxResponseBytes) return fail(Errc::too_large, "chunk too large");
-    }
-    if (i == 0) return fail(Errc::unavailable, "bad chunk size");
-    body.remove_prefix(eol + 2);
-    if (size == 0) return out;
-    if (body.size() < size + 2) return fail(Errc::unavailable, "truncated chunk");
-    out.append(body.substr(0, size));
-    body.remove_prefix(size + 2);
-  }
-}
 
 Errc errc_for_status(int status) {
   switch (status) {
@@ -184,95 +66,24 @@ Result<std::string> read_token_file(const std::string& path) {
 }
 
 Result<MetastoreClient> MetastoreClient::create(MetastoreClientOptions options) {
-  std::string_view url = options.base_url;
-  if (!url.starts_with("http://"))
-    return fail(Errc::invalid_argument, "metastore URL must start with http:// (got '" + options.base_url + "')");
-  url.remove_prefix(7);
-  auto slash = url.find('/');
-  std::string_view hostport = url.substr(0, slash);
-  std::string prefix = slash == std::string_view::npos ? "" : std::string(url.substr(slash));
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  while (options.base_url.ends_with('/')) options.base_url.pop_back();
+  auto url = parse_http_url(options.base_url);
+  if (!url) return fail(Errc::invalid_argument, "bad metastore URL '" + options.base_url + "': " + url.error().message);
   MetastoreClient c;
-  uint16_t port = 80;
-  std::string host;
-  if (hostport.starts_with('[')) {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos) return fail(Errc::invalid_argument, "bad metastore URL");
-    host = std::string(hostport.substr(1, close - 1));
-    hostport.remove_prefix(close + 1);
-    if (hostport.starts_with(':')) port = static_cast<uint16_t>(std::atoi(std::string(hostport.substr(1)).c_str()));
-  } else {
-    auto colon = hostport.rfind(':');
-    host = std::string(hostport.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      int p = std::atoi(std::string(hostport.substr(colon + 1)).c_str());
-      if (p <= 0 || p > 65535) return fail(Errc::invalid_argument, "bad port in metastore URL " + options.base_url);
-      port = static_cast<uint16_t>(p);
-    }
-  }
-  if (host.empty()) return fail(Errc::invalid_argument, "no host in metastore URL " + options.base_url);
   c.opt_ = std::move(options);
-  c.host_ = std::move(host);
-  c.port_ = port;
-  c.path_prefix_ = std::move(prefix);
   return c;
 }
 
 Result<MetastoreClient::Reply> MetastoreClient::call(std::string_view method, const std::string& target,
                                                      std::string_view content_type, std::string_view body, bool auth,
                                                      int64_t timeout_ms, std::string_view accept) const {
-  auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-  auto fd = connect_to(host_, port_, deadline);
-  if (!fd) return std::unexpected(fd.error());
-  Fd guard{*fd};
-  std::string req;
-  req.reserve(256 + body.size());
-  req.append(method).append(" ").append(path_prefix_).append(target).append(" HTTP/1.1\r\nHost: ");
-  req.append(host_).append(":").append(std::to_string(port_)).append("\r\nConnection: close\r\nUser-Agent: swarmcache/0.1\r\n");
-  if (!accept.empty()) req.append("Accept: ").append(accept).append("\r\n");
-  if (auth && !opt_.token.empty()) req.append("Authorization: Bearer ").append(opt_.token).append("\r\n");
-  if (!content_type.empty()) req.append("Content-Type: ").append(content_type).append("\r\n");
-  if (method == "PUT" || method == "POST" || !body.empty())
-    req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
-  req.append("\r\n").append(body);
-  if (auto st = send_all(*fd, req, deadline); !st) return std::unexpected(st.error());
-  auto raw = read_all(*fd, deadline);
-  if (!raw) return std::unexpected(raw.error());
-  auto head_end = raw->find("\r\n\r\n");
-  if (head_end == std::string::npos || head_end > kMaxHeaderBytes)
-    return fail(Errc::unavailable, "malformed HTTP response from metastore");
-  std::string_view head(raw->data(), head_end);
-  if (!head.starts_with("HTTP/1.") || head.size() < 12) return fail(Errc::unavailable, "not an HTTP response");
-  Reply r;
-  r.status = std::atoi(std::string(head.substr(9, 3)).c_str());
-  bool chunked = false;
-  int64_t content_length = -1;
-  size_t pos = head.find("\r\n");
-  while (pos != std::string_view::npos && pos < head.size()) {
-    size_t next = head.find("\r\n", pos + 2);
-    auto line = head.substr(pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
-    auto colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      auto name = lower(line.substr(0, colon));
-      auto value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      if (name == "transfer-encoding" && lower(value).find("chunked") != std::string::npos) chunked = true;
-      if (name == "content-length") content_length = std::atoll(std::string(value).c_str());
-    }
-    pos = next;
-  }
-  std::string_view payload(raw->data() + head_end + 4, raw->size() - head_end - 4);
-  if (chunked) {
-    auto d = dechunk(payload);
-    if (!d) return std::unexpected(d.error());
-    r.body = std::move(*d);
-  } else {
-    if (content_length >= 0 && static_cast<size_t>(content_length) < payload.size())
-      payload = payload.substr(0, static_cast<size_t>(content_length));
-    if (content_length >= 0 && static_cast<size_t>(content_length) > payload.size())
-      return fail(Errc::unavailable, "truncated response from metastore");
-    r.body.assign(payload);
-  }
+  HttpHeaderList headers;
+  if (!accept.empty()) headers.emplace_back("Accept", accept);
+  if (auth && !opt_.token.empty()) headers.emplace_back("Authorization", "Bearer " + opt_.token);
+  if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
+  auto resp = http_fetch(method, opt_.base_url + target, headers, body, timeout_ms, kMaxResponseBytes);
+  if (!resp) return fail(resp.error().code, "metastore " + std::string(method) + " " + target + ": " + resp.error().message);
+  Reply r{resp->status, std::move(resp->body)};
   if (r.status < 200 || r.status > 299) {
     std::string msg = "metastore answered " + std::to_string(r.status);
     if (auto e = error_from_json(r.body)) msg += ": " + e->message;

@@ -52,8 +52,6 @@ class MetastoreClient {
   Result<Reply> call(std::string_view method, const std::string& target, std::string_view content_type,
                      std::string_view body, bool auth, int64_t timeout_ms, std::string_view accept = "") const;
   MetastoreClientOptions opt_;
-  std::string host_, path_prefix_;
-  uint16_t port_ = 0;
 };
 
 // Reads a bearer token file (first line, trimmed). "" path → "". Errors: io.
