@@ -7,7 +7,7 @@
 #include "common/core/log.h"
 #include "common/io/daemon.h"
 #include "common/io/event_loop.h"
-#include "common/io/proxy_fetch.h"
+#include "common/io/http_client.h"
 #include "dashboard_app.h"
 
 using namespace sc;
@@ -57,17 +57,17 @@ int main(int argc, char** argv) {
   HttpServerOptions http;
   http.listen = listen;
   adopt_systemd_socket(http, "http");
-  dashboard::Getter get = [&loop, token](const std::string& url, std::function<void(Result<std::string>)> done) {
-    FetchRequest req;
-    req.url = url;
-    req.timeout_ms = kFetchTimeoutMs;
-    req.headers.emplace_back("Accept", "application/json");
-    if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
-    fetch_all(loop.base(), std::move(req), kMaxBodyBytes, [done = std::move(done), url](Result<FetchResult> r) {
-      if (!r) return done(std::unexpected(r.error()));
-      if (r->head.status != 200) return done(fail(Errc::unavailable, url + " answered " + std::to_string(r->head.status)));
-      done(std::move(r->body));
-    });
+  HttpClient client(loop);
+  HttpHeaderList headers = {{"Accept", "application/json"}};
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  dashboard::Getter get = [&client, headers](const std::string& url, std::function<void(Result<std::string>)> done) {
+    client.request("GET", url, headers, {}, kFetchTimeoutMs, kMaxBodyBytes,
+                   [done = std::move(done), url](Result<HttpResponse> r) {
+                     if (!r) return done(std::unexpected(r.error()));
+                     if (r->status != 200)
+                       return done(fail(Errc::unavailable, url + " answered " + std::to_string(r->status)));
+                     done(std::move(r->body));
+                   });
   };
   dashboard::DashboardApp app(loop, http, dashboard::CollectorOptions{metastore, poll_ms}, get);
   if (auto st = app.start(); !st) {
