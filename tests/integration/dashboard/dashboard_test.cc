@@ -1,0 +1,72 @@
+// The dashboard over a live swarm: it lists the seeder and the leecher from the metastore's
+// node registry, shows the swarm complete on both, and names the seeder as the peer that
+// supplied the leecher's pieces.
+#include <gtest/gtest.h>
+
+#include "common/core/json.h"
+#include "tests/integration/swarm/cluster.h"
+#include "tests/support/support.h"
+
+namespace sc {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Dashboard, ShowsNodesSwarmsAndPieceSources) {
+  swarmtest::Cluster cluster;
+  std::string data = cluster.path("seed-data");
+  swarmtest::write_random_file(data + "/movie.bin", 8 << 20, 7);
+  auto seeder = cluster.seeder("seed-a", data);
+  auto leecher = cluster.leecher("leech-a");
+  ASSERT_TRUE(swarmtest::Cluster::wait_complete({leecher.get()}, {"files/movie.bin"}, 120s));
+
+  test::Process dash({test::build_path("services/dashboard/swarmcache-dashboard"), "--listen", "127.0.0.1:0",
+                      "--metastore", cluster.metastore_url(), "--poll-interval", "200ms"});
+  auto port = dash.wait_for_number("http_port", 10s);
+  ASSERT_TRUE(port) << dash.output();
+
+  auto page = test::http_request(*port, "GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<title>swarmcache</title>"), std::string::npos);
+
+  Json leech_view;
+  std::string last;
+  bool seen = test::wait_until(
+      [&] {
+        auto r = test::http_request(*port, "GET", "/api/overview");
+        last = r.body;
+        auto doc = json_parse(r.body);
+        if (r.status != 200 || !doc) return false;
+        Json swarms = doc->get("swarms");
+        for (size_t i = 0; i < swarms.size(); ++i) {
+          Json s = swarms.at(i);
+          if (s.string_or("key", "") != "files/movie.bin" || s.int_or("complete", 0) < 2) continue;
+          Json members = s.get("nodes");
+          for (size_t j = 0; j < members.size(); ++j)
+            if (members.at(j).string_or("role", "") == "leecher") leech_view = members.at(j);
+        }
+        return static_cast<bool>(leech_view);
+      },
+      60s, 100ms);
+  ASSERT_TRUE(seen) << last << "\n" << dash.output();
+
+  // Every piece the leecher fetched names a peer, and that peer is the seeder.
+  Json prov = leech_view.get("provenance");
+  ASSERT_GE(prov.size(), 1u) << last;
+  std::string seeder_endpoint = "127.0.0.1:" + std::to_string(seeder->peer_port);
+  int64_t from_seeder = 0;
+  for (size_t i = 0; i < prov.size(); ++i)
+    if (prov.at(i).string_or("endpoint", "") == seeder_endpoint) from_seeder = prov.at(i).int_or("bytes_given", 0);
+  EXPECT_EQ(from_seeder, 8 << 20) << last;
+  Json sources = leech_view.get("piece_source");
+  ASSERT_GT(sources.size(), 0u) << last;
+  for (size_t i = 0; i < sources.size(); ++i) EXPECT_GE(sources.at(i).as_int(), 0) << "piece " << i << " has no source";
+
+  auto ready = test::http_request(*port, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  auto metrics = test::http_request(*port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("swarmcache_dashboard_metastore_up 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sc
