@@ -126,8 +126,31 @@ if [[ -x $meta_bin && -x $tracker_bin ]]; then
   done
   pa=$(port_from_log "$work/proxy-a.log" http_port)
   pb=$(port_from_log "$work/proxy-b.log" http_port)
-  ttfb() { curl -s -o /dev/null -w '%{time_starttransfer} %{time_total} %{size_download}\n' "$1"; }
-  printf '\n## Cold fetch (first request for the blob), seconds\n\n'
+  # Time to the first *body* byte (headers can go out before any data), total time, body bytes.
+  ttfb() {
+    python3 - "$1" <<'PY'
+import socket, sys, time, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+t0 = time.monotonic()
+s = socket.create_connection((u.hostname, u.port))
+s.sendall(f"GET {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: close\r\n\r\n".encode())
+buf, first, body = b"", None, 0
+while True:
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    if first is None:
+        buf += d
+        i = buf.find(b"\r\n\r\n")
+        if i >= 0 and len(buf) > i + 4:
+            first = time.monotonic() - t0
+            body = len(buf) - i - 4
+    else:
+        body += len(d)
+print(f"{first or 0} {time.monotonic() - t0} {body}")
+PY
+  }
+  printf '\n## Cold fetch (first request for the blob), seconds; TTFB = first body byte\n\n'
   printf '| blob | nginx direct TTFB / total | proxy A miss (upstream tee) TTFB / total | proxy B (swarm) TTFB / total | B TTFB / A TTFB |\n|---|---|---|---|---|\n'
   for mib in $sizes; do
     path=/v2/bench/b$mib/blobs/sha256:${hex[$mib]}

@@ -83,6 +83,8 @@ class OwnedBuffer {
   struct evbuffer* get() const { return buf_; }
   size_t size() const;
   void move_from(struct evbuffer* src);  // appends src's bytes, leaving src empty
+  // Appends [offset, offset+length) of fd as a sendfile segment; takes ownership of fd.
+  bool add_file(int fd, int64_t offset, int64_t length);
   void clear();
 
  private:

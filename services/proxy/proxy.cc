@@ -26,6 +26,7 @@
 #include "common/io/http_server.h"
 #include "common/io/proxy_fetch.h"
 #include "common/swarm/session.h"
+#include "common/swarm/stream_resume.h"
 #include "common/swarm/torrent_maker.h"
 #include "proto/content_key.h"
 #include "proto/oci.h"
@@ -56,6 +57,10 @@ constexpr size_t kHashChunk = 1 << 20;
 // while libtorrent's disk threads finish writing it.
 constexpr int kVerifyAttempts = 10;
 constexpr int64_t kVerifyRetryMs = 100;
+// Swarm streaming: how often the next pieces are looked for, and how many are checked per
+// look (bounds the loop time spent hashing: 8 pieces of ≤1 MiB for blobs under 2 GiB).
+constexpr int64_t kStreamPollMs = 10;
+constexpr int kStreamPiecesPerTick = 8;
 
 constexpr std::string_view kDefaultManifestAccept =
     "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
@@ -209,6 +214,21 @@ uint16_t host_port(std::string_view host) {
 }  // namespace
 
 struct Proxy::Impl {
+  // The first client of a swarm download gets the bytes in order as pieces arrive, each piece
+  // checked against the torrent's SHA-1 before it is sent; the file's last piece is held back
+  // until the whole blob matched its sha256, so a bad blob never looks complete.
+  struct SwarmStream {
+    std::shared_ptr<HttpRequest> req;
+    int fd = -1;
+    int64_t piece_len = 0, total = 0, pieces = 0;
+    std::string hashes;
+    int64_t next = 0;               // next piece to check
+    int64_t sent = 0;               // bytes handed to the client (always whole pieces, in order)
+    std::unique_ptr<Timer> timer;
+    ~SwarmStream() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
   struct Inflight {
     std::string hex, key;
     bool verify = true;
@@ -220,6 +240,7 @@ struct Proxy::Impl {
     std::string torrent;
     std::unique_ptr<Timer> timer;
     int64_t wait_deadline_ms = 0;
+    std::shared_ptr<SwarmStream> stream;
   };
   struct Tee {
     std::shared_ptr<HttpRequest> streamer;
@@ -596,6 +617,9 @@ struct Proxy::Impl {
       return fetch_upstream(f);
     }
     if (auto st = cache.mark_partial(f->hex); !st) return fetch_upstream(f);
+    // In piece order, so the streamed client's next bytes are the ones being fetched.
+    if (auto st = write_sequential_resume(cfg.state_dir + "/swarm", torrent); !st)
+      SC_DEBUG("no sequential download", {"key", f->key}, {"error", st.error().message});
     AddTorrentOptions ao;
     ao.key = f->key;
     ao.save_path = cache.blobs_dir();
@@ -616,9 +640,98 @@ struct Proxy::Impl {
       abandon_swarm(f);
     });
     // A complete torrent (data already on disk) reports at once through on_complete.
+    start_stream(f, info->total_size);
+  }
+
+  void start_stream(std::shared_ptr<Inflight> f, int64_t total) {
+    auto root = bdecode(f->torrent);
+    const BValue* info = root && root->is_dict() ? root->find("info") : nullptr;
+    const BValue* plen = info && info->is_dict() ? info->find("piece length") : nullptr;
+    const BValue* pieces = info && info->is_dict() ? info->find("pieces") : nullptr;
+    if (!plen || !plen->is_int() || plen->as_int() <= 0 || !pieces || !pieces->is_str()) return;
+    auto s = std::make_shared<SwarmStream>();
+    s->piece_len = plen->as_int();
+    s->total = total;
+    s->pieces = (total + s->piece_len - 1) / s->piece_len;
+    s->hashes = pieces->as_str();
+    if (static_cast<int64_t>(s->hashes.size()) != s->pieces * 20) return;
+    for (auto it = f->waiters.begin(); it != f->waiters.end(); ++it) {
+      if ((*it)->alive() && (*it)->method() == "GET" && (*it)->header("Range").empty()) {
+        s->req = *it;
+        f->waiters.erase(it);
+        break;
+      }
+    }
+    if (!s->req) return;
+    if (f->verify) s->req->add_header("Docker-Content-Digest", "sha256:" + f->hex);
+    s->req->stream_start(200, "application/octet-stream", total);
+    f->stream = s;
+    std::weak_ptr<bool> weak_alive = alive;
+    std::weak_ptr<Inflight> weak_f = f;
+    s->timer = loop.every(kStreamPollMs, [this, weak_alive, weak_f] {
+      if (weak_alive.expired()) return;
+      if (auto fl = weak_f.lock()) stream_tick(*fl);
+    });
+  }
+
+  void stream_send(SwarmStream& s, int64_t off, int64_t len) {
+    if (len <= 0) return;
+    int fd = ::dup(s.fd);
+    if (fd < 0) return;
+    OwnedBuffer b;
+    b.add_file(fd, off, len);
+    s.req->stream_write(b.get());
+    s.sent += len;
+    served_peer.inc(static_cast<uint64_t>(len));
+  }
+
+  void stream_tick(Inflight& f) {
+    auto& s = f.stream;
+    if (!s) return;
+    if (!s->req->alive()) {
+      s.reset();  // the client left; the download goes on for the cache and other waiters
+      return;
+    }
+    if (s->req->pending_output() > kTeeHighWater) return;
+    if (s->fd < 0) {
+      s->fd = ::open(cache.blob_path(f.hex).c_str(), O_RDONLY | O_CLOEXEC);
+      if (s->fd < 0) return;  // libtorrent has not created the file yet
+    }
+    std::string buf;
+    // Every piece but the last goes out as soon as it matches its SHA-1; the last waits for
+    // the whole-blob sha256 in stream_finish().
+    for (int i = 0; i < kStreamPiecesPerTick && s->next < s->pieces - 1; ++i) {
+      int64_t off = s->next * s->piece_len;
+      int64_t len = std::min(s->piece_len, s->total - off);
+      buf.resize(static_cast<size_t>(len));
+      if (::pread(s->fd, buf.data(), static_cast<size_t>(len), off) != len) break;
+      auto h = sha1(buf);
+      if (std::string_view(reinterpret_cast<const char*>(h.data()), h.size()) !=
+          std::string_view(s->hashes).substr(static_cast<size_t>(s->next) * 20, 20))
+        break;  // not here yet (or not yet written by libtorrent's disk threads)
+      stream_send(*s, off, len);
+      ++s->next;
+    }
+  }
+
+  // The whole file matched: send what the client has not had yet and end the response.
+  void stream_finish(Inflight& f) {
+    auto s = std::move(f.stream);
+    if (!s || !s->req->alive()) return;
+    if (s->fd < 0) s->fd = ::open(cache.blob_path(f.hex).c_str(), O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0) return s->req->stream_abort();
+    stream_send(*s, s->sent, s->total - s->sent);
+    s->req->stream_end();
+    count("blob", "peer_stream");
+  }
+
+  void stream_abort(Inflight& f) {
+    auto s = std::move(f.stream);
+    if (s && s->req->alive()) s->req->stream_abort();
   }
 
   void abandon_swarm(std::shared_ptr<Inflight> f) {
+    stream_abort(*f);
     swarm_pending.erase(f->infohash);
     f->timer.reset();
     (void)swarm->remove(f->infohash, false);
@@ -669,7 +782,9 @@ struct Proxy::Impl {
         swarm_downloads.with({"ok"}).inc();
         torrent_of[f->hex] = f->infohash;
         save_torrent(f->hex, f->torrent);
-        finish(f, {}, "peer");
+        bool streamed = f->stream != nullptr;
+        stream_finish(*f);
+        finish(f, {}, streamed ? "cache" : "peer");
       });
     });
   }
