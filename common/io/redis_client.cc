@@ -113,10 +113,13 @@ Result<RedisOptions> parse_redis_url(std::string_view url) {
     std::string_view cred = rest.substr(0, at);
     rest = rest.substr(at + 1);
     auto colon = cred.find(':');
+    std::string_view user = colon == std::string_view::npos ? std::string_view() : cred.substr(0, colon);
     std::string_view pass = colon == std::string_view::npos ? cred : cred.substr(colon + 1);
     auto dec = percent_decode(pass, false);
-    if (!dec) return fail(Errc::invalid_argument, "redis url: bad password escape");
+    auto udec = percent_decode(user, false);
+    if (!dec || !udec) return fail(Errc::invalid_argument, "redis url: bad escape in credentials");
     o.password = *dec;
+    o.username = *udec;
   }
   std::string_view hostport = rest;
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
@@ -223,7 +226,11 @@ void RedisClient::connect_now() {
       drop_connection(Error{Errc::unavailable, "redis: " + r.error().message}, false);
     }
   };
-  if (!opts_.password.empty()) command({"AUTH", opts_.password}, setup_cb);
+  if (!opts_.password.empty() && !opts_.username.empty()) {
+    command({"AUTH", opts_.username, opts_.password}, setup_cb);
+  } else if (!opts_.password.empty()) {
+    command({"AUTH", opts_.password}, setup_cb);
+  }
   if (opts_.db != 0) command({"SELECT", std::to_string(opts_.db)}, setup_cb);
 }
 

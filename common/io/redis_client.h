@@ -53,6 +53,7 @@ struct RedisReply {
 struct RedisOptions {
   std::string host = "127.0.0.1";   // a name is resolved before each connection attempt
   uint16_t port = 6379;
+  std::string username;             // Redis 6 ACL user ("" = the default user)
   std::string password;             // AUTH when not empty
   int db = 0;                       // SELECT when not 0
   int64_t command_timeout_ms = 2'000;   // a healthy Redis answers in well under a millisecond
@@ -63,7 +64,8 @@ struct RedisOptions {
   Histogram* rtt_seconds = nullptr;     // optional: observes each reply's round-trip time
 };
 
-// Parses redis://[[user]:password@]host[:port][/db]. Errors: invalid_argument.
+// Parses redis://[[user]:password@]host[:port][/db] (user and password percent-decoded).
+// Errors: invalid_argument.
 Result<RedisOptions> parse_redis_url(std::string_view url);
 
 // A Lua script sent with EVALSHA, falling back to EVAL (which loads it) on NOSCRIPT.

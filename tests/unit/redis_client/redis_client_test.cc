@@ -320,6 +320,17 @@ TEST(RedisClient, AuthAndSelect) {
   ASSERT_TRUE(cl && *cl);
   EXPECT_NE((*cl)->str.find("db=2"), std::string::npos);
 
+  // Redis 6 ACL users: AUTH <user> <password>.
+  ASSERT_TRUE(*run(loop, c, {"ACL", "SETUSER", "svc", "on", ">svc-pw", "~*", "+@all"}));
+  auto acl = parse_redis_url("redis://svc:svc-pw@127.0.0.1:" + std::to_string(redis.port()));
+  ASSERT_TRUE(acl);
+  EXPECT_EQ(acl->username, "svc");
+  RedisClient u(loop.base(), *acl);
+  ASSERT_TRUE(u.start());
+  auto who = run(loop, u, {"ACL", "WHOAMI"});
+  ASSERT_TRUE(who && *who) << (who && !*who ? who->error().message : "");
+  EXPECT_EQ((*who)->str, "svc");
+
   auto bad = parse_redis_url("redis://:wrong@127.0.0.1:" + std::to_string(redis.port()));
   RedisClient w(loop.base(), *bad);
   ASSERT_TRUE(w.start());
