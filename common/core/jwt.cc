@@ -253,6 +253,14 @@ Result<JwkSet> JwkSet::parse_jwks(std::string_view text) {
       auto n = base64url_decode(k.string_or("n", ""));
       auto e = base64url_decode(k.string_or("e", ""));
       if (!n || !e || n->empty() || e->empty()) return fail(Errc::invalid_argument, what + ": RSA n/e not base64url");
+      // A tiny or even public exponent (e = 1 makes every message its own signature) is never
+      // what an identity provider publishes; refuse it rather than trust it.
+      std::string_view ev = *e;
+      while (!ev.empty() && ev.front() == 0) ev.remove_prefix(1);
+      if (ev.empty() || ev.size() > 8 || (static_cast<uint8_t>(ev.back()) & 1) == 0 ||
+          (ev.size() == 1 && static_cast<uint8_t>(ev.front()) < 3)) {
+        return fail(Errc::invalid_argument, what + ": RSA exponent must be odd, >= 3 and at most 64 bits");
+      }
       key->kty = Kty::rsa;
       key->pkey = rsa_from_jwk(*n, *e);
       if (key->pkey && !rsa_bits_ok(key->pkey.get())) {
@@ -338,7 +346,7 @@ std::expected<JwtClaims, JwtError> jwt_verify(std::string_view token, const JwkS
   std::transform(alg_lower.begin(), alg_lower.end(), alg_lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
   if (alg_lower == "none" || c.alg.empty()) return jerr(JwtErrc::alg_none, "unsigned token (alg none) refused");
   if (alg_lower.starts_with("hs")) {
-    return jerr(JwtErrc::alg_not_allowed, "HMAC token algorithm " + c.alg + " refused (RS256 or ES256 only)");
+    return jerr(JwtErrc::alg_not_allowed, "HMAC token algorithm " + c.alg.substr(0, 16) + " refused (RS256 or ES256 only)");
   }
   Kty want;
   if (c.alg == "RS256") {

@@ -284,6 +284,14 @@ TEST_F(JwtTest, JwksParsing) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message, "JWK set: key 'p': not a valid public key");
   EXPECT_FALSE(JwkSet::parse_jwks(R"({"keys":[{"kty":"RSA","kid":5,"n":"AQAB","e":"AQAB"}]})"));
+  for (const char* e : {"AQ", "Ag", "AAE", "AQABAQABAQAB"}) {  // 1, 2, 1 with a leading zero, 9 bytes
+    std::string jwk = rsa_->jwk();
+    size_t at = jwk.find(R"("e":")") + 5;
+    jwk.replace(at, jwk.find('"', at) - at, e);
+    bad = JwkSet::parse_jwks(R"({"keys":[)" + jwk + "]}");
+    ASSERT_FALSE(bad) << e;
+    EXPECT_EQ(bad.error().message, "JWK set: key 'rsa-1': RSA exponent must be odd, >= 3 and at most 64 bits") << e;
+  }
   Key weak(Key::Type::rsa, "weak", 1024);
   bad = JwkSet::parse_jwks(jwks_of({&weak}));
   ASSERT_FALSE(bad);
