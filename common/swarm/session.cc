@@ -87,9 +87,17 @@ std::string client_of(const lt::peer_id& pid) {
   return s;
 }
 
-std::string listen_spec(std::string spec) {
+// "HOST:PORT" or "HOST:FIRST-LAST" (a port range: the first free port in it is used). Returns
+// libtorrent's listen_interfaces value and how many further ports to try.
+std::pair<std::string, int> listen_spec(std::string spec) {
   if (!spec.empty() && spec[0] == ':') spec = "0.0.0.0" + spec;
-  return spec;
+  auto colon = spec.rfind(':');
+  auto dash = spec.find('-', colon == std::string::npos ? 0 : colon);
+  if (colon == std::string::npos || dash == std::string::npos) return {spec, 0};
+  int first = std::atoi(spec.substr(colon + 1, dash - colon - 1).c_str());
+  int last = std::atoi(spec.substr(dash + 1).c_str());
+  if (first <= 0 || last < first || last > 65535) return {spec, 0};  // libtorrent reports it as invalid
+  return {spec.substr(0, dash), last - first};
 }
 
 Status write_atomically(const std::string& path, const std::vector<char>& data) {
@@ -335,7 +343,9 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   }
 
   lt::settings_pack sp;
-  sp.set_str(lt::settings_pack::listen_interfaces, listen_spec(options.peer_listen));
+  auto [interfaces, retries] = listen_spec(options.peer_listen);
+  sp.set_str(lt::settings_pack::listen_interfaces, interfaces);
+  sp.set_int(lt::settings_pack::max_retry_port_bind, retries);
   sp.set_bool(lt::settings_pack::listen_system_port_fallback, false);
   sp.set_str(lt::settings_pack::peer_fingerprint, "-SC0100-");
   sp.set_str(lt::settings_pack::user_agent, "swarmcache/0.1");

@@ -20,7 +20,8 @@ namespace sc {
 class EventLoop;
 
 struct SwarmOptions {
-  // BitTorrent listener, HOST:PORT; port 0 binds any free port (see SwarmSession::listen_port).
+  // BitTorrent listener, HOST:PORT or HOST:FIRST-LAST (the first free port of the range); port 0
+  // binds any free port (see SwarmSession::listen_port).
   std::string peer_listen = "0.0.0.0:6881";
   // Resume data lives in <state_dir>/resume/<infohash>.resume; "" disables persistence.
   std::string state_dir;

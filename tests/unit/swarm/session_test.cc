@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -188,6 +193,37 @@ TEST_F(Fixture, PartialDownloadResumesAfterRestart) {
   EXPECT_EQ(file_sha(leech_data + "/payload.bin"), file_sha(seed_data + "/payload.bin"));
   EXPECT_TRUE(stop(loop, leecher));
   EXPECT_TRUE(stop(loop, seeder));
+}
+
+TEST(SwarmSessionStart, PortRangeSkipsBusyPorts) {
+  // Hold a port, then ask for a range starting at it.
+  int busy = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(busy, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  EventLoop loop;
+  SwarmOptions o;
+  o.peer_listen = "127.0.0.1:" + std::to_string(port) + "-" + std::to_string(port + 20);
+  auto s = SwarmSession::start(loop, o);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_GT((*s)->listen_port(), port);
+  EXPECT_LE((*s)->listen_port(), port + 20);
+  ::close(busy);
+}
+
+TEST(SwarmSessionStart, TrackerlessModeStarts) {
+  EventLoop loop;
+  SwarmOptions o;
+  o.peer_listen = "127.0.0.1:0";
+  o.dht = true;
+  auto s = SwarmSession::start(loop, o);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_NE((*s)->listen_port(), 0);
 }
 
 TEST(SwarmSessionStart, BadListenAddressIsAnError) {
