@@ -24,7 +24,7 @@ void declare_proxy_options(Options& o, ProxyConfig& c) {
   o.add_duration("tag_ttl", &c.tag_ttl_ms, "How long a tag's digest is reused before re-resolving");
   o.add_duration("lease.ttl", &c.lease_ttl_ms, "Upstream-fetch lease lifetime");
   o.add_duration("lease.wait", &c.lease_wait_ms, "How long a lease loser waits for the torrent");
-  o.add_duration("swarm.timeout", &c.swarm_timeout_ms, "Swarm download deadline before falling back upstream");
+  o.add_duration("swarm.timeout", &c.swarm_timeout_ms, "A swarm download that gains no byte for this long falls back upstream");
   o.add_bool("forward_proxy", &c.forward_proxy, "Serve absolute-form (http_proxy) requests");
   o.add_string("tls.cert_file", &c.tls_cert_file, "Certificate for HTTPS on the listener (torrent-cache CERTFILE)",
                "certfile");

@@ -28,7 +28,7 @@ struct ProxyConfig {
   int64_t tag_ttl_ms = 30'000;       // how long a tag → digest answer is reused
   int64_t lease_ttl_ms = 120'000;    // upstream-fetch lease lifetime
   int64_t lease_wait_ms = 30'000;    // how long a lease loser waits for the torrent
-  int64_t swarm_timeout_ms = 120'000;  // swarm download without completion → upstream
+  int64_t swarm_timeout_ms = 30'000;  // a swarm download without progress this long → upstream
   bool forward_proxy = true;         // serve absolute-form requests (OSTree http_proxy)
   std::string tls_cert_file, tls_key_file;
   std::string log_level = "info";

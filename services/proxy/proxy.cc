@@ -633,12 +633,7 @@ struct Proxy::Impl {
     f->infohash = *ih;
     f->torrent = std::move(torrent);
     swarm_pending[*ih] = f;
-    std::weak_ptr<bool> weak_alive = alive;
-    f->timer = loop.after(cfg.swarm_timeout_ms, [this, weak_alive, f] {
-      if (weak_alive.expired()) return;
-      swarm_downloads.with({"timeout"}).inc();
-      abandon_swarm(f);
-    });
+    arm_swarm_stall_timer(f, -1);
     // A complete torrent (data already on disk) reports at once through on_complete.
     start_stream(f, info->total_size);
   }
@@ -728,6 +723,20 @@ struct Proxy::Impl {
   void stream_abort(Inflight& f) {
     auto s = std::move(f.stream);
     if (s && s->req->alive()) s->req->stream_abort();
+  }
+
+  // A swarm download that has not gained a byte for swarm_timeout_ms goes upstream; a slow
+  // but moving one (a large blob on a busy LAN) is left alone.
+  void arm_swarm_stall_timer(std::shared_ptr<Inflight> f, int64_t last_downloaded) {
+    std::weak_ptr<bool> weak_alive = alive;
+    f->timer = loop.after(cfg.swarm_timeout_ms, [this, weak_alive, f, last_downloaded] {
+      if (weak_alive.expired() || f->infohash.empty()) return;
+      auto st = swarm->status_of(f->infohash);
+      int64_t now = st ? st->downloaded : 0;
+      if (now > std::max<int64_t>(last_downloaded, 0)) return arm_swarm_stall_timer(f, now);
+      swarm_downloads.with({"timeout"}).inc();
+      abandon_swarm(f);
+    });
   }
 
   void abandon_swarm(std::shared_ptr<Inflight> f) {

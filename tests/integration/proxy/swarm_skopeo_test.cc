@@ -5,6 +5,8 @@
 // Then two more proxies pull another image at the same time: the lease lets one go upstream.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "tests/integration/proxy/proxy_test_util.h"
@@ -144,6 +146,68 @@ TEST_F(SwarmSkopeo, ConcurrentPullsFetchEachBlobOnce) {
   EXPECT_EQ(metric(mc, "swarmcache_proxy_swarm_downloads_total{result=\"ok\"}") +
                 metric(md, "swarmcache_proxy_swarm_downloads_total{result=\"ok\"}"),
             3);
+}
+
+// The torrent is registered but its only seeder is gone: B's swarm download makes no progress,
+// and after swarm.timeout B fetches upstream instead; the pull still succeeds.
+TEST_F(SwarmSkopeo, StalledSwarmFallsBackUpstream) {
+  std::string image = push_image("test/gone", {1000});
+  auto layers = json_strings_after(image, "layers");
+  ASSERT_EQ(layers.size(), 1u);
+  auto a = proxy("a");
+  ASSERT_EQ(pull(a, "test/gone", dir_.file("out-a")), 0);
+  ASSERT_TRUE(wait_until([&] { return metric(a.metrics(), "swarmcache_proxy_torrents_registered_total") >= 2; }, 30s));
+  a.proc->stop();
+  std::ofstream(dir_.file("fast.yaml")) << "swarm:\n  timeout: 1s\n";
+  auto b = start_proxy(dir_, "b", "http://127.0.0.1:" + std::to_string(reg_port_),
+                       {"--config", dir_.file("fast.yaml"), "--metastore",
+                        "http://127.0.0.1:" + std::to_string(meta_port_), "--tracker",
+                        "http://127.0.0.1:" + std::to_string(tracker_port_) + "/announce"});
+  ASSERT_EQ(pull(b, "test/gone", dir_.file("out-b")), 0) << b.proc->output();
+  EXPECT_EQ(run_cmd("diff -r " + dir_.file("out-a") + " " + dir_.file("out-b")), 0);
+  auto mb = b.metrics();
+  EXPECT_GE(metric(mb, "swarmcache_proxy_swarm_downloads_total{result=\"timeout\"}"), 1) << mb;
+  EXPECT_EQ(upstream_gets("test/gone", layers[0]), 2u);
+  EXPECT_EQ(count_files(b.cache + "/tmp"), 0u);
+}
+
+std::string scrape_complete(int tracker_port, const std::string& infohash_hex) {
+  std::string q;
+  for (size_t i = 0; i < infohash_hex.size(); i += 2) q += "%" + infohash_hex.substr(i, 2);
+  auto r = http_request(tracker_port, "GET", "/scrape?info_hash=" + q);
+  std::smatch m;
+  if (std::regex_search(r.body, m, std::regex("8:completei([0-9]+)e"))) return m[1];
+  return "?";
+}
+
+// A cache over its budget evicts the least recently used blob, stops seeding it and tells the
+// tracker (event=stopped): the swarm no longer lists this proxy as a seed for it.
+TEST_F(SwarmSkopeo, EvictionStopsSeeding) {
+  std::string first = push_image("test/old", {2500});
+  auto old_layers = json_strings_after(first, "layers");
+  ASSERT_EQ(old_layers.size(), 1u);
+  auto a = start_proxy(dir_, "a", "http://127.0.0.1:" + std::to_string(reg_port_),
+                       {"--metastore", "http://127.0.0.1:" + std::to_string(meta_port_), "--tracker",
+                        "http://127.0.0.1:" + std::to_string(tracker_port_) + "/announce", "--token-file",
+                        dir_.file("token"), "--cache-size", "4M"});
+  ASSERT_EQ(pull(a, "test/old", dir_.file("out-old")), 0) << a.proc->output();
+  ASSERT_TRUE(wait_until([&] { return metric(a.metrics(), "swarmcache_proxy_torrents_registered_total") >= 2; }, 30s));
+  std::string hex = old_layers[0].substr(7);
+  auto meta = http_request(meta_port_, "GET", "/v1/torrents/sha256%3A" + hex, "", {{"Accept", "application/json"}});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(meta.body, m, std::regex("\"infohash\":\"([0-9a-f]{40})\""))) << meta.body;
+  std::string ih = m[1];
+  ASSERT_TRUE(wait_until([&] { return scrape_complete(tracker_port_, ih) == "1"; }, 20s))
+      << "A seeds the blob it fetched: " << scrape_complete(tracker_port_, ih);
+
+  push_image("test/new", {3000});
+  ASSERT_EQ(pull(a, "test/new", dir_.file("out-new")), 0) << a.proc->output();
+  EXPECT_FALSE(std::filesystem::exists(a.cache + "/blobs/" + hex)) << "the old layer was evicted";
+  auto ma = a.metrics();
+  EXPECT_GE(metric(ma, "swarmcache_proxy_cache_evictions"), 1);
+  EXPECT_LE(metric(ma, "swarmcache_proxy_cache_bytes"), 4 << 20);
+  EXPECT_TRUE(wait_until([&] { return scrape_complete(tracker_port_, ih) == "0"; }, 20s))
+      << "the tracker still lists a seed: " << scrape_complete(tracker_port_, ih);
 }
 
 }  // namespace
