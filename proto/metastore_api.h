@@ -9,7 +9,8 @@
 //   GET    /v1/torrents/{key}      .torrent bytes, ETag "<infohash>"; Accept: application/json → TorrentMeta
 //   GET    /v1/torrents?prefix=&limit=&cursor=   → TorrentPage
 //   DELETE /v1/torrents/{key}      → 204 | 404
-//   GET    /v1/events?after=&wait= → EventsPage (or text/event-stream: "id:", "event:", "data: Event")
+//   GET    /v1/events?after=&wait= → EventsPage (or text/event-stream: "id:", "event:", "data: Event");
+//                                    410 when `after` fell out of the kept history (resync from the listing)
 //   POST   /v1/leases/{key}        LeaseRequest → 201 granted | 200 renewed → Lease;  409 → Lease (holder)
 //   DELETE /v1/leases/{key}?holder=  → 204 | 404 (not held) | 409 (held by another)
 //   PUT    /v1/nodes/{id}          NodeInfo (heartbeat) → 200 NodeInfo

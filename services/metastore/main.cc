@@ -69,6 +69,7 @@ int run(int argc, char** argv) {
   opts.add_duration("gc.max_age", &cfg.gc_max_age_ms, "delete torrents not accessed for this long (0: never)");
   opts.add_int("gc.max_count", &cfg.gc_max_count, "keep at most this many torrents, least recently used go first (0: no limit)");
   opts.add_duration("gc.interval", &cfg.gc_interval_ms, "how often the GC policy runs");
+  opts.add_int("events.max_len", &cfg.events_max_len, "events kept in the stream (approximately); older ones are trimmed");
   opts.add_duration("nodes.default_ttl", &cfg.node_default_ttl_ms, "node heartbeat lifetime when the node asks for none");
   auto parsed = opts.parse(argc, argv);
   if (!parsed) {
@@ -114,7 +115,7 @@ int run(int argc, char** argv) {
   }
   if (!auth.configured()) SC_WARN("no --auth-tokens nor JWT keys: writes are open to anyone who can reach this port");
   if (cfg.max_torrent_bytes <= 0 || cfg.gc_interval_ms <= 0 || cfg.gc_max_age_ms < 0 || cfg.gc_max_count < 0 ||
-      threads < 0 || threads > 64) {
+      threads < 0 || threads > 64 || cfg.events_max_len < 1) {
     SC_ERROR("invalid limits or gc settings");
     return 2;
   }
@@ -127,7 +128,7 @@ int run(int argc, char** argv) {
     auto w = std::make_unique<Worker>();
     w->redis = std::make_unique<RedisClient>(base, *ropts);
     if (auto st = w->redis->start(); !st) return std::unexpected(st.error());
-    w->store = std::make_unique<RedisTorrentStore>(*w->redis, redis_prefix);
+    w->store = std::make_unique<RedisTorrentStore>(*w->redis, redis_prefix, cfg.events_max_len);
     w->service = std::make_unique<MetastoreService>(base, loop.clock(), *w->store, auth, metrics, cfg, housekeeping);
     return w;
   };

@@ -438,28 +438,50 @@ void MetastoreService::on_events(HttpRequest& req) {
         w->done = true;
         return;
       }
-      w->req->add_header("Cache-Control", "no-cache");
-      w->req->add_header("X-Accel-Buffering", "no");
-      w->req->stream_start(200, "text/event-stream");
-      w->started = true;
-      write_text(*w->req, "retry: 1000\n\n");
-      fetch(w);
+      unless_lost(w, [this, w] {
+        w->req->add_header("Cache-Control", "no-cache");
+        w->req->add_header("X-Accel-Buffering", "no");
+        w->req->stream_start(200, "text/event-stream");
+        w->started = true;
+        write_text(*w->req, "retry: 1000\n\n");
+        fetch(w);
+      });
     });
     return;
   }
   w->deadline_ms = now + wait_ms;
   // First look; a long-poll with nothing to report then waits for a wake or its deadline.
   w->fetching = true;
-  store_.events_after(w->after, kMaxEventsPerPage, [this, alive = alive_, w, wait_ms](Result<std::vector<MetaEvent>> r) {
-    if (!*alive) return;
-    w->fetching = false;
-    if (!r) return send_error(*w->req, kEvents, w->t0, r.error());
-    if (!r->empty() || wait_ms == 0 || stopping_) {
-      EventsPage page{std::move(*r), w->after};
-      if (!page.events.empty()) page.last_id = page.events.back().id;
-      return send(*w->req, kEvents, w->t0, 200, kJson, to_json(page));
+  unless_lost(w, [this, w, wait_ms] {
+    store_.events_after(w->after, kMaxEventsPerPage, [this, alive = alive_, w, wait_ms](Result<std::vector<MetaEvent>> r) {
+      if (!*alive) return;
+      w->fetching = false;
+      if (!r) return send_error(*w->req, kEvents, w->t0, r.error());
+      if (!r->empty() || wait_ms == 0 || stopping_) {
+        EventsPage page{std::move(*r), w->after};
+        if (!page.events.empty()) page.last_id = page.events.back().id;
+        return send(*w->req, kEvents, w->t0, 200, kJson, to_json(page));
+      }
+      add_waiter(w);
+    });
+  });
+}
+
+void MetastoreService::unless_lost(const std::shared_ptr<Waiter>& w, std::function<void()> next) {
+  if (w->after == "0-0") return next();
+  store_.events_lost_after(w->after, [this, alive = alive_, w, next = std::move(next)](Result<bool> r) {
+    if (!*alive || w->done) return;
+    if (!r) {
+      w->done = true;
+      return send_error(*w->req, kEvents, w->t0, r.error());
     }
-    add_waiter(w);
+    if (*r) {
+      // The client would silently miss events: tell it to rebuild its view from the listing.
+      w->done = true;
+      return send(*w->req, kEvents, w->t0, 410, kJson,
+                  error_json("gone", "events after this id were trimmed from the history; resync from /v1/torrents"));
+    }
+    next();
   });
 }
 

@@ -27,6 +27,7 @@ struct MetastoreConfig {
   int64_t gc_max_count = 0;     // 0: no count limit
   int64_t gc_interval_ms = kDefaultGcIntervalMs;
   int64_t node_default_ttl_ms = kDefaultNodeTtlMs;
+  int64_t events_max_len = kEventsMaxLen;
 };
 
 class MetastoreService {
@@ -77,6 +78,8 @@ class MetastoreService {
   void record(Route route, int status, int64_t t0);
 
   void add_waiter(std::shared_ptr<Waiter> w);
+  // Runs next() unless events after w's id were trimmed, in which case answers 410 Gone.
+  void unless_lost(const std::shared_ptr<Waiter>& w, std::function<void()> next);
   void fetch(const std::shared_ptr<Waiter>& w);
   void wake_all();
   void on_waiter_tick();

@@ -68,6 +68,9 @@ class TorrentStore {
   virtual void list(const std::string& prefix, const std::string& after_key, int64_t limit, StoreCb<ListResult> cb) = 0;
   // Events with id > after ("0" for all), oldest first.
   virtual void events_after(const std::string& after, int64_t limit, StoreCb<std::vector<MetaEvent>> cb) = 0;
+  // True when the event `after` (one the client saw) has been trimmed from the history, so
+  // events after it may have been too: resuming from it could miss some.
+  virtual void events_lost_after(const std::string& after, StoreCb<bool> cb) = 0;
   // Id of the newest event, "0-0" when there is none.
   virtual void last_event_id(StoreCb<std::string> cb) = 0;
   virtual void lease_acquire(const std::string& key, const std::string& holder, int64_t ttl_ms, StoreCb<LeaseResult> cb) = 0;

@@ -144,16 +144,30 @@ int64_t to_i64(std::string_view s) {
   return v;
 }
 
+std::optional<std::pair<uint64_t, uint64_t>> split_stream_id(std::string_view s) {
+  size_t dash = s.find('-');
+  std::string_view a = s.substr(0, dash), b = dash == std::string_view::npos ? "0" : s.substr(dash + 1);
+  uint64_t x = 0, y = 0;
+  auto r1 = std::from_chars(a.data(), a.data() + a.size(), x);
+  auto r2 = std::from_chars(b.data(), b.data() + b.size(), y);
+  if (a.empty() || r1.ec != std::errc() || r1.ptr != a.data() + a.size() || r2.ec != std::errc() ||
+      r2.ptr != b.data() + b.size()) {
+    return std::nullopt;
+  }
+  return std::pair{x, y};
+}
+
 int64_t int_of(const RedisReply& r) { return r.is_integer() ? r.integer : to_i64(r.str); }
 
 }  // namespace
 
-RedisTorrentStore::RedisTorrentStore(RedisClient& redis, std::string prefix) : redis_(redis), prefix_(std::move(prefix)) {}
+RedisTorrentStore::RedisTorrentStore(RedisClient& redis, std::string prefix, int64_t events_max_len)
+    : redis_(redis), prefix_(std::move(prefix)), max_len_(std::to_string(events_max_len)) {}
 
 void RedisTorrentStore::put(NewTorrent t, StoreCb<PutResult> cb) {
   std::vector<std::string> keys{k("t:" + t.key), k("keys"), k("atime"), k("events")};
   std::vector<std::string> args{t.key, t.infohash, std::move(t.bytes), std::move(t.meta_json), std::to_string(t.now_ms),
-                                std::to_string(kEventsMaxLen), std::to_string(t.size)};
+                                max_len_, std::to_string(t.size)};
   redis_.eval(put_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
     if (!r) return cb(std::unexpected(backend(r.error())));
     if (!r->is_array() || r->elements.size() != 3) return cb(fail(Errc::internal, "storage: bad put reply"));
@@ -237,7 +251,7 @@ void RedisTorrentStore::flush_touches() {
 void RedisTorrentStore::remove(const std::string& key, StoreCb<std::string> cb) {
   touches_.erase(key);
   std::vector<std::string> keys{k("t:" + key), k("keys"), k("atime"), k("events")};
-  std::vector<std::string> args{key, std::to_string(kEventsMaxLen)};
+  std::vector<std::string> args{key, max_len_};
   redis_.eval(delete_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
     if (!r) return cb(std::unexpected(backend(r.error())));
     if (r->is_nil()) return cb(fail(Errc::not_found, "no torrent under this key"));
@@ -288,6 +302,26 @@ void RedisTorrentStore::events_after(const std::string& after, int64_t limit, St
       out.push_back(std::move(ev));
     }
     cb(std::move(out));
+  });
+}
+
+void RedisTorrentStore::events_lost_after(const std::string& after, StoreCb<bool> cb) {
+  // `after` names an event the client saw. If it is older than the oldest event kept, it was
+  // trimmed, and so possibly were events after it (the stream is only ever trimmed at its head).
+  redis_.command({"XINFO", "STREAM", k("events")}, [cb = std::move(cb), after](Result<RedisReply> r) {
+    if (!r) {
+      if (r.error().code == Errc::internal) return cb(false);  // no stream yet: nothing was lost
+      return cb(std::unexpected(backend(r.error())));
+    }
+    auto& f = r->elements;
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].str != "first-entry") continue;
+      if (!f[i + 1].is_array() || f[i + 1].elements.empty()) return cb(false);
+      auto first = split_stream_id(f[i + 1].elements[0].str);
+      auto mine = split_stream_id(after);
+      return cb(first && mine && *mine < *first);
+    }
+    cb(false);
   });
 }
 
@@ -358,7 +392,7 @@ void RedisTorrentStore::gc(int64_t cutoff_ms, int64_t max_count, int64_t batch, 
   flush_touches();  // queued ahead of the script on the same connection
   std::vector<std::string> keys{k("atime"), k("keys"), k("events")};
   std::vector<std::string> args{std::to_string(cutoff_ms), std::to_string(max_count), std::to_string(batch),
-                                std::to_string(kEventsMaxLen), k("t:")};
+                                max_len_, k("t:")};
   redis_.eval(gc_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
     if (!r) return cb(std::unexpected(backend(r.error())));
     cb(r->integer);

@@ -3,7 +3,7 @@
 //   P t:<key>        hash: torrent (bytes), infohash, size, meta (JSON), created (ms)
 //   P keys           zset, all scores 0: every key, for lexicographic paging
 //   P atime          zset: key → last access (ms), for metadata and GC
-//   P events         stream: type put|delete, key, infohash (MAXLEN ~ kEventsMaxLen)
+//   P events         stream: type put|delete, key, infohash (MAXLEN ~ events_max_len)
 //   P lease:<key>    string: holder, with PX expiry
 //   P node:<id>      string: NodeInfo JSON, with PX expiry;  P nodes  zset: id → expiry (ms)
 // Multi-key writes are Lua scripts, hence atomic (and one MULTI/EXEC in the AOF). Standalone
@@ -14,12 +14,13 @@
 
 #include "common/io/redis_client.h"
 #include "services/metastore/torrent_store.h"
+#include "services/metastore/tunables.h"
 
 namespace sc::metastore {
 
 class RedisTorrentStore final : public TorrentStore {
  public:
-  RedisTorrentStore(RedisClient& redis, std::string prefix = "mt:");
+  RedisTorrentStore(RedisClient& redis, std::string prefix = "mt:", int64_t events_max_len = kEventsMaxLen);
 
   void put(NewTorrent t, StoreCb<PutResult> cb) override;
   void get_bytes(const std::string& key, StoreCb<TorrentBytes> cb) override;
@@ -29,6 +30,7 @@ class RedisTorrentStore final : public TorrentStore {
   void remove(const std::string& key, StoreCb<std::string> cb) override;
   void list(const std::string& prefix, const std::string& after_key, int64_t limit, StoreCb<ListResult> cb) override;
   void events_after(const std::string& after, int64_t limit, StoreCb<std::vector<MetaEvent>> cb) override;
+  void events_lost_after(const std::string& after, StoreCb<bool> cb) override;
   void last_event_id(StoreCb<std::string> cb) override;
   void lease_acquire(const std::string& key, const std::string& holder, int64_t ttl_ms, StoreCb<LeaseResult> cb) override;
   void lease_release(const std::string& key, const std::string& holder, StoreCb<ReleaseOutcome> cb) override;
@@ -42,6 +44,7 @@ class RedisTorrentStore final : public TorrentStore {
   std::string k(std::string_view suffix) const { return prefix_ + std::string(suffix); }
   RedisClient& redis_;
   std::string prefix_;
+  std::string max_len_;
   std::unordered_map<std::string, int64_t> touches_;
 };
 

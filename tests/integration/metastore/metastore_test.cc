@@ -106,7 +106,7 @@ class SseClient {
     a.sin_port = htons(port);
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n";
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: text/event-stream\r\n";
     if (!last_event_id.empty()) req += "Last-Event-ID: " + last_event_id + "\r\n";
     req += "\r\n";
     ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
@@ -387,6 +387,34 @@ TEST(Metastore, EventsLongPollAndSseResume) {
   auto status = ms.proc().stop(SIGTERM);
   ASSERT_TRUE(status);
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << ms.proc().output();
+}
+
+// A follower whose last id fell out of the trimmed history is told so (410), never silently
+// resumed past a gap; one still inside the history resumes normally.
+TEST(Metastore, TrimmedHistoryAnswersGone) {
+  test::RedisServer redis;
+  Metastore ms(redis.url(), "events:\n  max_len: 10\n");
+  std::string first_id;
+  for (int i = 0; i < 300; ++i) {  // MAXLEN ~ trims whole stream nodes (100 entries each)
+    std::string name = "g" + std::to_string(i);
+    ASSERT_EQ(ms.put("files/" + name, make_torrent(name)).status, 201);
+    if (i == 0) {
+      auto p = events_page_from_json(ms.req("GET", "/v1/events?after=0", "", {}, false).body);
+      ASSERT_TRUE(p && !p->events.empty());
+      first_id = p->events[0].id;
+    }
+  }
+  auto gone = ms.req("GET", "/v1/events?after=" + first_id, "", {}, false);
+  EXPECT_EQ(gone.status, 410) << gone.body;
+  EXPECT_EQ(error_code(gone), "gone");
+  SseClient sse(ms.port(), "/v1/events", first_id);
+  sse.read_ids(1, 2s);
+  EXPECT_NE(sse.raw().find("410"), std::string::npos) << sse.raw();
+  auto all = events_page_from_json(ms.req("GET", "/v1/events?after=0", "", {}, false).body);
+  ASSERT_TRUE(all && all->events.size() >= 2);
+  EXPECT_LT(all->events.size(), 300u);
+  auto recent = ms.req("GET", "/v1/events?after=" + all->events[0].id, "", {}, false);
+  EXPECT_EQ(recent.status, 200);
 }
 
 TEST(Metastore, LeasesGrantRenewConflictReleaseExpire) {
