@@ -1,10 +1,16 @@
 // swarmcache-tracker (the real binary) with Chihaya's jwt prehook and jwk_set_url pointing at a
 // JWKS served by `python3 -m http.server` on 127.0.0.1: good tokens get peers, each kind of bad
 // token gets its own failure reason and counter on /metrics, a broken or vanished key server
-// keeps the previous keys, and two real aria2c clients swarm through announce URLs that carry
-// `?jwt=<token>`; and the approval hooks in config order, with a SIGHUP reload of a list file.
+// keeps the previous keys, UDP announces carry the token in BEP 41 URLData, and two real aria2c
+// clients swarm through announce URLs that carry `?jwt=<token>`; and the approval hooks in config
+// order, with a SIGHUP reload of a list file.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <signal.h>
 
 #include <chrono>
@@ -72,7 +78,7 @@ struct KeyServer {
 
 struct Tracker {
   std::unique_ptr<Process> proc;
-  int http = 0, admin = 0;
+  int http = 0, admin = 0, udp = 0;
 
   Tracker(const TempDir& dir, const std::string& jwks_url) {
     std::string cfg = dir.file("tracker.yaml");
@@ -92,6 +98,7 @@ struct Tracker {
                                                               "--config", cfg});
     http = proc->wait_for_number("http_port", 10s).value_or(0);
     admin = proc->wait_for_number("admin_port", 10s).value_or(0);
+    udp = proc->wait_for_number("udp_port", 10s).value_or(0);
   }
   std::string metrics() { return http_request(admin, "GET", "/metrics").body; }
   double refusals(const std::string& reason) {
@@ -213,6 +220,109 @@ TEST_F(TrackerJwt, TokensFromAJwksUrlGatePeersWithPreciseReasons) {
       [&] { return metric(t.metrics(), "swarmcache_tracker_jwks_refresh_failures_total") >= failed + 2; }, 20s));
   EXPECT_EQ(failure(announce(t.http, announce_target(ih, 5, 7005, 100, rsa_->sign(claims(ih_hex))))), "");
   EXPECT_EQ(metric(t.metrics(), "swarmcache_tracker_jwks_keys"), 2);
+}
+
+// A BEP 15 client with BEP 41 URLData, just enough to carry a token over UDP.
+class UdpClient {
+ public:
+  explicit UdpClient(int port) : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ~UdpClient() { ::close(fd_); }
+
+  // One request/response exchange; "" on timeout.
+  std::string exchange(const std::string& packet) {
+    ::send(fd_, packet.data(), packet.size(), 0);
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return "";
+    char buf[2048];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+  uint64_t connect() {
+    std::string pkt;
+    put64(pkt, 0x41727101980ULL);
+    put32(pkt, 0);
+    put32(pkt, 7);
+    std::string r = exchange(pkt);
+    return r.size() == 16 ? get64(r, 8) : 0;
+  }
+  // Action and the rest of the reply (peers for an announce, the message for an error).
+  std::pair<uint32_t, std::string> announce(uint64_t cid, const std::string& ih, int peer, int port, int left,
+                                            const std::string& url_data) {
+    std::string pkt;
+    put64(pkt, cid);
+    put32(pkt, 1);
+    put32(pkt, 9);
+    pkt += ih;
+    std::string pid = "-SC0001-" + std::string(12 - std::to_string(peer).size(), '0') + std::to_string(peer);
+    pkt += pid;
+    put64(pkt, 0);
+    put64(pkt, static_cast<uint64_t>(left));
+    put64(pkt, 0);
+    put32(pkt, 2);  // started
+    put32(pkt, 0);
+    put32(pkt, 0);
+    put32(pkt, 0xffffffffu);
+    pkt.push_back(static_cast<char>(port >> 8));
+    pkt.push_back(static_cast<char>(port & 0xff));
+    for (size_t i = 0; i < url_data.size(); i += 255) {
+      std::string part = url_data.substr(i, 255);
+      pkt.push_back(2);
+      pkt.push_back(static_cast<char>(part.size()));
+      pkt += part;
+    }
+    pkt.push_back(0);
+    std::string r = exchange(pkt);
+    if (r.size() < 8) return {~0u, r};
+    uint32_t action = get32(r, 0);
+    return {action, r.substr(action == 1 ? 20 : 8)};
+  }
+
+ private:
+  static void put64(std::string& s, uint64_t v) {
+    for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  static void put32(std::string& s, uint32_t v) {
+    for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  static uint32_t get32(const std::string& s, size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<uint8_t>(s[at + i]);
+    return v;
+  }
+  static uint64_t get64(const std::string& s, size_t at) { return uint64_t{get32(s, at)} << 32 | get32(s, at + 4); }
+  int fd_;
+};
+
+TEST_F(TrackerJwt, UdpAnnouncesCarryTheTokenInUrlData) {
+  KeyServer keys(jwt_test::jwks_of({rsa_, ec_}));
+  ASSERT_TRUE(keys.ready()) << keys.proc->output();
+  TempDir dir;
+  Tracker t(dir, keys.url());
+  ASSERT_GT(t.udp, 0) << t.proc->output();
+  ASSERT_TRUE(wait_until([&] { return metric(t.metrics(), "swarmcache_tracker_jwks_refreshes_total") >= 1; }, 20s));
+  const std::string ih(20, 'u'), ih_hex = to_hex(ih);
+  UdpClient c(t.udp);
+  uint64_t cid = c.connect();
+  ASSERT_NE(cid, 0u);
+  auto [a1, r1] = c.announce(cid, ih, 1, 7101, 0, "/announce?jwt=" + rsa_->sign(claims(ih_hex)));
+  EXPECT_EQ(a1, 1u) << r1;
+  auto [a2, r2] = c.announce(cid, ih, 2, 7102, 100, "/announce?jwt=" + ec_->sign(claims(ih_hex)));
+  EXPECT_EQ(a2, 1u) << r2;
+  EXPECT_EQ(r2, std::string("\x7f\x00\x00\x01\x1b\xbd", 6)) << "the first peer, 127.0.0.1:7101";
+  auto [a3, r3] = c.announce(cid, ih, 3, 7103, 100, "/announce?jwt=" + ec_->sign(claims(ih_hex, -60)));
+  EXPECT_EQ(a3, 3u);
+  EXPECT_EQ(r3, "jwt: token expired");
+  auto [a4, r4] = c.announce(cid, ih, 4, 7104, 100, "/announce");
+  EXPECT_EQ(a4, 3u);
+  EXPECT_EQ(r4, "missing jwt parameter");
+  EXPECT_EQ(t.refusals("expired"), 1);
+  EXPECT_EQ(t.refusals("missing"), 1);
 }
 
 // mktorrent-made v1 torrent whose announce URL carries the token for its own info hash (the
