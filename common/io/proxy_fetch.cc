@@ -426,6 +426,7 @@ bool OwnedBuffer::add_file(int fd, int64_t offset, int64_t length) {
 }
 void OwnedBuffer::clear() { evbuffer_drain(buf_, evbuffer_get_length(buf_)); }
 size_t buffer_length(evbuffer* b) { return evbuffer_get_length(b); }
+void buffer_drain(evbuffer* b, size_t n) { evbuffer_drain(b, n); }
 
 void for_each_segment(evbuffer* b, const std::function<void(std::string_view)>& fn) {
   int n = evbuffer_peek(b, -1, nullptr, nullptr, 0);

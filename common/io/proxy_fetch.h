@@ -91,6 +91,7 @@ class OwnedBuffer {
   struct evbuffer* buf_;
 };
 size_t buffer_length(struct evbuffer* b);
+void buffer_drain(struct evbuffer* b, size_t n);
 // Calls fn on each contiguous segment of b, without copying or draining.
 void for_each_segment(struct evbuffer* b, const std::function<void(std::string_view)>& fn);
 

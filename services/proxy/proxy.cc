@@ -247,6 +247,7 @@ struct Proxy::Impl {
     std::unique_ptr<BlobCache::Writer> writer;
     OwnedBuffer held;
     bool started = false;
+    int64_t skip = 0;  // bytes the streamer already has (carried over from a stalled swarm stream)
     int status = 0;
     std::shared_ptr<Fetch> call;
     std::unique_ptr<Timer> bp_timer;
@@ -720,11 +721,6 @@ struct Proxy::Impl {
     count("blob", "peer_stream");
   }
 
-  void stream_abort(Inflight& f) {
-    auto s = std::move(f.stream);
-    if (s && s->req->alive()) s->req->stream_abort();
-  }
-
   // A swarm download that has not gained a byte for swarm_timeout_ms goes upstream; a slow
   // but moving one (a large blob on a busy LAN) is left alone.
   void arm_swarm_stall_timer(std::shared_ptr<Inflight> f, int64_t last_downloaded) {
@@ -740,7 +736,9 @@ struct Proxy::Impl {
   }
 
   void abandon_swarm(std::shared_ptr<Inflight> f) {
-    stream_abort(*f);
+    // A client already streaming from the swarm continues from upstream where it stopped.
+    auto carried = std::move(f->stream);
+    if (carried) carried->timer.reset();
     swarm_pending.erase(f->infohash);
     f->timer.reset();
     (void)swarm->remove(f->infohash, false);
@@ -749,7 +747,7 @@ struct Proxy::Impl {
     ::unlink(cache.blob_path(f->hex).c_str());
     cache.clear_partial(f->hex);
     f->infohash.clear();
-    fetch_upstream(f);
+    fetch_upstream(f, carried);
   }
 
   void on_swarm_complete(const std::string& ih) {
@@ -798,10 +796,15 @@ struct Proxy::Impl {
     });
   }
 
-  void fetch_upstream(std::shared_ptr<Inflight> f) {
+  void fetch_upstream(std::shared_ptr<Inflight> f, std::shared_ptr<SwarmStream> carried = nullptr) {
     upstream_blob_fetches.inc();
     auto tee = std::make_shared<Tee>();
-    for (auto it = f->waiters.begin(); it != f->waiters.end(); ++it) {
+    if (carried && carried->req->alive()) {
+      tee->streamer = carried->req;
+      tee->started = true;  // headers (with the blob's length) went out with the swarm stream
+      tee->skip = carried->sent;
+    }
+    for (auto it = f->waiters.begin(); !tee->streamer && it != f->waiters.end(); ++it) {
       if ((*it)->alive() && (*it)->method() == "GET" && (*it)->header("Range").empty()) {
         tee->streamer = *it;
         f->waiters.erase(it);
@@ -819,7 +822,7 @@ struct Proxy::Impl {
       t->status = h.status;
       if (h.status != 200) return false;
       if (h.content_length > cache.budget_bytes()) t->writer.reset();
-      if (t->streamer && t->streamer->alive()) {
+      if (t->streamer && t->streamer->alive() && !t->started) {
         if (f->verify) t->streamer->add_header("Docker-Content-Digest", "sha256:" + f->hex);
         std::string ct(h.header("Content-Type"));
         if (ct.empty()) ct = "application/octet-stream";
@@ -838,7 +841,12 @@ struct Proxy::Impl {
         });
         if (!ws) t->writer.reset();
       }
-      if (t->started && t->streamer && t->streamer->alive()) {
+      if (t->started && t->streamer && t->streamer->alive() && t->skip > 0) {
+        size_t n = std::min<size_t>(static_cast<size_t>(t->skip), buffer_length(buf));
+        buffer_drain(buf, n);  // the client had these bytes from the swarm
+        t->skip -= static_cast<int64_t>(n);
+      }
+      if (t->started && t->streamer && t->streamer->alive() && buffer_length(buf) > 0) {
         served_upstream.inc(buffer_length(buf));
         if (t->held.size() > 0) t->streamer->stream_write(t->held.get());
         t->held.move_from(buf);
