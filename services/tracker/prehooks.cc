@@ -56,6 +56,10 @@ Result<std::vector<std::unique_ptr<PreHook>>> make_prehooks(const std::vector<Ho
 }
 
 void reload_prehook(PreHook& hook) {
+  if (auto* jwt = dynamic_cast<JwtHook*>(&hook)) {
+    jwt->refresh();  // an operator rotating keys should not wait for the next interval
+    return;
+  }
   auto* ta = dynamic_cast<TorrentApprovalHook*>(&hook);
   if (!ta || !ta->has_file()) return;
   if (auto st = ta->reload(); !st) {

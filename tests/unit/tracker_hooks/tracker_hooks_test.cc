@@ -428,6 +428,45 @@ TEST_F(HooksTest, JwtKeysFromAUrlRefreshAndSurviveFailures) {
   });
 }
 
+// SIGHUP (reload_prehook) re-fetches the key set at once, whatever the update interval.
+TEST_F(HooksTest, JwtReloadFetchesKeysNow) {
+  test::LoopThread lt;
+  std::mutex mu;
+  std::string body = jwt_test::jwks_of({rsa_});
+  std::unique_ptr<HttpServer> server;
+  ASSERT_TRUE(lt.call([&]() -> Status {
+    server = std::make_unique<HttpServer>(lt.loop(), HttpServerOptions{});
+    server->route("/keys", [&](HttpRequest& req) {
+      std::lock_guard lock(mu);
+      req.reply(200, "application/json", body);
+    });
+    return server->start();
+  }));
+  std::string url = "http://127.0.0.1:" + std::to_string(lt.call([&] { return server->port(); })) + "/keys";
+  std::vector<std::unique_ptr<PreHook>> hooks;
+  ASSERT_TRUE(lt.call([&]() -> Status {
+    HookConfig c{"jwt", YAML::Load("{jwk_set_url: '" + url + "', jwk_set_update_interval: 1h}")};
+    auto h = make_prehooks({c}, lt.loop(), metrics, clock);
+    if (!h) return std::unexpected(h.error());
+    hooks = std::move(*h);
+    return {};
+  }));
+  auto* jwt = dynamic_cast<JwtHook*>(hooks.at(0).get());
+  ASSERT_NE(jwt, nullptr);
+  ASSERT_TRUE(test::wait_until([&] { return jwt->verifier().has_keys(); }, 10s));
+  EXPECT_EQ(jwt->verifier().keys()->kids(), std::vector<std::string>{"rsa-1"});
+  {
+    std::lock_guard lock(mu);
+    body = jwt_test::jwks_of({ec_});
+  }
+  lt.call([&] { reload_prehook(*hooks[0]); });
+  ASSERT_TRUE(test::wait_until([&] { return jwt->verifier().keys()->kids() == std::vector<std::string>{"ec-1"}; }, 10s));
+  lt.call([&] {
+    hooks.clear();
+    server.reset();
+  });
+}
+
 TEST_F(HooksTest, JwtBeforeKeysArriveIsAServerError) {
   test::LoopThread lt;
   std::vector<std::unique_ptr<PreHook>> hooks;
