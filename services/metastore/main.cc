@@ -52,7 +52,8 @@ int run(int argc, char** argv) {
   std::string jwt_keys_file;
   JwtVerifyOptions jwt;
   MetastoreConfig cfg;
-  // Measured by bench/metastore on 2 cores: 0.56x raw Redis GET with 0 threads, 0.71x with 2.
+  // Measured by bench/metastore on 2 busy cores: 0.44-0.56x raw Redis GET with 0 threads,
+  // 0.57-0.71x with 2.
   int64_t threads = 2;
   opts.add_string("listen", &listen, "HTTP listener HOST:PORT (port 0 picks a free one)", "listen");
   opts.add_string("redis.url", &redis_url, "redis://[:password@]host:port/db", "redis");
