@@ -108,6 +108,11 @@ struct ConnCtx {
   bool too_many_headers = false;
   bool body_too_large = false;
   bool dispatched = false;  // the current request reached a handler (counts as in flight)
+  // evhtp's parser (1.2.18) truncates a request line that arrives split across reads, so the
+  // request head is held back until it is complete (see on_readable).
+  bool awaiting_head = true;
+  bufferevent_data_cb evhtp_readcb = nullptr;
+  void* evhtp_readcb_arg = nullptr;
   std::weak_ptr<EvRequest> held;
 };
 
@@ -276,6 +281,10 @@ struct HttpServer::Impl {
     c->conn = conn;
     c->deadline = event_new(conn->evbase, -1, 0, on_deadline, c);
     self->arm_deadline(c);
+    bufferevent_event_cb eventcb = nullptr;
+    bufferevent_data_cb writecb = nullptr;
+    bufferevent_getcb(conn->bev, &c->evhtp_readcb, &writecb, &eventcb, &c->evhtp_readcb_arg);
+    bufferevent_setcb(conn->bev, on_readable, writecb, eventcb, c->evhtp_readcb_arg);
     evhtp_connection_set_hook(conn, evhtp_hook_on_headers_start, hook(on_headers_start), c);
     evhtp_connection_set_hook(conn, evhtp_hook_on_header, hook(on_header), c);
     evhtp_connection_set_hook(conn, evhtp_hook_on_headers, hook(on_headers), c);
@@ -284,6 +293,22 @@ struct HttpServer::Impl {
     evhtp_connection_set_hook(conn, evhtp_hook_on_conn_error, hook(on_conn_error), c);
     evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini, hook(on_connection_fini), c);
     return EVHTP_RES_OK;
+  }
+
+  // Read callback in front of evhtp's: a request head is handed over only once its blank line
+  // has arrived (or it is already too large to be valid, which evhtp then refuses), so the
+  // parser always sees the request line and headers in one piece.
+  static void on_readable(bufferevent* bev, void* arg) {
+    auto* conn = static_cast<evhtp_connection_t*>(arg);
+    auto* c = static_cast<ConnCtx*>(conn->hooks ? conn->hooks->on_headers_start_arg : nullptr);
+    if (c && c->awaiting_head) {
+      evbuffer* in = bufferevent_get_input(bev);
+      const auto& o = c->server->opt;
+      size_t cap = o.max_uri_bytes + o.max_header_bytes * kHardLimitFactor + 4096;
+      if (evbuffer_search(in, "\r\n\r\n", 4, nullptr).pos < 0 && evbuffer_get_length(in) < cap) return;
+      c->awaiting_head = false;
+    }
+    if (c) c->evhtp_readcb(bev, arg);
   }
 
   static void on_deadline(evutil_socket_t, short, void* arg) {
@@ -339,6 +364,7 @@ struct HttpServer::Impl {
     c->held.reset();
     if (c->dispatched) c->server->in_flight.fetch_sub(1, std::memory_order_relaxed);
     c->dispatched = false;
+    c->awaiting_head = true;
     c->server->arm_deadline(c);  // the next request (keep-alive) must come in time too
     return EVHTP_RES_OK;
   }
