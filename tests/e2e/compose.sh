@@ -131,6 +131,8 @@ cleanup() {
   else
     compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1
     rm -rf "$work"
+    # Untagged swarmcache images only: build stages and images this run's tags replaced.
+    docker image prune -f --filter label=io.swarmcache.image >/dev/null 2>&1
   fi
   exit "$rc"
 }
