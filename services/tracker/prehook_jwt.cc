@@ -104,6 +104,23 @@ Status JwtHook::start() {
   return {};
 }
 
+Status JwtHook::reload() {
+  if (opts_.jwk_set_file.empty() && opts_.public_key_file.empty()) {
+    refresh();
+    return {};
+  }
+  bool pem = !opts_.public_key_file.empty();
+  auto set = load_key_file(pem ? opts_.public_key_file : opts_.jwk_set_file, pem);
+  if (!set) {
+    refresh_failures_->inc();
+    return std::unexpected(set.error());
+  }
+  keys_gauge_->set(static_cast<int64_t>(set->size()));
+  verifier_.set_keys(std::move(*set));
+  refreshes_->inc();
+  return {};
+}
+
 void JwtHook::refresh() {
   if (!http_ || fetching_) return;
   fetching_ = true;

@@ -57,6 +57,9 @@ class JwtHook final : public PreHook {
 
   // Starts one fetch of jwk_set_url unless one is in flight (loop thread). For tests and SIGHUP.
   void refresh();
+  // SIGHUP: re-reads jwk_set_file / public_key_file, or refreshes from the URL. A failure keeps
+  // the previous keys and counts in swarmcache_tracker_jwks_refresh_failures_total.
+  Status reload();
   const JwtVerifier& verifier() const { return verifier_; }
 
  private:

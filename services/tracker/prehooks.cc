@@ -57,7 +57,10 @@ Result<std::vector<std::unique_ptr<PreHook>>> make_prehooks(const std::vector<Ho
 
 void reload_prehook(PreHook& hook) {
   if (auto* jwt = dynamic_cast<JwtHook*>(&hook)) {
-    jwt->refresh();  // an operator rotating keys should not wait for the next interval
+    // An operator rotating keys should not wait for the next interval.
+    if (auto st = jwt->reload(); !st) {
+      SC_WARN("jwt key reload failed, keeping the previous keys", {"error", st.error().message});
+    }
     return;
   }
   auto* ta = dynamic_cast<TorrentApprovalHook*>(&hook);

@@ -29,8 +29,8 @@ Result<std::vector<std::unique_ptr<PreHook>>> make_prehooks(const std::vector<Ho
                                                             const PrehookBuildOptions& options = {});
 
 // What SIGHUP does to one hook: torrent approval re-reads its list file (a failure keeps the
-// old list, logs and counts); jwt re-fetches jwk_set_url now; other hooks ignore it. Call on
-// the loop thread.
+// old list, logs and counts); jwt re-reads its key file or re-fetches jwk_set_url now (likewise
+// keeping the old keys on failure); other hooks ignore it. Call on the loop thread.
 void reload_prehook(PreHook& hook);
 
 }  // namespace sc

@@ -342,6 +342,15 @@ TEST_F(HooksTest, JwtFromAPemFileAndOptionErrors) {
   EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 1), "&jwt=" + token(*ec_, 'a')), "");
   EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 1), "&jwt=" + token(*rsa_, 'a')), "jwt: unknown key id 'rsa-1' for RS256")
       << "a PEM EC key takes any kid, but never an RS256 token";
+  // SIGHUP re-reads the key file; a broken one keeps the previous key.
+  write_file(pem, "garbage");
+  reload_all();
+  EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 1), "&jwt=" + token(*ec_, 'a')), "");
+  EXPECT_EQ(metric(metrics.render(), "swarmcache_tracker_jwks_refresh_failures_total"), 1);
+  write_file(pem, rsa_->pem());
+  reload_all();
+  EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 1), "&jwt=" + token(*rsa_, 'a')), "");
+  EXPECT_EQ(fail_of('a', peer_id("-qB4450-", 1), "&jwt=" + token(*ec_, 'a')), "jwt: unknown key id 'ec-1' for ES256");
 
   auto err = [&](const std::string& o) { return build_error("prehooks: [{name: jwt, options: {" + o + "}}]"); };
   EXPECT_NE(err("issuer: x").find("needs jwk_set_url, jwk_set_file or public_key_file"), std::string::npos);
