@@ -236,7 +236,29 @@ TEST(Metastore, PutGetConditionalAndErrors) {
   EXPECT_EQ(ms.req("GET", "/v1/torrents/" + key, "", {}, false).status, 404);
   EXPECT_EQ(ms.req("DELETE", "/v1/torrents/" + key).status, 404);
 
-  // Other kinds of key, v2 metadata accepted elsewhere (unit tests); health and metrics here.
+  // A real multi-file torrent from mktorrent, and a hybrid v1+v2 one: both hashes recorded.
+  std::ifstream mk(test::source_path("tests/fuzz/corpus/fuzz_metainfo/mktorrent_multi.torrent"), std::ios::binary);
+  std::string mk_bytes((std::istreambuf_iterator<char>(mk)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(mk_bytes.empty());
+  ASSERT_EQ(ms.put("dirs/d", mk_bytes).status, 201);
+  auto mk_meta = torrent_meta_from_json(ms.req("GET", "/v1/torrents/dirs/d", "", {{"Accept", "application/json"}}, false).body);
+  ASSERT_TRUE(mk_meta);
+  EXPECT_EQ(mk_meta->kind, "dir");
+  EXPECT_EQ(mk_meta->name, "d");
+  EXPECT_EQ(mk_meta->files.size(), 2u);
+  EXPECT_EQ(mk_meta->infohash, infohash_of(mk_bytes));
+  std::ifstream hy(test::source_path("tests/fuzz/corpus/fuzz_metainfo/hybrid.torrent"), std::ios::binary);
+  std::string hy_bytes((std::istreambuf_iterator<char>(hy)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(ms.put("files/hybrid", hy_bytes).status, 201);
+  auto hy_meta = torrent_meta_from_json(ms.req("GET", "/v1/torrents/files/hybrid", "", {{"Accept", "application/json"}}, false).body);
+  ASSERT_TRUE(hy_meta);
+  EXPECT_EQ(hy_meta->infohash_v1, infohash_of(hy_bytes));
+  EXPECT_EQ(hy_meta->infohash_v2.size(), 64u);
+  EXPECT_EQ(hy_meta->infohash, hy_meta->infohash_v1);
+  EXPECT_EQ(ms.req("DELETE", "/v1/torrents/dirs/d").status, 204);
+  EXPECT_EQ(ms.req("DELETE", "/v1/torrents/files/hybrid").status, 204);
+
+  // Other kinds of key; health and metrics.
   std::string blob = "sha256:" + std::string(64, 'e');
   EXPECT_EQ(ms.put(blob, make_torrent("blob")).status, 201);
   EXPECT_EQ(ms.put("ostree/repo.example.org/deltas/ab/cd/superblock", make_torrent("delta")).status, 201);
