@@ -147,11 +147,11 @@ MetastoreService::MetastoreService(struct event_base* base, const Clock& clock, 
       torrents_(metrics.gauge("swarmcache_metastore_torrents", "Torrents stored (refreshed every few seconds)")),
       waiters_gauge_(metrics.gauge("swarmcache_metastore_event_waiters", "Long-polls and SSE streams open")),
       gc_deleted_(metrics.counter("swarmcache_metastore_gc_deleted_total", "Torrents deleted by the GC policy")),
-      internal_errors_(metrics.counter("swarmcache_metastore_internal_errors_total", "Requests that failed on our side")) {
+      internal_errors_(metrics.counter("swarmcache_metastore_internal_errors_total", "Requests that failed on our side")),
+      housekeeping_(housekeeping) {
   auto& dur = metrics.histogram_family("swarmcache_metastore_request_duration_seconds", "HTTP request latency by route",
                                        {"route"});
   for (int r = 0; r < kRouteCount; ++r) durations_.push_back(&dur.with({kRouteNames[r]}));
-  housekeeping_ = housekeeping;
 }
 
 MetastoreService::~MetastoreService() { *alive_ = false; }
@@ -418,7 +418,7 @@ void MetastoreService::on_events(HttpRequest& req) {
     wait_ms = std::min(*d, kMaxWaitMs);
   }
   if ((sse || wait_ms > 0) && (stopping_ || waiters_.size() >= kMaxWaiters)) {
-    return send_error(req, kEvents, t0, Error{Errc::unavailable, "too many event listeners"});
+    return send_error(req, kEvents, t0, Error{Errc::unavailable, stopping_ ? "shutting down" : "too many event listeners"});
   }
   auto w = std::make_shared<Waiter>();
   w->req = req.hold();
