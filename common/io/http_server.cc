@@ -191,6 +191,9 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
       evhtp_send_reply_chunk_start(r_, static_cast<evhtp_res>(status));
       chunked_ = true;
     }
+    // Starting a reply overwrites the request's status, which is how evhtp knows a held request
+    // is paused; a stream started inside the handler after hold() would otherwise lose it.
+    if (held_) r_->status = EVHTP_RES_PAUSE;
   }
   void stream_write(evbuffer* data) override {
     if (chunked_) evhtp_send_reply_chunk(r_, data);

@@ -51,6 +51,18 @@ class ServerHarness {
       }
       r.stream_end();
     });
+    server_->route("/held-stream", [this](HttpRequest& r) {
+      auto held = r.hold();
+      held->stream_start(200, "text/plain", -1);  // inside the handler, right after hold()
+      timers_.push_back(loop_.after(30, [held] {
+        if (!held->alive()) return;
+        evbuffer* b = evbuffer_new();
+        evbuffer_add_printf(b, "late");
+        held->stream_write(b);
+        evbuffer_free(b);
+        held->stream_end();
+      }));
+    });
     server_->route("/noreply", [](HttpRequest&) {});
     if (setup) setup(*server_, loop_);
     auto st = server_->start();
@@ -197,6 +209,14 @@ TEST(HttpServer, StreamsChunked) {
   auto r = http_request(h.port(), "GET", "/stream");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "part0;part1;part2;");
+}
+
+TEST(HttpServer, HeldStreamStartedInHandler) {
+  ServerHarness h;
+  auto r = http_request(h.port(), "GET", "/held-stream");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "late");
+  EXPECT_TRUE(test::wait_until([&] { return h.server().in_flight() == 0; }, 2s));
 }
 
 TEST(HttpServer, HandlerWithoutReplyGets500) {
