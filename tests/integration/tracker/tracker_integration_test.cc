@@ -24,7 +24,7 @@
 #include "common/core/sha.h"
 #include "proto/announce.h"
 #include "tests/support/support.h"
-#include "tests/unit/tracker/jwt_test_util.h"
+#include "tests/support/jwt_test_keys.h"
 
 namespace sc::test {
 namespace {
@@ -525,9 +525,9 @@ TEST(TrackerIntegration, Aria2cPeersFindEachOtherOverUdp) {
 
 TEST(TrackerIntegration, Aria2cWithJwtProtectedAnnounceUrl) {
   TempDir dir;
-  TestKey key(TestKey::Type::rsa, "quay-1");
+  jwt_test::Key key(jwt_test::Key::Type::rsa, "quay-1");
   std::string jwks = dir.file("jwks.json");
-  write_file(jwks, jwks_of({&key}));
+  write_file(jwks, jwt_test::jwks_of({&key}));
   Tracker t(dir, "prehooks:\n  - name: jwt\n    options:\n      issuer: https://quay.example\n      audience: swarm\n"
                  "      jwk_set_file: " + jwks + "\n");
   ASSERT_GT(t.http, 0) << t.proc->output();

@@ -25,7 +25,7 @@
 #include "common/core/clock.h"
 #include "proto/metainfo.h"
 #include "tests/support/support.h"
-#include "tests/unit/jwt/jwt_test_keys.h"
+#include "tests/support/jwt_test_keys.h"
 
 namespace sc::test {
 namespace {

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/unit/jwt/jwt_test_keys.h"
+#include "tests/support/jwt_test_keys.h"
 
 namespace sc::jwt_test {
 namespace {

@@ -20,7 +20,7 @@
 #include "services/tracker/prehooks.h"
 #include "tests/support/loop_thread.h"
 #include "tests/support/support.h"
-#include "tests/unit/jwt/jwt_test_keys.h"
+#include "tests/support/jwt_test_keys.h"
 
 namespace sc {
 namespace {
