@@ -19,6 +19,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/core/json.h"
 #include "common/core/log.h"
 #include "common/io/event_loop.h"
 
@@ -32,29 +33,6 @@ constexpr uint64_t kHardLimitFactor = 4;
 constexpr int64_t kDrainPollMs = 20;
 
 timeval to_tv(int64_t ms) { return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)}; }
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 const char* method_name(htp_method m) {
   switch (m) {
@@ -80,12 +58,11 @@ evhtp_hook hook(F* f) {
 }  // namespace
 
 void HttpRequest::reply_error(const Error& err) {
-  std::string body = "{\"error\":{\"code\":\"";
-  body += errc_name(err.code);
-  body += "\",\"message\":\"";
-  body += json_escape(err.message);
-  body += "\"}}";
-  reply(errc_http_status(err.code), "application/json", body);
+  Json detail = Json::object();
+  detail.set("code", errc_name(err.code)).set("message", err.message);
+  Json body = Json::object();
+  body.set("error", std::move(detail));
+  reply(errc_http_status(err.code), "application/json", body.dump());
 }
 
 struct Route {
