@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <arpa/inet.h>
 #include <strings.h>
 
 #include <map>
@@ -150,7 +151,10 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
       }
       bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     }
-    conn_ = evhttp_connection_base_bufferevent_new(base_, dns_for(base_), bev, parts->host.c_str(),
+    // Literal addresses need no resolver (and then none is created for this loop).
+    in6_addr probe;
+    bool literal = inet_pton(AF_INET, parts->host.c_str(), &probe) == 1 || inet_pton(AF_INET6, parts->host.c_str(), &probe) == 1;
+    conn_ = evhttp_connection_base_bufferevent_new(base_, literal ? nullptr : dns_for(base_), bev, parts->host.c_str(),
                                                    static_cast<uint16_t>(parts->port));
     if (!conn_) return fail(Errc::internal, "cannot create connection");
     timeval tv{static_cast<time_t>(req_.timeout_ms / 1000), static_cast<suseconds_t>((req_.timeout_ms % 1000) * 1000)};

@@ -390,8 +390,9 @@ struct Proxy::Impl {
 
   // ---- /v2/ ------------------------------------------------------------------------------
 
+  // /v2/ is always the mirror, whatever the Host header says: behind a port mapping (docker
+  // -p 5000:8888) clients name a port that is not ours.
   void handle_v2(HttpRequest& req) {
-    if (is_forward(req)) return handle_forward(req);
     auto p = parse_oci_path(req.path());
     if (!p) {
       count("v2", "bad_request");
