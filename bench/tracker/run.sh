@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Tracker benchmark: swarmcache-tracker beside opentracker (Debian package) on loopback, each
-# pinned to one core, driven by wrk with the same announce mix (announce.lua): keep-alive and
-# one request per connection. Prints one table with announces/s, p99 latency and our ratio.
-# Usage: bench/tracker/run.sh [BUILD_DIR]   (env: DURATION=10s CONNS=64 TORRENTS=1000)
+# pinned to one core, driven with the same announce mix: HTTP by wrk + announce.lua (keep-alive,
+# and one request per connection), UDP by our udp_load. Then, on fresh instances, resident
+# memory per peer after loading LOAD_PEERS distinct peers over UDP (ΔVmRSS / peers).
+# Prints one table: announces/s and p99 per tracker and mode, bytes/peer, and ours ÷ opentracker.
+# Usage: bench/tracker/run.sh [BUILD_DIR]
+#   env: DURATION=10s CONNS=64 TORRENTS=1000 UDP_WINDOW=64 LOAD_PEERS=1000000 LOAD_TORRENTS=10000
+#        PERF=1 (perf record our tracker during the throughput runs; report in $PERF_DATA)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -10,10 +14,17 @@ build=${1:-$root/build}
 duration=${DURATION:-10s}
 conns=${CONNS:-64}
 export TORRENTS=${TORRENTS:-1000}
+udp_window=${UDP_WINDOW:-64}
+load_peers=${LOAD_PEERS:-1000000}
+# 100 peers per swarm: every (torrent, port) distinct from one source address, as both
+# trackers identify a peer by address and port within its swarm.
+load_torrents=${LOAD_TORRENTS:-10000}
+perf_data=${PERF_DATA:-/tmp/tracker-bench.perf.data}
 server_core=0
 client_core=1
 
-cmake --build "$build" --target swarmcache-tracker >/dev/null
+cmake --build "$build" --target swarmcache-tracker udp_load >/dev/null
+udp_load=$build/bench/tracker/udp_load
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -31,51 +42,113 @@ wait_port() {  # wait_port PORT: until something accepts on 127.0.0.1:PORT (boun
   return 1
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-# Ours: one worker thread on one core.
+# Ours: one HTTP worker and one UDP thread, the whole process on one core.
 cat >"$work/tracker.yaml" <<YAML
 metrics_addr: 127.0.0.1:0
 http: {addr: 127.0.0.1:0, threads: 1}
-udp: {addr: ""}
+udp: {addr: "127.0.0.1:0", threads: 1}
 YAML
-taskset -c $server_core "$build/services/tracker/swarmcache-tracker" --config "$work/tracker.yaml" >"$work/ours.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q http_port= "$work/ours.log" && break; sleep 0.05; done
-ours_port=$(grep -o 'http_port=[0-9]*' "$work/ours.log" | cut -d= -f2)
+start_ours() {  # sets ours_pid ours_port ours_udp
+  : >"$work/ours.log"
+  taskset -c $server_core "$build/services/tracker/swarmcache-tracker" --config "$work/tracker.yaml" \
+    >"$work/ours.log" 2>&1 &
+  ours_pid=$!
+  pids+=("$ours_pid")
+  for _ in $(seq 100); do grep -q http_port= "$work/ours.log" && break; sleep 0.05; done
+  ours_port=$(grep -o 'http_port=[0-9]*' "$work/ours.log" | head -1 | cut -d= -f2)
+  ours_udp=$(grep -o 'udp_port=[0-9]*' "$work/ours.log" | head -1 | cut -d= -f2)
+  wait_port "$ours_port"
+}
 
-# opentracker: Debian builds it whitelist-only, so list the benchmark's torrents.
+# opentracker: Debian builds it whitelist-only, so list every torrent the runs use.
 mkdir -p "$work/ot"
 python3 -c "
 import sys
-for i in range(1, int(sys.argv[1]) + 1): print(('%020d' % i).encode().hex())" "$TORRENTS" >"$work/ot/whitelist.txt"
-ot_port=$(free_port)
-taskset -c $server_core opentracker -i 127.0.0.1 -p "$ot_port" -P "$ot_port" -d "$work/ot" -u nobody -w whitelist.txt \
-  >"$work/ot.log" 2>&1 &
-pids+=($!)
-wait_port "$ours_port"
-wait_port "$ot_port"
-
-run() {  # run PORT CLOSE → "req/s p99_ms"
-  local out
-  out=$(CLOSE=$2 taskset -c $client_core wrk -t1 -c"$conns" -d"$duration" --latency -s "$here/announce.lua" \
-    "http://127.0.0.1:$1" 2>&1)
-  local rps p99
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  echo "$rps $p99"
+for i in range(1, int(sys.argv[1]) + 1): print(('%020d' % i).encode().hex())" \
+  "$(( TORRENTS > load_torrents ? TORRENTS : load_torrents ))" >"$work/ot/whitelist.txt"
+start_ot() {  # sets ot_pid ot_port (TCP and UDP)
+  ot_port=$(free_port)
+  taskset -c $server_core opentracker -i 127.0.0.1 -p "$ot_port" -P "$ot_port" -d "$work/ot" -u nobody \
+    -w whitelist.txt >"$work/ot.log" 2>&1 &
+  ot_pid=$!
+  pids+=("$ot_pid")
+  wait_port "$ot_port"
 }
 
-printf '%-22s %-12s %14s %10s\n' "tracker" "connections" "announces/s" "p99"
-declare -A result
-for mode in keepalive close; do
-  close=0
-  [[ $mode == close ]] && close=1
-  read -r ours_rps ours_p99 < <(run "$ours_port" $close)
-  read -r ot_rps ot_p99 < <(run "$ot_port" $close)
-  printf '%-22s %-12s %14s %10s\n' "swarmcache-tracker" "$mode" "$ours_rps" "$ours_p99"
-  printf '%-22s %-12s %14s %10s\n' "opentracker" "$mode" "$ot_rps" "$ot_p99"
-  result[$mode]=$(python3 -c "print(f'{float($ours_rps)/float($ot_rps):.2f}')")
-done
+to_ms() {  # wrk latency "12.3ms" / "950.00us" / "1.02s" → milliseconds
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 }
+    else print "?" }'
+}
+http_run() {  # http_run PORT CLOSE → "req/s p99_ms"
+  local out rps p99
+  out=$(CLOSE=$2 taskset -c $client_core wrk -t1 -c"$conns" -d"$duration" --latency -s "$here/announce.lua" \
+    "http://127.0.0.1:$1" 2>&1)
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  if grep -q 'Non-2xx' <<<"$out"; then echo "warning: non-2xx answers on port $1" >&2; fi
+  echo "$rps $p99"
+}
+udp_run() {  # udp_run PORT → "ann/s p99_ms"
+  local out secs=${duration%s}
+  out=$(taskset -c $client_core "$udp_load" --port "$1" --mode mix --seconds "$secs" --torrents "$TORRENTS" \
+    --window "$udp_window")
+  echo "udp $1: $out" >>"$work/udp.txt"
+  awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } printf "%s %.2f\n", v["announces_per_s"], v["p99_ms"]}' \
+    <<<"$(head -1 <<<"$out")"
+}
+load_run() {  # load_run PID UDP_PORT → bytes per peer
+  local before after
+  before=$(rss_kb "$1")
+  taskset -c $client_core "$udp_load" --port "$2" --mode load --peers "$load_peers" --torrents "$load_torrents" \
+    --seconds 300 --window 256 >>"$work/load.txt"
+  sleep 1  # let the server finish the last replies before reading its RSS
+  after=$(rss_kb "$1")
+  echo "rss $1: before ${before} kB after ${after} kB" >>"$work/load.txt"
+  python3 -c "print(f'{($after - $before) * 1024 / $load_peers:.1f}')"
+}
+
+start_ours
+start_ot
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ ${PERF:-0} == 1 ]]; then
+  perf record -g -o "$perf_data" -p "$ours_pid" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
+read -r o_ka o_ka99 < <(http_run "$ours_port" 0)
+read -r t_ka t_ka99 < <(http_run "$ot_port" 0)
+read -r o_cl o_cl99 < <(http_run "$ours_port" 1)
+read -r t_cl t_cl99 < <(http_run "$ot_port" 1)
+read -r o_udp o_udp99 < <(udp_run "$ours_udp")
+read -r t_udp t_udp99 < <(udp_run "$ot_port")
+if [[ ${PERF:-0} == 1 ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+load_mid=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Memory on fresh instances, so the throughput runs' peers and buffers do not count.
+kill "$ours_pid" "$ot_pid"
+wait "$ours_pid" "$ot_pid" 2>/dev/null || true
+start_ours
+start_ot
+o_bpp=$(load_run "$ours_pid" "$ours_udp")
+t_bpp=$(load_run "$ot_pid" "$ot_port")
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+ratio() { python3 -c "print(f'{float($1)/float($2):.2f}x')"; }
+fmt='%-20s | %12s %8s | %12s %8s | %12s %8s | %10s\n'
 echo
-echo "ours / opentracker: keep-alive ${result[keepalive]}x, one request per connection ${result[close]}x"
-echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+printf "$fmt" "tracker" "HTTP k-a/s" "p99 ms" "HTTP 1/conn" "p99 ms" "UDP ann/s" "p99 ms" "bytes/peer"
+printf "$fmt" "swarmcache-tracker" "$o_ka" "$o_ka99" "$o_cl" "$o_cl99" "$o_udp" "$o_udp99" "$o_bpp"
+printf "$fmt" "opentracker" "$t_ka" "$t_ka99" "$t_cl" "$t_cl99" "$t_udp" "$t_udp99" "$t_bpp"
+printf "$fmt" "ours / opentracker" "$(ratio "$o_ka" "$t_ka")" "$(ratio "$o_ka99" "$t_ka99")" \
+  "$(ratio "$o_cl" "$t_cl")" "$(ratio "$o_cl99" "$t_cl99")" "$(ratio "$o_udp" "$t_udp")" "$(ratio "$o_udp99" "$t_udp99")" \
+  "$(ratio "$o_bpp" "$t_bpp")"
+echo
+echo "goals: HTTP >= 1.20x, UDP >= 1.00x, bytes/peer ratio <= 1.00x (p99 and bytes/peer: lower is better)"
+echo "each server pinned to core $server_core, wrk/udp_load to core $client_core; $duration per run, $conns wrk connections,"
+echo "UDP window $udp_window (connect before every 10th announce); memory: $load_peers peers over $load_torrents torrents"
+cat "$work/udp.txt" "$work/load.txt"
+echo "load average (1/5/15 min) at start: $load_start; after throughput runs: $load_mid; at end: $load_end; $(nproc) cores"
