@@ -285,7 +285,13 @@ struct HttpServer::Impl {
       evbuffer* in = bufferevent_get_input(bev);
       const auto& o = c->server->opt;
       size_t cap = o.max_uri_bytes + o.max_header_bytes * kHardLimitFactor + 4096;
-      if (evbuffer_search(in, "\r\n\r\n", 4, nullptr).pos < 0 && evbuffer_get_length(in) < cap) return;
+      // A request line starts with a method token; anything else (a TLS ClientHello from a
+      // client probing https first, as docker and skopeo do) goes to evhtp now to be refused
+      // at once, not after the read timeout.
+      unsigned char first = 'G';
+      evbuffer_copyout(in, &first, 1);
+      bool plausible = (first >= 'A' && first <= 'Z') || first == '\r' || first == '\n';
+      if (plausible && evbuffer_search(in, "\r\n\r\n", 4, nullptr).pos < 0 && evbuffer_get_length(in) < cap) return;
       c->awaiting_head = false;
     }
     if (c) c->evhtp_readcb(bev, arg);
