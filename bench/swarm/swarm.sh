@@ -39,10 +39,10 @@ for _ in $(seq 100); do curl -sf "127.0.0.1:$mp/readyz" >/dev/null && break; sle
 mkdir -p "$work/data"
 head -c $((size_mib << 20)) /dev/urandom >"$work/data/payload.bin"
 rate=$((rate_mib << 20))
-common=(--metastore "http://127.0.0.1:$mp" --tracker "http://127.0.0.1:$tp/announce" --token-file "$work/token"
+common=(${SC_BENCH_EXTRA:-} --metastore "http://127.0.0.1:$mp" --tracker "http://127.0.0.1:$tp/announce" --token-file "$work/token"
         --listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 --upload-rate-limit "$rate" --download-rate-limit "$rate"
         --log-level warn)
-"$(bin seeder)" "${common[@]}" --data "$work/data" --state "$work/seeder-state" >"$work/seeder.log" 2>&1 & pids+=($!)
+"$(bin seeder)" "${common[@]}" ${SC_BENCH_SEEDER_FLAGS:-} --data "$work/data" --state "$work/seeder-state" >"$work/seeder.log" 2>&1 & pids+=($!)
 sp=$(wait_for "$work/seeder.log" control_port)
 for _ in $(seq 600); do curl -sf "127.0.0.1:$sp/readyz" >/dev/null && break; sleep 0.1; done
 
@@ -75,8 +75,12 @@ done
 t1=$(date +%s.%N)
 
 limit=$(echo "$size_mib $rate_mib" | awk '{print $1/$2}')
+origin=$(curl -s "127.0.0.1:$sp/v1/status" | python3 -c 'import json,sys
+d=json.load(sys.stdin); t=[x for x in d["torrents"] if x["key"]=="files/payload.bin"][0]
+print("%.2f" % (t["uploaded"] / t["size"]))')
 took=$(echo "$t0 $t1" | awk '{print $2-$1}')
 printf '%-34s %8s %9s %9s %10s %7s\n' "run" leechers "size MiB" "MiB/s/host" "seconds" "x limit"
 printf '%-34s %8d %9d %9d %10.2f %7.2f\n' "swarmcache (loopback, rate caps)" "$n" "$size_mib" "$rate_mib" "$took" "$(echo "$took $limit" | awk '{print $1/$2}')"
 printf '%-34s %8d %9d %9d %10.2f %7.2f\n' "physical limit (size / link rate)" "$n" "$size_mib" "$rate_mib" "$limit" 1
+echo "origin sent $origin copies of the file (ideal: 1.00)"
 echo "goal: 1.25x; measured elsewhere on an emulated LAN: aria2c+opentracker 2.0x, rtorrent 10.8x, one HTTP origin 10.5x"

@@ -139,6 +139,8 @@ void declare_node_options(Options& o, NodeConfig& c) {
   o.add_int("swarm.connections_limit", &c.connections_limit, "Peer connections over all torrents.", "connections-limit");
   o.add_int("swarm.unchoke_slots", &c.unchoke_slots, "Peers unchoked at once (-1 = all interested peers).", "unchoke-slots");
   o.add_bool("swarm.dht", &c.dht, "Trackerless mode: DHT and local service discovery.", "dht");
+  o.add_bool("swarm.super_seed", &c.super_seed,
+             "Seeder: reveal pieces one at a time (BEP 16) so the origin sends each piece about once.", "super-seed");
   o.add_duration("heartbeat_interval", &c.heartbeat_interval_ms, "How often the node registers itself.", "heartbeat-interval");
   o.add_duration("swarm.resume_save_interval", &c.resume_save_interval_ms, "How often resume data is saved.", "resume-save-interval");
 }

@@ -17,7 +17,13 @@
 // - Learning peers: announce on add, reannounce_all() when the caller knows something changed,
 //   incoming connections teach the older peers about newcomers, and ut_pex (on by default)
 //   spreads the rest; connection_speed is high so a tracker reply becomes connections at once.
-// - Deep request queues and large send buffers so one TCP stream can fill a LAN link.
+// - Request queues sized to one second of a peer's rate (request_queue_time = 1, not 3): a LAN
+//   round trip is far below that, and each request still queued to the origin for a piece
+//   another leecher is already fetching is a duplicate the origin pays for (bench/swarm/swarm.sh
+//   prints origin copies: ~1.6-1.9 with 3 leechers). BEP 16 super-seeding (AddTorrentOptions::
+//   super_seed, seeder --super-seed) brings that to ~1.05 but was slower end to end on loopback
+//   (2.8x vs 2.5x the limit, 10 leechers, 64 MiB, 8 MiB/s caps, loaded 2-core host), so it is
+//   off by default until measured on the emulated LAN. Large send buffers keep LAN pipes full.
 // - TCP only (uTP measured 15x slower on loopback), no UPnP/NAT-PMP/LSD/DHT unless asked.
 #include "common/swarm/session.h"
 
@@ -381,6 +387,7 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   // Turn a tracker reply into connections at once, and keep LAN pipes full.
   sp.set_int(lt::settings_pack::connection_speed, 200);
   sp.set_bool(lt::settings_pack::smooth_connects, false);
+  sp.set_int(lt::settings_pack::request_queue_time, 1);
   sp.set_int(lt::settings_pack::max_out_request_queue, 1500);
   sp.set_int(lt::settings_pack::max_allowed_in_request_queue, 2000);
   sp.set_int(lt::settings_pack::send_buffer_watermark, 4 << 20);
@@ -492,6 +499,10 @@ Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOp
   atp.save_path = o.save_path.empty() ? std::string(".") : o.save_path;
   atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
   if (o.seed_mode && !resumed) atp.flags |= lt::torrent_flags::seed_mode;
+  if (o.super_seed)
+    atp.flags |= lt::torrent_flags::super_seeding;
+  else
+    atp.flags &= ~lt::torrent_flags::super_seeding;
   for (auto& t : o.trackers) {
     bool known = false;
     for (auto& e : ti->trackers()) known = known || e.url == t;

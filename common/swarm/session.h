@@ -80,6 +80,9 @@ struct AddTorrentOptions {
   std::string save_path;  // directory the torrent's name is created under
   // The data is already there and was just hashed by us: skip the check (seeder).
   bool seed_mode = false;
+  // BEP 16 super-seeding: reveal pieces to each peer one at a time so the origin sends each
+  // piece about once and the leechers spread it (see session.cc). Only for complete data.
+  bool super_seed = false;
   // Extra tracker URLs appended to the torrent's own.
   std::vector<std::string> trackers;
 };
