@@ -5,6 +5,9 @@
   check_swarm.py status KEYS_FILE STATUS_JSON
         exit 0 when the node's /v1/status shows every key in KEYS_FILE complete; otherwise
         print what is missing or incomplete (one line) and exit 1
+  check_swarm.py dashboard KEYS_FILE OVERVIEW_JSON MIN_NODES
+        exit 0 when the dashboard's /api/overview lists at least MIN_NODES nodes that it can
+        reach, each holding every key in KEYS_FILE; otherwise print the shortfall, exit 1
   check_swarm.py files SOURCE_SUMS NODE_SUMS
         both are `sha256sum` output (paths relative to the data roots); exit 0 when every
         source file has a copy on the node with the same relative path suffix and digest, and
@@ -97,6 +100,24 @@ def cmd_status(keys_file, status_path):
     return 0
 
 
+def cmd_dashboard(keys_file, overview_path, min_nodes):
+    with open(keys_file, encoding="utf-8") as f:
+        wanted = len([line for line in f if line.strip()])
+    try:
+        doc = _load(overview_path) or {}
+    except (OSError, ValueError) as e:
+        print(f"overview unreadable: {e}")
+        return 1
+    nodes = doc.get("nodes") or []
+    good = [n for n in nodes if not n.get("error") and int(n.get("torrents") or 0) >= wanted]
+    if len(good) >= min_nodes:
+        return 0
+    bad = [f"{n.get('id')}({n.get('role')}: {n.get('error') or str(n.get('torrents')) + ' torrents'})"
+           for n in nodes if n not in good]
+    print(f"{len(good)}/{min_nodes} nodes seen with all {wanted} torrents; {len(nodes)} listed; others: {bad[:4]}")
+    return 1
+
+
 def _sums(path):
     out = {}
     with open(path, encoding="utf-8") as f:
@@ -136,6 +157,8 @@ def main(argv):
         return cmd_keys(argv[1:])
     if len(argv) == 3 and argv[0] == "status":
         return cmd_status(argv[1], argv[2])
+    if len(argv) == 4 and argv[0] == "dashboard":
+        return cmd_dashboard(argv[1], argv[2], int(argv[3]))
     if len(argv) == 3 and argv[0] == "files":
         return cmd_files(argv[1], argv[2])
     print(__doc__, file=sys.stderr)

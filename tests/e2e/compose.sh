@@ -243,6 +243,20 @@ for i in "${!leecher_ids[@]}"; do
     || die "leecher $((i + 1)) ($(docker inspect -f '{{.Name}}' "$c")): $line"
 done
 log "every leecher's files match the source SHA-256 ($n_files files each)"
+t_hashed=$SECONDS
+
+# The dashboard is the one front end for every node: it must see all of them, complete.
+dashboard=$(compose ps -q dashboard)
+min_nodes=$((leechers + 2))
+deadline=$((SECONDS + 120))
+line=""
+until http_get "$dashboard" "http://127.0.0.1:8080/api/overview" >"$work/overview.json" 2>/dev/null \
+  && line=$(python3 "$here/check_swarm.py" dashboard "$work/keys" "$work/overview.json" "$min_nodes"); do
+  ((SECONDS < deadline)) || die "dashboard after 120 s: ${line:-/api/overview did not answer}"
+  sleep "$poll"
+done
+t_dashboard=$SECONDS
+log "the dashboard shows all $min_nodes nodes with every torrent"
 
 # Nothing may have crashed and been restarted along the way.
 for c in $(compose ps -q); do
@@ -258,4 +272,5 @@ printf '%-40s %s\n' \
   "compose up (+ healthy)" "$((t_up - t_built)) s (+$((t_healthy - t_up)) s)" \
   "seeders registered every file" "$((t_registered - t_healthy)) s" \
   "${leechers} leechers x ${mib} MiB complete" "${swarm_s} s ($((leechers * mib)) MiB delivered)" \
+  "dashboard shows every node complete" "+$((t_dashboard - t_hashed)) s" \
   "total" "$((SECONDS - t_start)) s"
