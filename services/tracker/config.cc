@@ -49,13 +49,18 @@ void declare_tracker_options(Options& o, TrackerConfig& c) {
   o.add_int("udp.max_scrape_infohashes", &c.udp_max_scrape_infohashes, "As http.max_scrape_infohashes for UDP; -1 = same as HTTP.");
   o.tolerate("udp.enable_request_timing", "request latency is always in /metrics");
 
-  o.add_string("storage.name", &c.storage_name, "Peer store: memory.");
+  o.add_string("storage.name", &c.storage_name, "Peer store: memory, or redis (shared by several trackers).");
   o.add_duration("storage.config.gc_interval", &c.gc_interval_ms, "How often expired peers are swept.");
   o.alias("storage.gc_interval", "storage.config.gc_interval");
   o.add_duration("storage.config.peer_lifetime", &c.peer_lifetime_ms, "A peer not heard from for this long is dropped.");
   o.alias("storage.peer_lifetime", "storage.config.peer_lifetime");
   o.add_int("storage.config.shard_count", &c.shard_count, "Shards (locks) of the memory store.");
   o.alias("storage.shards", "storage.config.shard_count");
+  o.add_string("storage.config.redis_broker", &c.redis_broker, "redis store: redis://[[user]:password@]host:port/db.", "redis");
+  o.add_duration("storage.config.redis_read_timeout", &c.redis_read_timeout_ms, "redis store: a reply later than this fails the request and drops the connection.");
+  o.add_duration("storage.config.redis_write_timeout", &c.redis_write_timeout_ms, "redis store: as redis_read_timeout (one deadline per command covers both).");
+  o.add_duration("storage.config.redis_connect_timeout", &c.redis_connect_timeout_ms, "redis store: connection attempt timeout.");
+  o.add_string("storage.config.redis_key_prefix", &c.redis_key_prefix, "redis store: prefix of every key (trackers sharing swarms use the same).");
   o.tolerate("storage.config.prometheus_reporting_interval", "store gauges are computed when /metrics is scraped");
 
   o.add_node(

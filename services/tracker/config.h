@@ -51,6 +51,12 @@ struct TrackerConfig {
   int64_t gc_interval_ms = 3 * 60 * 1000;
   int64_t peer_lifetime_ms = 31 * 60 * 1000;
   int64_t shard_count = 1024;
+  // storage.name: redis (Chihaya's redis storage options, plus a key prefix of ours).
+  std::string redis_broker = "redis://127.0.0.1:6379/0";
+  int64_t redis_read_timeout_ms = 2'000;
+  int64_t redis_write_timeout_ms = 2'000;
+  int64_t redis_connect_timeout_ms = 1'000;
+  std::string redis_key_prefix = "sc:tracker:";
 
   std::vector<HookConfig> prehooks;
 };

@@ -1,8 +1,10 @@
 // swarmcache-tracker: the composition root. Reads the config (ours or Chihaya's), builds the
 // clock, peer store, logic, HTTP frontend and admin listener, adopts systemd sockets, and
 // runs until SIGTERM, draining in-flight requests before it exits.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,6 +20,7 @@
 #include "services/tracker/logic.h"
 #include "services/tracker/metrics.h"
 #include "services/tracker/peer_store_memory.h"
+#include "services/tracker/peer_store_redis.h"
 #include "services/tracker/prehooks.h"
 #include "services/tracker/udp_frontend.h"
 
@@ -63,8 +66,8 @@ int run(int argc, char** argv) {
     SC_WARN("real_ip_header is ignored until http.trusted_proxies lists your proxies",
             {"real_ip_header", cfg.real_ip_header});
   }
-  if (cfg.storage_name != "memory") {
-    SC_ERROR("unsupported storage", {"storage.name", cfg.storage_name}, {"supported", "memory"});
+  if (cfg.storage_name != "memory" && cfg.storage_name != "redis") {
+    SC_ERROR("unsupported storage", {"storage.name", cfg.storage_name}, {"supported", "memory, redis"});
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -72,10 +75,34 @@ int run(int argc, char** argv) {
   MetricsRegistry registry;
   TrackerMetrics metrics(registry);
 
-  MemoryStoreOptions mopts;
-  mopts.shards = static_cast<size_t>(cfg.shard_count);
-  mopts.peer_lifetime_ms = cfg.peer_lifetime_ms;
-  auto store = std::make_unique<MemoryPeerStore>(loop.clock(), mopts);
+  std::unique_ptr<PeerStore> store;
+  RedisPeerStore* redis_store = nullptr;
+  if (cfg.storage_name == "redis") {
+    auto ropts = parse_redis_url(cfg.redis_broker);
+    if (!ropts) {
+      SC_ERROR("invalid storage.config.redis_broker", {"error", ropts.error().message});
+      return 2;
+    }
+    if (cfg.redis_read_timeout_ms < 1 || cfg.redis_write_timeout_ms < 1 || cfg.redis_connect_timeout_ms < 1) {
+      SC_ERROR("storage.config.redis_*_timeout must be positive");
+      return 2;
+    }
+    ropts->command_timeout_ms = std::max(cfg.redis_read_timeout_ms, cfg.redis_write_timeout_ms);
+    ropts->connect_timeout_ms = cfg.redis_connect_timeout_ms;
+    RedisStoreOptions rsopts{.redis = *ropts, .key_prefix = cfg.redis_key_prefix, .peer_lifetime_ms = cfg.peer_lifetime_ms};
+    auto rs = std::make_unique<RedisPeerStore>(loop.clock(), std::move(rsopts));
+    if (auto st = rs->start(); !st) {
+      SC_ERROR("cannot start the redis peer store", {"error", st.error().message});
+      return 2;
+    }
+    redis_store = rs.get();
+    store = std::move(rs);
+  } else {
+    MemoryStoreOptions mopts;
+    mopts.shards = static_cast<size_t>(cfg.shard_count);
+    mopts.peer_lifetime_ms = cfg.peer_lifetime_ms;
+    store = std::make_unique<MemoryPeerStore>(loop.clock(), mopts);
+  }
   metrics.watch_store(*store);
 
   TrackerLogic logic(*logic_opts, *store);
@@ -104,6 +131,8 @@ int run(int argc, char** argv) {
   popts.max_header_bytes = kPublicMaxHeaderBytes;
   popts.tls_cert_file = cfg.tls_cert_path;
   popts.tls_key_file = cfg.tls_key_path;
+  // Each worker gets its own Redis connection, so a held announce completes on its thread.
+  if (redis_store) popts.thread_init = [redis_store](struct event_base* base) { redis_store->attach_thread(base); };
   HttpServer pub(loop, popts);
   frontend.install(pub, cfg.announce_routes, cfg.scrape_routes);
 
@@ -184,6 +213,12 @@ int run(int argc, char** argv) {
     return 1;
   }
   SC_INFO("stopped");
+  if (redis_store) {
+    // Worker connections live on event_bases the HttpServer frees with its threads, with no
+    // per-thread exit hook to drop them first: end the process here (as the metastore does).
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   return 0;
 }
 
