@@ -449,8 +449,18 @@ struct Proxy::Impl {
   }
 
   void handle_manifest(HttpRequest& req, const OciPath& p) {
+    // Clients such as dockerd send one Accept line per media type and only the first reaches
+    // us; a registry answers 404 when the manifest's type is not acceptable, so the types
+    // every current client handles are always added.
     std::string accept(req.header("Accept"));
-    if (accept.empty()) accept = kDefaultManifestAccept;
+    for (size_t pos = 0; pos < kDefaultManifestAccept.size();) {
+      size_t comma = kDefaultManifestAccept.find(',', pos);
+      std::string_view type = kDefaultManifestAccept.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+      while (type.starts_with(' ')) type.remove_prefix(1);
+      if (accept.find(type) == std::string::npos) accept += (accept.empty() ? "" : ", ") + std::string(type);
+      if (comma == std::string_view::npos) break;
+      pos = comma + 1;
+    }
     std::string tag_key = p.name + ":" + p.reference + "\n" + accept;
     if (p.reference_is_digest) {
       if (auto it = manifests.find(p.reference); it != manifests.end()) {

@@ -171,6 +171,30 @@ TEST_F(SwarmSkopeo, StalledSwarmFallsBackUpstream) {
   EXPECT_EQ(count_files(b.cache + "/tmp"), 0u);
 }
 
+// A real dockerd pulls through proxy A (registry by host:port; 127.0.0.0/8 is an insecure
+// registry by default), then through proxy B, whose layers come over the swarm.
+TEST_F(SwarmSkopeo, DockerdPullsThroughTwoProxies) {
+  if (!have_tool("docker") || run_cmd("docker info") != 0) GTEST_SKIP() << "no docker daemon";
+  std::string image = push_image("test/dockerd", {500, 1500});
+  auto layers = json_strings_after(image, "layers");
+  ASSERT_EQ(layers.size(), 2u);
+  auto a = proxy("a");
+  auto b = proxy("b");
+  std::string ref_a = "127.0.0.1:" + std::to_string(a.port) + "/test/dockerd:v1";
+  std::string ref_b = "127.0.0.1:" + std::to_string(b.port) + "/test/dockerd:v1";
+  ASSERT_EQ(run_cmd("docker pull " + ref_a), 0) << a.proc->output();
+  ASSERT_TRUE(wait_until([&] { return metric(a.metrics(), "swarmcache_proxy_torrents_registered_total") >= 3; }, 30s));
+  // Drop the image so the daemon must fetch the layers again, this time through B.
+  EXPECT_EQ(run_cmd("docker rmi " + ref_a), 0);
+  int rc = run_cmd("docker pull " + ref_b);
+  run_cmd("docker rmi " + ref_b);
+  ASSERT_EQ(rc, 0) << b.proc->output();
+  for (auto& d : layers) EXPECT_EQ(upstream_gets("test/dockerd", d), 1u) << d;
+  auto mb = b.metrics();
+  EXPECT_GT(metric(mb, "swarmcache_proxy_served_bytes_total{source=\"peer\"}"), 1500 * 1024) << mb;
+  EXPECT_EQ(metric(mb, "swarmcache_proxy_served_bytes_total{source=\"upstream\"}"), 0) << mb;
+}
+
 std::string scrape_complete(int tracker_port, const std::string& infohash_hex) {
   std::string q;
   for (size_t i = 0; i < infohash_hex.size(); i += 2) q += "%" + infohash_hex.substr(i, 2);
