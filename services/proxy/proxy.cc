@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/core/bencode.h"
 #include "common/core/bytes.h"
@@ -1021,26 +1022,38 @@ struct Proxy::Impl {
 
   void sync_torrents() {
     std::error_code ec;
-    for (auto it = fs::directory_iterator(torrents_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-      std::string name = it->path().filename().string();
+    std::vector<fs::path> files, drop;
+    for (auto it = fs::directory_iterator(torrents_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      files.push_back(it->path());
+    for (const auto& path : files) {
+      std::string name = path.filename().string();
       std::string hex = name.substr(0, name.find('.'));
-      bool keep = name.ends_with(".torrent") && is_blob_hex(hex) && cache.contains(hex) && swarm;
-      if (keep) {
-        std::ifstream in(it->path(), std::ios::binary);
+      if (!swarm && name.ends_with(".torrent")) continue;  // kept for a run with the swarm on
+      if (name.ends_with(".torrent") && is_blob_hex(hex) && cache.contains(hex)) {
+        std::ifstream in(path, std::ios::binary);
         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         AddTorrentOptions ao;
         ao.key = "sha256:" + hex;  // OSTree entries re-register under their key when next fetched
         ao.save_path = cache.blobs_dir();
         ao.seed_mode = true;
-        auto ih = swarm->add(bytes, ao);
-        if (ih) {
+        if (auto ih = swarm->add(bytes, ao)) {
           torrent_of[hex] = *ih;
           continue;
         }
       }
-      if (!swarm && name.ends_with(".torrent")) continue;  // keep them for a run with the swarm on
-      fs::remove(it->path(), ec);
+      drop.push_back(path);
     }
+    if (!swarm) return;
+    // Resume data of downloads a crash interrupted (their partial files are gone): left in
+    // place it would claim pieces the next download of the same torrent does not have.
+    std::unordered_set<std::string> live;
+    for (auto& [hex, ih] : torrent_of) live.insert(ih);
+    std::string resume_dir = cfg.state_dir + "/swarm/resume";
+    for (auto it = fs::directory_iterator(resume_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (name.ends_with(".resume") && !live.count(name.substr(0, name.size() - 7))) drop.push_back(it->path());
+    }
+    for (const auto& path : drop) fs::remove(path, ec);
   }
 
   // ---- forward proxy (OSTree) ------------------------------------------------------------
