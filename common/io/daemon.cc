@@ -2,8 +2,11 @@
 #include "common/io/daemon.h"
 
 #include <csignal>
+#include <cstdio>
+#include <exception>
 #include <string>
 
+#include "common/core/config.h"
 #include "common/core/log.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
@@ -14,6 +17,35 @@ namespace sc {
 void daemon_init() {
   signal(SIGPIPE, SIG_IGN);
   install_journal_log_sink_if_systemd();
+}
+
+std::optional<int> parse_command_line(Options& opts, std::string_view program, int argc, char** argv,
+                                      const std::string& log_level) {
+  auto parsed = opts.parse(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), parsed.error().message.c_str());
+    return 2;
+  }
+  if (*parsed == Options::Outcome::exit_ok) return 0;
+  daemon_init();
+  auto level = parse_log_level(log_level);
+  if (!level) {
+    std::fprintf(stderr, "%.*s: log_level: %s\n", static_cast<int>(program.size()), program.data(),
+                 level.error().message.c_str());
+    return 2;
+  }
+  set_log_level(*level);
+  for (const auto& w : opts.warnings()) SC_WARN("config key not supported", {"detail", w});
+  return std::nullopt;
+}
+
+int guarded_main(std::string_view program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%.*s: fatal: %s\n", static_cast<int>(program.size()), program.data(), e.what());
+    return 1;
+  }
 }
 
 void adopt_systemd_socket(HttpServerOptions& options, std::string_view fd_name) {

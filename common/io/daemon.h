@@ -4,12 +4,25 @@
 // STOPPING=1 → the service's own graceful stop → return from run_daemon().
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace sc {
 
 class EventLoop;
+class Options;
 struct HttpServerOptions;
+
+// Parses the command line into `opts` (flags, SWARMCACHE_* environment, --config), then calls
+// daemon_init() and applies the level that `log_level` (one of opts' destinations) now holds;
+// config warnings are logged. Returns nullopt to go on, or the exit code to leave with: 0 after
+// --help, 2 for a bad command line (printed as "<program>: <problem>").
+std::optional<int> parse_command_line(Options& opts, std::string_view program, int argc, char** argv,
+                                      const std::string& log_level);
+// Runs a main body; an exception that escapes it (start-up faults only: the data path returns
+// errors) is printed as "<program>: fatal: …" and gives exit code 1.
+int guarded_main(std::string_view program, const std::function<int()>& body);
 
 // Call first in main(): installs the journal sink under systemd and ignores SIGPIPE.
 void daemon_init();

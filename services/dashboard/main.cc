@@ -21,7 +21,6 @@ constexpr size_t kMaxBodyBytes = 8 << 20;
 }  // namespace
 
 int main(int argc, char** argv) {
-  daemon_init();
   std::string listen = "0.0.0.0:8080", metastore = "http://127.0.0.1:7070", token_file, log_level = "info";
   int64_t poll_ms = 2000;
   Options opts("swarmcache-dashboard", "Web page and JSON API over every swarmcache node and swarm.");
@@ -30,19 +29,7 @@ int main(int argc, char** argv) {
   opts.add_string("token_file", &token_file, "bearer token sent to the metastore (when reads are closed)", "token-file");
   opts.add_duration("poll_interval", &poll_ms, "how often nodes are polled", "poll-interval");
   opts.add_string("log_level", &log_level, "debug, info, warn or error", "log-level");
-  auto parsed = opts.parse(argc, argv);
-  if (!parsed) {
-    fprintf(stderr, "swarmcache-dashboard: %s\n", parsed.error().message.c_str());
-    return 2;
-  }
-  if (*parsed == Options::Outcome::exit_ok) return 0;
-  for (const auto& w : opts.warnings()) SC_WARN("config", {"warning", w});
-  auto level = parse_log_level(log_level);
-  if (!level) {
-    fprintf(stderr, "swarmcache-dashboard: %s\n", level.error().message.c_str());
-    return 2;
-  }
-  set_log_level(*level);
+  if (auto exit_code = parse_command_line(opts, "swarmcache-dashboard", argc, argv, log_level)) return *exit_code;
 
   std::string token;
   if (!token_file.empty()) {

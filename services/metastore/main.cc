@@ -72,20 +72,7 @@ int run(int argc, char** argv) {
   opts.add_duration("gc.interval", &cfg.gc_interval_ms, "how often the GC policy runs");
   opts.add_int("events.max_len", &cfg.events_max_len, "events kept in the stream (approximately); older ones are trimmed");
   opts.add_duration("nodes.default_ttl", &cfg.node_default_ttl_ms, "node heartbeat lifetime when the node asks for none");
-  auto parsed = opts.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "swarmcache-metastore: %s\n", parsed.error().message.c_str());
-    return 2;
-  }
-  if (*parsed == Options::Outcome::exit_ok) return 0;
-  daemon_init();
-  auto level = parse_log_level(log_level);
-  if (!level) {
-    std::fprintf(stderr, "swarmcache-metastore: log-level: %s\n", level.error().message.c_str());
-    return 2;
-  }
-  set_log_level(*level);
-  for (const auto& w : opts.warnings()) SC_WARN("config", {"detail", w});
+  if (auto exit_code = parse_command_line(opts, "swarmcache-metastore", argc, argv, log_level)) return *exit_code;
 
   auto ropts = parse_redis_url(redis_url);
   if (!ropts) {

@@ -5,6 +5,7 @@
 
 #include "common/core/config.h"
 #include "common/core/log.h"
+#include "common/io/daemon.h"
 #include "common/io/systemd.h"
 #include "common/swarm/node.h"
 #include "services/seeder/seeder.h"
@@ -18,19 +19,7 @@ int run(int argc, char** argv) {
                "registers them with the metastore and seeds them; watches the directory for changes");
   NodeConfig cfg;
   declare_node_options(opts, cfg);
-  auto parsed = opts.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "swarmcache-seeder: %s\n", parsed.error().message.c_str());
-    return 2;
-  }
-  if (*parsed == Options::Outcome::exit_ok) return 0;
-  install_journal_log_sink_if_systemd();
-  auto level = parse_log_level(cfg.log_level);
-  if (!level) {
-    std::fprintf(stderr, "swarmcache-seeder: log_level: %s\n", level.error().message.c_str());
-    return 2;
-  }
-  set_log_level(*level);
+  if (auto exit_code = parse_command_line(opts, "swarmcache-seeder", argc, argv, cfg.log_level)) return *exit_code;
   SwarmNode node("seeder", cfg);
   if (auto st = node.start(); !st) {
     SC_ERROR("cannot start", {"error", st.error().message});
@@ -48,10 +37,5 @@ int run(int argc, char** argv) {
 }  // namespace sc
 
 int main(int argc, char** argv) {
-  try {
-    return sc::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "swarmcache-seeder: fatal: %s\n", e.what());
-    return 1;
-  }
+  return sc::guarded_main("swarmcache-seeder", [&] { return sc::run(argc, argv); });
 }

@@ -11,6 +11,7 @@
 
 #include "common/core/config.h"
 #include "common/core/log.h"
+#include "common/io/daemon.h"
 #include "common/core/metrics.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
@@ -42,20 +43,7 @@ int run(int argc, char** argv) {
                "BitTorrent tracker (HTTP, BEP 3/7/23/24/48); reads its own YAML or a Chihaya config");
   TrackerConfig cfg;
   declare_tracker_options(opts, cfg);
-  auto parsed = opts.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "swarmcache-tracker: %s\n", parsed.error().message.c_str());
-    return 2;
-  }
-  if (*parsed == Options::Outcome::exit_ok) return 0;
-  install_journal_log_sink_if_systemd();
-  auto level = parse_log_level(cfg.log_level);
-  if (!level) {
-    std::fprintf(stderr, "swarmcache-tracker: log_level: %s\n", level.error().message.c_str());
-    return 2;
-  }
-  set_log_level(*level);
-  for (const auto& w : opts.warnings()) SC_WARN("config key not supported", {"detail", w});
+  if (auto exit_code = parse_command_line(opts, "swarmcache-tracker", argc, argv, cfg.log_level)) return *exit_code;
 
   auto logic_opts = make_logic_options(cfg);
   if (!logic_opts) {
@@ -226,10 +214,5 @@ int run(int argc, char** argv) {
 }  // namespace sc
 
 int main(int argc, char** argv) {
-  try {
-    return sc::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "swarmcache-tracker: fatal: %s\n", e.what());
-    return 1;
-  }
+  return sc::guarded_main("swarmcache-tracker", [&] { return sc::run(argc, argv); });
 }
