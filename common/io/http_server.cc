@@ -93,13 +93,26 @@ struct ConnCtx {
   std::weak_ptr<EvRequest> held;
 };
 
+// Releases a connection's state when evhtp will not call its fini hooks (take_over()).
+static void forget_connection(ConnCtx* c);
+
 class EvRequest final : public HttpRequest, public std::enable_shared_from_this<EvRequest> {
  public:
   EvRequest(evhtp_request_t* r, ConnCtx* ctx) : r_(r), ctx_(ctx) {}
 
   std::string_view method() const override { return method_name(evhtp_request_get_method(r_)); }
   std::string_view path() const override {
+    if (evhtp_request_get_method(r_) == htp_method_CONNECT) return connect_target();
     return r_->uri && r_->uri->path && r_->uri->path->full ? r_->uri->path->full : "/";
+  }
+  // CONNECT's authority-form target ("host:port"), which evhtp keeps apart from the path.
+  std::string_view connect_target() const {
+    const evhtp_authority_t* a = r_->uri ? r_->uri->authority : nullptr;
+    if (connect_target_.empty() && a && a->hostname) {
+      bool v6 = strchr(a->hostname, ':') != nullptr;
+      connect_target_ = (v6 ? "[" : "") + std::string(a->hostname) + (v6 ? "]:" : ":") + std::to_string(a->port);
+    }
+    return connect_target_;
   }
   std::string_view query() const override {
     return r_->uri && r_->uri->query_raw ? reinterpret_cast<const char*>(r_->uri->query_raw) : "";
@@ -201,6 +214,17 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
   }
   bool alive() const override { return r_ != nullptr; }
 
+  bufferevent* take_over() override {
+    if (!r_) return nullptr;
+    evhtp_connection_t* conn = r_->conn;
+    ConnCtx* c = ctx_;
+    r_ = nullptr;
+    bufferevent* bev = evhtp_connection_take_ownership(conn);
+    forget_connection(c);  // evhtp dropped our hooks with the connection: no fini hook will run
+    evhtp_connection_free(conn);  // frees evhtp's state, not the bufferevent we now own
+    return bev;
+  }
+
   bool replied() const { return replied_ || handed_off_; }
   void detach() { r_ = nullptr; }
 
@@ -225,6 +249,7 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
   bool handed_off_ = false;
   bool streaming_ = false;
   bool chunked_ = false;
+  mutable std::string connect_target_;
 };
 
 struct HttpServer::Impl {
@@ -427,6 +452,12 @@ struct HttpServer::Impl {
     if (self->opt.thread_init) self->opt.thread_init(evthr_get_base(thr));
   }
 };
+
+static void forget_connection(ConnCtx* c) {
+  if (c->dispatched) c->server->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  event_free(c->deadline);
+  delete c;
+}
 
 HttpServer::HttpServer(EventLoop& loop, HttpServerOptions options) : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
 

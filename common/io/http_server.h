@@ -17,6 +17,7 @@
 
 struct event_base;
 struct evbuffer;
+struct bufferevent;
 struct sockaddr;
 
 namespace sc {
@@ -61,6 +62,10 @@ class HttpRequest {
   // when the client goes away; after that the request must not be touched.
   virtual std::shared_ptr<HttpRequest> hold() = 0;
   virtual bool alive() const = 0;
+  // CONNECT: detaches the client connection from HTTP and hands its bufferevent (nothing
+  // written yet) to the caller, who owns it from then on; the request is gone afterwards.
+  // Only on a held request, outside the handler. nullptr if the client already left.
+  virtual struct bufferevent* take_over() = 0;
 };
 
 using HttpHandler = std::function<void(HttpRequest&)>;

@@ -14,6 +14,7 @@
 
 #include "common/io/event_loop.h"
 #include "common/io/systemd.h"
+#include "common/io/tunnel.h"
 #include "tests/support/support.h"
 
 namespace sc {
@@ -64,6 +65,15 @@ class ServerHarness {
       }));
     });
     server_->route("/noreply", [](HttpRequest&) {});
+    server_->route("*", [this](HttpRequest& r) {  // CONNECT host:port
+      if (r.method() != "CONNECT") return r.reply_error(Error{Errc::not_found, "no such endpoint"});
+      auto hp = split_host_port(r.path());
+      if (!hp) return r.reply_error(hp.error());
+      start_tunnel(r.hold(), hp->first, hp->second, TunnelOptions{}, [this](const TunnelResult& t) {
+        tunnels_closed++;
+        tunnel_bytes = t.to_target + t.to_client;
+      });
+    });
     if (setup) setup(*server_, loop_);
     auto st = server_->start();
     if (!st) throw std::runtime_error(st.error().message);
@@ -79,6 +89,8 @@ class ServerHarness {
   int port() const { return server_->port(); }
   EventLoop& loop() { return loop_; }
   HttpServer& server() { return *server_; }
+  std::atomic<int> tunnels_closed{0};
+  std::atomic<uint64_t> tunnel_bytes{0};
 
  private:
   EventLoop loop_;
@@ -217,6 +229,28 @@ TEST(HttpServer, HeldStreamStartedInHandler) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "late");
   EXPECT_TRUE(test::wait_until([&] { return h.server().in_flight() == 0; }, 2s));
+}
+
+TEST(HttpServer, ConnectTunnelsBytesBothWays) {
+  ServerHarness h;
+  // Through the tunnel to this same server: a CONNECT, then a plain request inside it.
+  std::string target = "127.0.0.1:" + std::to_string(h.port());
+  std::string got = test::raw_exchange(
+      h.port(), "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n" +
+                    "GET /hello?inside HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5s);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 Connection established\r\n\r\n")) << got;
+  EXPECT_NE(got.find("hello inside"), std::string::npos) << got;
+  EXPECT_TRUE(test::wait_until([&] { return h.tunnels_closed.load() == 1; }, 5s));
+  EXPECT_GT(h.tunnel_bytes.load(), 50u);
+  EXPECT_TRUE(test::wait_until([&] { return h.server().in_flight() == 0; }, 2s));
+}
+
+TEST(HttpServer, ConnectToAClosedPortGets503) {
+  ServerHarness h;
+  std::string target = "127.0.0.1:" + std::to_string(test::free_port());
+  auto r = http_request(h.port(), "CONNECT", target, "", {}, 5s);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("cannot reach the CONNECT target"), std::string::npos) << r.body;
 }
 
 TEST(HttpServer, HandlerWithoutReplyGets500) {
