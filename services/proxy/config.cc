@@ -26,6 +26,7 @@ void declare_proxy_options(Options& o, ProxyConfig& c) {
   o.add_duration("lease.wait", &c.lease_wait_ms, "How long a lease loser waits for the torrent");
   o.add_duration("swarm.timeout", &c.swarm_timeout_ms, "A swarm download that gains no byte for this long falls back upstream");
   o.add_bool("forward_proxy", &c.forward_proxy, "Serve absolute-form (http_proxy) requests");
+  o.add_list("connect_ports", &c.connect_ports, "Ports CONNECT may tunnel to (forward proxy)", "connect-ports");
   o.add_string("tls.cert_file", &c.tls_cert_file, "Certificate for HTTPS on the listener (torrent-cache CERTFILE)",
                "certfile");
   o.add_string("tls.key_file", &c.tls_key_file, "Private key for HTTPS on the listener (torrent-cache PRIVATEKEY)",

@@ -3,6 +3,7 @@
 // own keys. TLS for the mirror endpoint takes torrent-cache's names: CERTFILE / PRIVATEKEY.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/core/config.h"
 
@@ -30,6 +31,9 @@ struct ProxyConfig {
   int64_t lease_wait_ms = 30'000;    // how long a lease loser waits for the torrent
   int64_t swarm_timeout_ms = 30'000;  // a swarm download without progress this long → upstream
   bool forward_proxy = true;         // serve absolute-form requests (OSTree http_proxy)
+  // CONNECT is tunnelled only to these ports: an open tunnel to any port would make the proxy
+  // a relay for anything (SMTP, SSH…).
+  std::vector<std::string> connect_ports = {"443"};
   std::string tls_cert_file, tls_key_file;
   std::string log_level = "info";
 };

@@ -25,6 +25,7 @@
 #include "common/core/sha.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
+#include "common/io/tunnel.h"
 #include "common/io/proxy_fetch.h"
 #include "common/swarm/session.h"
 #include "common/swarm/stream_resume.h"
@@ -1058,12 +1059,26 @@ struct Proxy::Impl {
 
   // ---- forward proxy (OSTree) ------------------------------------------------------------
 
+  // CONNECT host:port → a byte tunnel (HTTPS origins through http_proxy), to allowed ports only.
+  void handle_connect(HttpRequest& req) {
+    auto hp = split_host_port(req.path());
+    if (!hp || hp->first.empty()) {
+      count("connect", "bad_request");
+      return req.reply(400, "text/plain", "CONNECT needs host:port\n");
+    }
+    std::string port = std::to_string(hp->second);
+    if (std::find(cfg.connect_ports.begin(), cfg.connect_ports.end(), port) == cfg.connect_ports.end()) {
+      count("connect", "port_refused");
+      return req.reply(403, "text/plain", "CONNECT to port " + port + " is not allowed\n");
+    }
+    start_tunnel(req.hold(), hp->first, hp->second, TunnelOptions{}, [this](const TunnelResult& t) {
+      count("connect", t.status ? "ok" : "unreachable");
+    });
+  }
+
   void handle_forward(HttpRequest& req) {
     if (!cfg.forward_proxy) return reply_oci(req, "UNSUPPORTED", 404, "forward proxy disabled");
-    if (req.method() == "CONNECT") {
-      count("forward", "connect_unsupported");
-      return req.reply(501, "text/plain", "CONNECT is not supported by this proxy\n");
-    }
+    if (req.method() == "CONNECT") return handle_connect(req);
     if (req.method() != "GET" && req.method() != "HEAD") {
       count("forward", "method");
       return req.reply(405, "text/plain", "only GET and HEAD are proxied\n");
@@ -1165,7 +1180,7 @@ void Proxy::install(HttpServer& server) {
   Impl* p = impl_.get();
   server.route("/v2", [p](HttpRequest& req) { p->handle_v2(req); });
   server.route("/v2/*", [p](HttpRequest& req) { p->handle_v2(req); });
-  server.route("/*", [p](HttpRequest& req) {
+  server.route("*", [p](HttpRequest& req) {  // "*", not "/*": a CONNECT target is "host:port"
     if (p->is_forward(req) || req.method() == "CONNECT") return p->handle_forward(req);
     req.reply(404, "application/json", oci_error_json("UNSUPPORTED", "not a registry API path"));
   });

@@ -89,12 +89,26 @@ TEST_F(OstreeProxy, DeltasThroughTheSwarmTwice) {
   EXPECT_EQ(run_cmd("ostree --repo=" + dir_.file("client-b") + " fsck"), 0);
 }
 
-TEST_F(OstreeProxy, ConnectIsRefusedClearlyAndOtherMethodsToo) {
-  auto a = proxy("a");
-  std::string resp = raw_exchange(a.port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 2s);
-  EXPECT_NE(resp.find(" 501 "), std::string::npos) << resp;
+TEST_F(OstreeProxy, ConnectTunnelsToAllowedPortsOnly) {
+  std::string origin = "127.0.0.1:" + std::to_string(origin_port_);
+  auto a = start_proxy(dir_, "a", "http://127.0.0.1:1",
+                       {"--metastore", "http://127.0.0.1:" + std::to_string(meta_port_), "--connect-ports",
+                        "443," + std::to_string(origin_port_)});
+  // Through the tunnel, a plain request reaches the origin untouched.
+  std::string resp = raw_exchange(a.port,
+                                  "CONNECT " + origin + " HTTP/1.1\r\nHost: " + origin + "\r\n\r\n" +
+                                      "GET /repo/config HTTP/1.1\r\nHost: " + origin + "\r\nConnection: close\r\n\r\n",
+                                  10s);
+  EXPECT_TRUE(resp.starts_with("HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.")) << resp;
+  EXPECT_NE(resp.find("[core]"), std::string::npos) << "the origin's repo config came back\n" << resp;
+  // Ports outside the allow-list are refused: the proxy is no open relay.
+  std::string refused = raw_exchange(a.port, "CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: 127.0.0.1:25\r\n\r\n", 5s);
+  EXPECT_NE(refused.find(" 403 "), std::string::npos) << refused;
   auto r = http_request(a.port, "GET", "/repo/config", "", {}, 10s, "127.0.0.1");
   EXPECT_EQ(r.status, 404) << "a direct non-/v2 request is not proxied anywhere";
+  EXPECT_TRUE(wait_until(
+      [&] { return metric(a.metrics(), "swarmcache_proxy_requests_total{kind=\"connect\",result=\"ok\"}") == 1; }, 10s))
+      << a.metrics();
 }
 
 }  // namespace
