@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/core/bytes.h"
+#include "common/core/json.h"
 
 namespace sc {
 namespace {
@@ -334,34 +335,14 @@ Result<AbsoluteUrl> parse_absolute_url(std::string_view url) {
   return out;
 }
 
-std::string oci_json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          static const char* kHex = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  return out;
-}
-
 std::string oci_error_json(std::string_view code, std::string_view message) {
-  return "{\"errors\":[{\"code\":\"" + oci_json_escape(code) + "\",\"message\":\"" + oci_json_escape(message) +
-         "\",\"detail\":null}]}";
+  Json error = Json::object();
+  error.set("code", code).set("message", message).set("detail", Json::null());
+  Json errors = Json::array();
+  errors.push(std::move(error));
+  Json doc = Json::object();
+  doc.set("errors", std::move(errors));
+  return doc.dump();
 }
 
 }  // namespace sc

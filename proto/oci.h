@@ -89,7 +89,5 @@ Result<AbsoluteUrl> parse_absolute_url(std::string_view url);
 
 // {"errors":[{"code":"…","message":"…","detail":null}]}
 std::string oci_error_json(std::string_view code, std::string_view message);
-// Escapes a string for a JSON string literal (no quotes added).
-std::string oci_json_escape(std::string_view s);
 
 }  // namespace sc
