@@ -28,14 +28,6 @@ constexpr size_t kMaxAdvertisedSwarms = kMaxNodeSwarms;
 // Heartbeats are dropped rather than queued behind a stuck metastore.
 constexpr size_t kMaxHeartbeatBacklog = 4;
 
-void append_num(std::string& out, int64_t v) { out += std::to_string(v); }
-
-void append_double(std::string& out, double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  out += buf;
-}
-
 std::string hostname() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
@@ -44,83 +36,53 @@ std::string hostname() {
 
 }  // namespace
 
-std::string json_quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
 std::string render_status_json(const std::vector<StatusField>& node, const std::vector<TorrentStatus>& torrents,
                                const std::vector<StatusField>& extra) {
-  std::string o = "{\"node\":{";
-  for (size_t i = 0; i < node.size(); ++i) {
-    if (i) o += ',';
-    o += json_quote(node[i].name) + ":" + node[i].json;
-  }
-  o += "},\"torrents\":[";
-  for (size_t i = 0; i < torrents.size(); ++i) {
-    const auto& t = torrents[i];
-    if (i) o += ',';
-    o += "{\"key\":" + json_quote(t.key) + ",\"infohash\":" + json_quote(t.infohash) + ",\"name\":" + json_quote(t.name);
-    o += ",\"size\":"; append_num(o, t.size);
-    o += ",\"piece_length\":"; append_num(o, t.piece_length);
-    o += ",\"num_pieces\":"; append_num(o, t.num_pieces);
-    o += ",\"progress\":"; append_double(o, t.progress);
-    o += ",\"state\":" + json_quote(t.state);
-    o += ",\"complete\":"; o += t.complete ? "true" : "false";
-    o += ",\"peers\":"; append_num(o, t.peers);
-    o += ",\"seeds\":"; append_num(o, t.seeds);
-    o += ",\"download_rate\":"; append_num(o, t.download_rate);
-    o += ",\"upload_rate\":"; append_num(o, t.upload_rate);
-    o += ",\"downloaded\":"; append_num(o, t.downloaded);
-    o += ",\"uploaded\":"; append_num(o, t.uploaded);
-    o += ",\"seeding_seconds\":"; append_num(o, t.seeding_seconds);
-    o += ",\"error\":" + json_quote(t.error);
-    o += ",\"provenance\":[";
-    for (size_t j = 0; j < t.provenance.size(); ++j) {
-      const auto& p = t.provenance[j];
-      if (j) o += ',';
-      o += "{\"endpoint\":" + json_quote(p.endpoint) + ",\"client\":" + json_quote(p.client);
-      o += ",\"bytes_given\":"; append_num(o, p.bytes_given);
-      o += ",\"bytes_taken\":"; append_num(o, p.bytes_taken);
-      o += ",\"pieces_given\":"; append_num(o, p.pieces_given);
-      o += ",\"connected\":"; o += p.connected ? "true" : "false";
-      o += '}';
+  Json node_obj = Json::object();
+  for (const auto& f : node) node_obj.set(f.name, f.value);
+  Json list = Json::array();
+  for (const auto& t : torrents) {
+    Json prov = Json::array();
+    for (const auto& p : t.provenance) {
+      Json peer = Json::object();
+      peer.set("endpoint", p.endpoint)
+          .set("client", p.client)
+          .set("bytes_given", p.bytes_given)
+          .set("bytes_taken", p.bytes_taken)
+          .set("pieces_given", p.pieces_given)
+          .set("connected", p.connected);
+      prov.push(std::move(peer));
     }
-    o += ']';
+    Json o = Json::object();
+    o.set("key", t.key)
+        .set("infohash", t.infohash)
+        .set("name", t.name)
+        .set("size", t.size)
+        .set("piece_length", t.piece_length)
+        .set("num_pieces", t.num_pieces)
+        .set("progress", t.progress)
+        .set("state", t.state)
+        .set("complete", t.complete)
+        .set("peers", t.peers)
+        .set("seeds", t.seeds)
+        .set("download_rate", t.download_rate)
+        .set("upload_rate", t.upload_rate)
+        .set("downloaded", t.downloaded)
+        .set("uploaded", t.uploaded)
+        .set("seeding_seconds", t.seeding_seconds)
+        .set("error", t.error)
+        .set("provenance", std::move(prov));
     if (!t.piece_source.empty()) {
-      o += ",\"piece_source\":[";
-      for (size_t j = 0; j < t.piece_source.size(); ++j) {
-        if (j) o += ',';
-        append_num(o, t.piece_source[j]);
-      }
-      o += ']';
+      Json src = Json::array();
+      for (int i : t.piece_source) src.push(Json::integer(i));
+      o.set("piece_source", std::move(src));
     }
-    o += '}';
+    list.push(std::move(o));
   }
-  o += ']';
-  for (auto& f : extra) o += "," + json_quote(f.name) + ":" + f.json;
-  o += '}';
-  return o;
+  Json doc = Json::object();
+  doc.set("node", std::move(node_obj)).set("torrents", std::move(list));
+  for (const auto& f : extra) doc.set(f.name, f.value);
+  return doc.dump();
 }
 
 void declare_node_options(Options& o, NodeConfig& c) {
@@ -165,11 +127,11 @@ struct SwarmNode::Impl {
   Counter* status_requests = nullptr;
 
   std::vector<StatusField> node_fields() const {
-    return {{"id", json_quote(id)},
-            {"role", json_quote(role)},
-            {"control_port", std::to_string(http ? http->port() : 0)},
-            {"peer_port", std::to_string(swarm ? swarm->listen_port() : 0)},
-            {"dropped_alerts", std::to_string(swarm ? swarm->dropped_alerts() : 0)}};
+    return {{"id", Json::string(id)},
+            {"role", Json::string(role)},
+            {"control_port", Json::integer(http ? http->port() : 0)},
+            {"peer_port", Json::integer(swarm ? swarm->listen_port() : 0)},
+            {"dropped_alerts", Json::integer(swarm ? swarm->dropped_alerts() : 0)}};
   }
 
   void heartbeat() {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/core/error.h"
+#include "common/core/json.h"
 #include "common/swarm/session.h"
 
 namespace sc {
@@ -43,10 +44,10 @@ struct NodeConfig {
 // Declares the flags and config keys every swarm node takes (see design.md).
 void declare_node_options(Options& options, NodeConfig& config);
 
-// One extra top-level field of the status document: a name and its JSON-encoded value.
+// One extra top-level field of the status document.
 struct StatusField {
   std::string name;
-  std::string json;
+  Json value;
 };
 
 // Renders the GET /v1/status document:
@@ -56,8 +57,6 @@ struct StatusField {
 //   piece_source:[...] (only when asked)}], ...extra}
 std::string render_status_json(const std::vector<StatusField>& node, const std::vector<TorrentStatus>& torrents,
                                 const std::vector<StatusField>& extra);
-// JSON string literal for s (with quotes).
-std::string json_quote(std::string_view s);
 
 class SwarmNode {
  public:

@@ -316,26 +316,24 @@ struct Leecher::Impl {
   }
 
   std::vector<StatusField> status_fields() const {
-    std::string items = "[";
-    bool first = true;
+    Json items = Json::array();
     for (auto& [k, it] : state.items) {
-      if (!first) items += ',';
-      first = false;
-      items += "{\"key\":" + json_quote(k) + ",\"infohash\":" + json_quote(it.infohash) +
-               ",\"complete\":" + (it.complete ? "true" : "false") + ",\"retired\":" + (it.retired ? "true" : "false") +
-               "}";
+      Json item = Json::object();
+      item.set("key", k).set("infohash", it.infohash).set("complete", it.complete).set("retired", it.retired);
+      items.push(std::move(item));
     }
-    items += ']';
-    std::string policy = cfg.seed_time_ms > 0 || seed_ratio > 0
-                             ? "{\"seed_time_ms\":" + std::to_string(cfg.seed_time_ms) +
-                                   ",\"seed_ratio\":" + std::to_string(seed_ratio) + "}"
-                             : "\"forever\"";
-    return {{"select", json_quote(cfg.select)},
-            {"last_event_id", json_quote(state.last_event_id)},
-            {"synced", synced ? "true" : "false"},
+    Json policy = Json::string("forever");
+    if (cfg.seed_time_ms > 0 || seed_ratio > 0) {
+      policy = Json::object();
+      policy.set("seed_time_ms", cfg.seed_time_ms).set("seed_ratio", seed_ratio);
+    }
+    return {{"select", Json::string(cfg.select)},
+            {"last_event_id", Json::string(state.last_event_id)},
+            {"synced", Json::boolean(synced)},
             {"policy", policy},
             {"items", items}};
   }
+
 };
 
 Leecher::Leecher(SwarmNode& node, LeecherConfig config) : impl_(std::make_unique<Impl>(node, std::move(config))) {}

@@ -240,26 +240,22 @@ struct Seeder::Impl {
   }
 
   std::vector<StatusField> status_fields() const {
-    std::string pubs = "[";
-    bool first = true;
+    Json pubs = Json::array();
     for (auto& [k, p] : published) {
-      if (!first) pubs += ',';
-      first = false;
-      pubs += "{\"key\":" + json_quote(k) + ",\"infohash\":" + json_quote(p.infohash) + ",\"registered\":" +
-              (p.reg == Reg::registered ? "true" : "false");
-      if (!p.error.empty()) pubs += ",\"error\":" + json_quote(p.error);
-      pubs += '}';
+      Json pub = Json::object();
+      pub.set("key", k).set("infohash", p.infohash).set("registered", p.reg == Reg::registered);
+      if (!p.error.empty()) pub.set("error", p.error);
+      pubs.push(std::move(pub));
     }
-    pubs += ']';
-    std::string errs = "[";
-    for (size_t i = 0; i < last_errors.size(); ++i) errs += (i ? "," : "") + json_quote(last_errors[i]);
-    errs += ']';
-    return {{"data_dir", json_quote(node.config().data)},
-            {"scans", std::to_string(scans)},
-            {"scanning", scanning ? "true" : "false"},
+    Json errs = Json::array();
+    for (const auto& e : last_errors) errs.push(Json::string(e));
+    return {{"data_dir", Json::string(node.config().data)},
+            {"scans", Json::integer(scans)},
+            {"scanning", Json::boolean(scanning)},
             {"published", pubs},
             {"scan_errors", errs}};
   }
+
 };
 
 Seeder::Seeder(SwarmNode& node) : impl_(std::make_unique<Impl>(node)) {}

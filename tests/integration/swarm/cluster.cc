@@ -43,7 +43,7 @@ Cluster::Cluster() {
   metastore_port_ = mp.value_or(0);
   tracker_ = std::make_unique<test::Process>(std::vector<std::string>{
       test::build_path("services/tracker/swarmcache-tracker"), "--http-listen", "127.0.0.1:0", "--admin-listen",
-      "127.0.0.1:0"});
+      "127.0.0.1:0", "--udp-listen", "127.0.0.1:0"});
   auto tp = tracker_->wait_for_number("http_port", 20s);
   if (!tp) ADD_FAILURE() << "tracker did not start: " << tracker_->output();
   tracker_port_ = tp.value_or(0);

@@ -24,7 +24,9 @@ TEST(StatusJson, IsValidJsonWithHostileNames) {
   t.state = "downloading";
   t.provenance.push_back({"127.0.0.1:1", "-SC0100-", 10, 20, 1, true});
   t.piece_source = {0, -1};
-  std::string doc = render_status_json({{"id", json_quote("n\"1")}}, {t}, {{"extra", "[1,2]"}});
+  Json extra = Json::array();
+  extra.push(Json::integer(1)).push(Json::integer(2));
+  std::string doc = render_status_json({{"id", Json::string("n\"1")}}, {t}, {{"extra", extra}});
   json_error_t err;
   json_t* root = json_loads(doc.c_str(), 0, &err);
   ASSERT_NE(root, nullptr) << err.text << "\n" << doc;
