@@ -52,6 +52,25 @@ static std::string env_or(const char* name, const char* fallback) {
 std::string build_path(const std::string& relative) { return env_or("SC_BUILD_DIR", ".") + "/" + relative; }
 std::string source_path(const std::string& relative) { return env_or("SC_SOURCE_DIR", ".") + "/" + relative; }
 
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << data;
+}
+
+double metric(const std::string& page, const std::string& series) {
+  for (size_t pos = page.find(series); pos != std::string::npos; pos = page.find(series, pos + 1)) {
+    size_t after = pos + series.size();
+    bool line_start = pos == 0 || page[pos - 1] == '\n';
+    if (line_start && after < page.size() && page[after] == ' ') return std::stod(page.substr(after + 1));
+  }
+  return -1;
+}
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "sctest-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");

@@ -24,6 +24,14 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 std::string build_path(const std::string& relative);
 // Path in the source tree: $SC_SOURCE_DIR/<relative>.
 std::string source_path(const std::string& relative);
+// Whole-file helpers for fixtures (binary-safe; write_file truncates).
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& data);
+
+// The value of one Prometheus sample in a /metrics page, by its exact series text
+// (`name{labels}`), or -1 when the page has no such line.
+double metric(const std::string& page, const std::string& series);
+
 // A fresh temporary directory, removed with its contents when the object dies.
 class TempDir {
  public:

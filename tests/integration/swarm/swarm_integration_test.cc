@@ -16,6 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using test::read_file;
 
 constexpr size_t kBigFile = 64 << 20;
 
@@ -35,11 +36,6 @@ int run_tool(std::vector<std::string> argv, std::chrono::milliseconds timeout, s
   if (!exited) return -1;
   auto st = p.stop(SIGKILL, 1s);
   return st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
 TEST(SwarmIntegration, FileAndDirectoryReachEveryLeecherFromTwoSeeders) {

@@ -33,16 +33,6 @@ using namespace std::chrono_literals;
 
 std::string tracker_bin() { return build_path("services/tracker/swarmcache-tracker"); }
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
 struct Tracker {
   std::unique_ptr<Process> proc;
   int http = 0, admin = 0, udp = 0;
@@ -79,18 +69,6 @@ std::string failure_of(const HttpResult& r) {
   auto v = decode_ok(r);
   const BValue* f = v.find("failure reason");
   return f && f->is_str() ? f->as_str() : "<no failure reason in " + r.body + ">";
-}
-
-// The value of one Prometheus sample line, or -1.
-double metric(const std::string& text, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = text.find(series, pos)) != std::string::npos) {
-    bool line_start = pos == 0 || text[pos - 1] == '\n';
-    size_t after = pos + series.size();
-    if (line_start && after < text.size() && text[after] == ' ') return std::stod(text.substr(after + 1));
-    pos = after;
-  }
-  return -1;
 }
 
 TEST(TrackerIntegration, AnnounceScrapeAndMetrics) {

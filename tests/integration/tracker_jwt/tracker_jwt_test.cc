@@ -33,31 +33,6 @@ namespace {
 using namespace std::chrono_literals;
 using jwt_test::Key;
 
-void write_file(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-  }
-  std::filesystem::rename(tmp, path);  // the key server never serves a half-written file
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-double metric(const std::string& text, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = text.find(series, pos)) != std::string::npos) {
-    bool line_start = pos == 0 || text[pos - 1] == '\n';
-    size_t after = pos + series.size();
-    if (line_start && after < text.size() && text[after] == ' ') return std::stod(text.substr(after + 1));
-    pos = after;
-  }
-  return -1;
-}
-
 // A static file server for the JWKS: python3 -m http.server in its own directory.
 struct KeyServer {
   TempDir dir;

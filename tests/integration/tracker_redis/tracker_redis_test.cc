@@ -24,22 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-}
-
-double metric(const std::string& text, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = text.find(series, pos)) != std::string::npos) {
-    bool line_start = pos == 0 || text[pos - 1] == '\n';
-    size_t after = pos + series.size();
-    if (line_start && after < text.size() && text[after] == ' ') return std::stod(text.substr(after + 1));
-    pos = after;
-  }
-  return -1;
-}
-
 struct Tracker {
   std::unique_ptr<Process> proc;
   int http = 0, admin = 0, udp = 0;

@@ -15,6 +15,8 @@
 namespace sc {
 namespace {
 
+using test::write_file;
+
 std::string hex_of(const std::string& data) { return to_hex(sha256(data)); }
 
 void put(BlobCache& c, const std::string& data) {
@@ -23,10 +25,6 @@ void put(BlobCache& c, const std::string& data) {
   ASSERT_TRUE((*w)->write(data));
   auto st = (*w)->commit();
   ASSERT_TRUE(st) << st.error().message;
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
 }
 
 TEST(BlobCache, VerifiedWriteAndRead) {

@@ -16,17 +16,14 @@
 namespace sc {
 namespace {
 
+using test::read_file;
+
 void write_random(const std::string& path, size_t size, uint32_t seed) {
   std::mt19937 rng(seed);
   std::string data(size, '\0');
   for (auto& c : data) c = static_cast<char>(rng());
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Runs mktorrent and returns the v1 info hash of what it wrote ("" if mktorrent is missing).

@@ -27,29 +27,14 @@ namespace {
 
 using namespace std::chrono_literals;
 using jwt_test::Key;
+using test::metric;
+using test::write_file;
 
 struct TestExchange final : TrackerExchange {
   void done() override {}
 };
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-}
-
 std::string hex_ih(char c) { return to_hex(std::string(20, c)); }
-
-// The value of one Prometheus sample (exact series text), or -1.
-double metric(const std::string& text, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = text.find(series, pos)) != std::string::npos) {
-    bool line_start = pos == 0 || text[pos - 1] == '\n';
-    size_t after = pos + series.size();
-    if (line_start && after < text.size() && text[after] == ' ') return std::stod(text.substr(after + 1));
-    pos = after;
-  }
-  return -1;
-}
 
 struct Reply {
   std::string failure;
