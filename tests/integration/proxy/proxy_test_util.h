@@ -3,6 +3,7 @@
 // their logs, metrics and caches.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -24,14 +25,10 @@ inline bool have_tool(const std::string& name) {
 
 inline int run_cmd(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
-// A counter or gauge value from a Prometheus text page (0 when absent).
-inline double metric(const std::string& page, const std::string& name_with_labels) {
-  std::istringstream in(page);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name_with_labels + " ", 0) == 0) return std::stod(line.substr(name_with_labels.size() + 1));
-  }
-  return 0;
+// A counter's value, 0 when the page has no such series yet (a labelled counter appears only
+// once incremented); test::metric() says -1 instead, for tests that must tell the two apart.
+inline double metric_or_zero(const std::string& page, const std::string& series) {
+  return std::max(0.0, metric(page, series));
 }
 
 inline std::string read_text(const std::string& path) {
