@@ -104,9 +104,9 @@ std::unique_ptr<Process> start_seeder(const TempDir& dir, const std::string& see
 struct Qbittorrent {
   std::unique_ptr<Process> proc;
   int webui = 0;
+  std::string profile;
 
-  explicit Qbittorrent(const TempDir& dir) {
-    std::string profile = dir.file("qbt-profile");
+  explicit Qbittorrent(const TempDir& dir) : profile(dir.file("qbt-profile")) {
     std::filesystem::create_directories(profile + "/qBittorrent/config");
     webui = free_port();
     write_file(profile + "/qBittorrent/config/qBittorrent.conf",
@@ -118,9 +118,14 @@ struct Qbittorrent {
                "Session\\QueueingSystemEnabled=false\nSession\\AddTorrentPaused=false\n\n"
                "[Preferences]\nWebUI\\Address=127.0.0.1\nWebUI\\Port=" + std::to_string(webui) + "\n"
                "WebUI\\LocalHostAuth=false\nWebUI\\CSRFProtection=false\nWebUI\\HostHeaderValidation=false\n"
-               "WebUI\\UseUPnP=false\nConnection\\UPnP=false\nGeneral\\UseRandomPort=false\n");
+               "WebUI\\UseUPnP=false\nConnection\\UPnP=false\nConnection\\ResolvePeerCountries=false\n");
     proc = std::make_unique<Process>(std::vector<std::string>{"qbittorrent-nox", "--profile=" + profile},
                                      std::map<std::string, std::string>{{"HOME", dir.path()}});
+  }
+  // qBittorrent writes its own log file rather than to stdout.
+  std::string log() const {
+    std::string path = profile + "/qBittorrent/data/logs/qbittorrent.log";
+    return std::filesystem::exists(path) ? read_file(path) : "";
   }
   bool api_up() { return http_request(webui, "GET", "/api/v2/app/version", "", {}, 2s).status == 200; }
 
@@ -185,7 +190,7 @@ void qbittorrent_downloads_through_tracker(bool udp) {
       },
       kDownloadDeadline, 200ms);
   ASSERT_TRUE(done) << "qBittorrent never finished; last info: " << last << "\nseeder: " << seeder->output()
-                    << "\nqbt: " << qbt.proc->output() << "\ntracker metrics:\n" << t.metrics();
+                    << "\nqbt: " << qbt.proc->output() << qbt.log() << "\ntracker metrics:\n" << t.metrics();
   std::string got = read_file(save + "/payload.bin");
   EXPECT_EQ(got.size(), data.size());
   EXPECT_EQ(sha256_hex(got), sha256_hex(data));
