@@ -1,5 +1,5 @@
-// CONNECT tunnel: an upstream bufferevent dialled by host name (evdns, one resolver per loop
-// thread), then two bufferevents spliced with back-pressure and idle timeouts.
+// CONNECT tunnel: an upstream bufferevent dialled by host name (evdns), then two bufferevents
+// spliced with back-pressure and idle timeouts.
 #include "common/io/tunnel.h"
 
 #include <event2/buffer.h>
@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 
 #include <cstring>
-#include <map>
 
 #include "common/io/http_server.h"
 
@@ -18,16 +17,11 @@ namespace {
 
 timeval to_tv(int64_t ms) { return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)}; }
 
-// One resolver per loop thread, made on first use and kept for the thread's life.
-evdns_base* resolver_for(event_base* base) {
-  thread_local std::map<event_base*, evdns_base*> resolvers;
-  auto& r = resolvers[base];
-  if (!r) r = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-  return r;
-}
-
 struct Tunnel {
   std::shared_ptr<HttpRequest> held;  // until the upstream answers
+  // The tunnel's own resolver, freed once the target is dialled: a resolver cached per thread
+  // would outlive the event_base it is bound to.
+  evdns_base* dns = nullptr;
   bufferevent* client = nullptr;
   bufferevent* target = nullptr;
   TunnelOptions opt;
@@ -37,7 +31,18 @@ struct Tunnel {
 
   bufferevent* other(bufferevent* b) const { return b == client ? target : client; }
 
+  // The connect callback may run from inside the resolver's own callback: free it on the next
+  // loop turn, never from within.
+  void release_resolver() {
+    if (!dns) return;
+    timeval now{0, 0};
+    event_base_once(bufferevent_get_base(target), -1, EV_TIMEOUT,
+                    [](evutil_socket_t, short, void* d) { evdns_base_free(static_cast<evdns_base*>(d), 0); }, dns, &now);
+    dns = nullptr;
+  }
+
   void close() {
+    release_resolver();
     if (client) bufferevent_free(client);
     if (target) bufferevent_free(target);
     auto fn = std::move(done);
@@ -87,6 +92,7 @@ struct Tunnel {
   static void on_target_connect(bufferevent* b, short what, void* arg) {
     auto* t = static_cast<Tunnel*>(arg);
     auto held = std::move(t->held);
+    t->release_resolver();
     if (!(what & BEV_EVENT_CONNECTED)) {
       std::string why = (what & BEV_EVENT_TIMEOUT) ? "timed out" : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
       if (int dns = bufferevent_socket_get_dns_error(b)) why = evutil_gai_strerror(dns);
@@ -119,10 +125,9 @@ void start_tunnel(std::shared_ptr<HttpRequest> held, const std::string& host, ui
   bufferevent_set_timeouts(t->target, nullptr, &connect_to);
   bufferevent_setcb(t->target, nullptr, nullptr, Tunnel::on_target_connect, t);
   bufferevent_enable(t->target, EV_WRITE);
-  if (bufferevent_socket_connect_hostname(t->target, resolver_for(base), AF_UNSPEC, host.c_str(), port) != 0) {
-    // The callback already ran (synchronous failure) or will run: it owns clean-up.
-    return;
-  }
+  t->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+  // On failure the event callback runs (now or on a later turn) and cleans up.
+  bufferevent_socket_connect_hostname(t->target, t->dns, AF_UNSPEC, host.c_str(), port);
 }
 
 }  // namespace sc
