@@ -8,6 +8,7 @@ std::string_view errc_name(Errc code) {
     case Errc::invalid_argument: return "invalid_argument";
     case Errc::not_found: return "not_found";
     case Errc::conflict: return "conflict";
+    case Errc::gone: return "gone";
     case Errc::too_large: return "too_large";
     case Errc::unauthorized: return "unauthorized";
     case Errc::forbidden: return "forbidden";
@@ -26,6 +27,7 @@ int errc_http_status(Errc code) {
     case Errc::forbidden: return 403;
     case Errc::not_found: return 404;
     case Errc::conflict: return 409;
+    case Errc::gone: return 410;
     case Errc::too_large: return 413;
     case Errc::unavailable: return 503;
     case Errc::timeout: return 504;

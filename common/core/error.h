@@ -11,6 +11,7 @@ enum class Errc {
   invalid_argument,  // client sent something malformed → 400 / failure reason
   not_found,         // 404
   conflict,          // 409
+  gone,              // 410: what the client refers to is no longer kept (a trimmed event id)
   too_large,         // 413
   unauthorized,      // 401
   forbidden,         // 403

@@ -31,6 +31,7 @@ Errc errc_for_status(int status) {
     case 403: return Errc::forbidden;
     case 404: return Errc::not_found;
     case 409: return Errc::conflict;
+    case 410: return Errc::gone;
     case 413: return Errc::too_large;
     case 503: return Errc::unavailable;
     case 504: return Errc::timeout;

@@ -258,6 +258,12 @@ struct Leecher::Impl {
           if (stopping) return;
           if (!result->status) {
             poll_failures.inc();
+            if (result->status.error().code == Errc::gone) {
+              // Our last event id was trimmed from the metastore's history: rebuild from the
+              // listing rather than miss what happened in between.
+              SC_WARN("event history trimmed past our last id; resyncing from the listing");
+              return first_sync();
+            }
             SC_DEBUG("event poll failed", {"error", result->status.error().message});
             schedule_retry([this] { poll(); });
             return;

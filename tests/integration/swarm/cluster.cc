@@ -31,13 +31,15 @@ const TorrentView* StatusView::find(const std::string& key) const {
   return nullptr;
 }
 
-Cluster::Cluster() {
-  redis_ = std::make_unique<test::RedisServer>();
+Cluster::Cluster(ClusterOptions options) {
+  redis_ = std::make_unique<test::RedisServer>(options.redis_args);
   token_file_ = dir_.file("token");
   std::ofstream(token_file_) << "integration-secret\n";
-  metastore_ = std::make_unique<test::Process>(std::vector<std::string>{
-      test::build_path("services/metastore/swarmcache-metastore"), "--listen", "127.0.0.1:0", "--redis",
-      redis_->url(), "--auth-tokens", token_file_, "--log-level", "warn"});
+  std::vector<std::string> meta_argv{test::build_path("services/metastore/swarmcache-metastore"), "--listen",
+                                     "127.0.0.1:0", "--redis", redis_->url(), "--auth-tokens", token_file_,
+                                     "--log-level", "warn"};
+  meta_argv.insert(meta_argv.end(), options.metastore_args.begin(), options.metastore_args.end());
+  metastore_ = std::make_unique<test::Process>(meta_argv);
   auto mp = metastore_->wait_for_number("http_port", 20s);
   if (!mp) ADD_FAILURE() << "metastore did not start: " << metastore_->output();
   metastore_port_ = mp.value_or(0);

@@ -41,9 +41,15 @@ struct Node {
   int peer_port = 0;
 };
 
+// Extra arguments for the shared services (e.g. a Redis that trims streams eagerly).
+struct ClusterOptions {
+  std::vector<std::string> redis_args;
+  std::vector<std::string> metastore_args;
+};
+
 class Cluster {
  public:
-  Cluster();
+  explicit Cluster(ClusterOptions options = {});
   ~Cluster();
 
   std::string metastore_url() const { return "http://127.0.0.1:" + std::to_string(metastore_port_); }

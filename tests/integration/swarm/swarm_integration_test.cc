@@ -295,6 +295,35 @@ TEST(SwarmIntegration, SeederWatchesItsDirectoryAndLeecherFollowsAcrossRestart) 
   EXPECT_TRUE(fs::exists(l->data + "/files/a.bin"));  // files are kept
 }
 
+TEST(SwarmIntegration, LeecherResyncsWhenItsLastEventWasTrimmed) {
+  // A metastore that keeps one event, on a Redis that trims streams entry by entry.
+  test::TempDir cfg;
+  test::write_file(cfg.file("metastore.yaml"), "events:\n  max_len: 1\n");
+  Cluster c(ClusterOptions{.redis_args = {"--stream-node-max-entries", "1"},
+                           .metastore_args = {"--config", cfg.file("metastore.yaml")}});
+  write_random_file(c.path("data/a.bin"), 1'000'000, 31);
+  auto s = c.seeder("seeder-1", c.path("data"));
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s); }, 60s));
+  auto l = c.leecher("leecher-0");
+  ASSERT_TRUE(Cluster::wait_complete({l.get()}, {"files/a.bin"}, 60s)) << l->proc->output();
+  auto code = l->proc->stop(SIGTERM, 20s);
+  ASSERT_TRUE(code && WIFEXITED(*code) && WEXITSTATUS(*code) == 0) << l->proc->output();
+
+  // While it is down, more is published than the stream keeps: its last id is trimmed away.
+  for (const char* name : {"b.bin", "c.bin", "d.bin"}) {
+    write_random_file(c.path(std::string("incoming-") + name), 500'000, name[0]);
+    fs::rename(c.path(std::string("incoming-") + name), c.path(std::string("data/") + name));
+  }
+  ASSERT_TRUE(test::wait_until(
+      [&] { return test::http_request(c.metastore_port(), "GET", "/v1/torrents/files/d.bin").status == 200; }, 30s));
+
+  c.restart(*l);
+  ASSERT_TRUE(Cluster::wait_complete({l.get()}, {"files/a.bin", "files/b.bin", "files/c.bin", "files/d.bin"}, 60s))
+      << l->proc->output();
+  EXPECT_NE(l->proc->output().find("event history trimmed"), std::string::npos) << l->proc->output();
+  EXPECT_EQ(sha256_file(l->data + "/files/c.bin"), sha256_file(c.path("data/c.bin")));
+}
+
 TEST(SwarmIntegration, SeedTimePolicyRetiresCompletedTorrents) {
   Cluster c;
   write_random_file(c.path("data/a.bin"), 1'000'000, 31);
