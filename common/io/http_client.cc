@@ -664,9 +664,12 @@ void HttpClient::resume(RequestId id) {
 
 size_t HttpClient::in_flight() const { return impl_->calls.size(); }
 
-Result<HttpResponse> http_fetch(std::string_view method, std::string_view url, const HttpHeaderList& headers,
-                                std::string_view body, int64_t timeout_ms, uint64_t max_response_bytes,
-                                const HttpClientOptions& options) {
+namespace {
+
+// The blocking forms: a private loop runs one exchange, started by `start` with the callback
+// that ends it, and stops when that callback fires.
+Result<HttpResponse> run_blocking(const HttpClientOptions& options,
+                                  const std::function<void(HttpClient&, HttpCallback)>& start) {
   std::unique_ptr<EventLoop> loop;
   try {
     loop = std::make_unique<EventLoop>();
@@ -676,7 +679,7 @@ Result<HttpResponse> http_fetch(std::string_view method, std::string_view url, c
   std::optional<Result<HttpResponse>> out;
   {
     HttpClient client(*loop, options);
-    client.request(method, url, headers, body, timeout_ms, max_response_bytes, [&](Result<HttpResponse> r) {
+    start(client, [&](Result<HttpResponse> r) {
       out = std::move(r);
       loop->stop();
     });
@@ -686,32 +689,28 @@ Result<HttpResponse> http_fetch(std::string_view method, std::string_view url, c
   return std::move(*out);
 }
 
+}  // namespace
+
+Result<HttpResponse> http_fetch(std::string_view method, std::string_view url, const HttpHeaderList& headers,
+                                std::string_view body, int64_t timeout_ms, uint64_t max_response_bytes,
+                                const HttpClientOptions& options) {
+  return run_blocking(options, [&](HttpClient& client, HttpCallback done) {
+    client.request(method, url, headers, body, timeout_ms, max_response_bytes, std::move(done));
+  });
+}
+
 Result<HttpResponse> http_fetch_stream(std::string_view method, std::string_view url, const HttpHeaderList& headers,
                                        std::string_view body, int64_t idle_timeout_ms, uint64_t max_response_bytes,
                                        std::function<Status(const HttpResponse& head)> on_head,
                                        std::function<Status(std::string_view chunk)> on_body,
                                        const HttpClientOptions& options) {
-  std::unique_ptr<EventLoop> loop;
-  try {
-    loop = std::make_unique<EventLoop>();
-  } catch (const std::exception& e) {
-    return fail(Errc::internal, std::string("cannot create an event loop: ") + e.what());
-  }
-  std::optional<Result<HttpResponse>> out;
-  {
-    HttpClient client(*loop, options);
+  return run_blocking(options, [&](HttpClient& client, HttpCallback done) {
     HttpStreamHandlers h;
     h.on_head = std::move(on_head);
     h.on_body = std::move(on_body);
-    h.on_done = [&](Result<HttpResponse> r) {
-      out = std::move(r);
-      loop->stop();
-    };
+    h.on_done = std::move(done);
     client.stream(method, url, headers, body, idle_timeout_ms, max_response_bytes, std::move(h));
-    loop->run();
-  }
-  if (!out) return fail(Errc::internal, "event loop ended without an HTTP result");
-  return std::move(*out);
+  });
 }
 
 }  // namespace sc

@@ -224,33 +224,23 @@ void MemoryPeerStore::announce(const StoreAnnounce& req, StoreAnnounceResult& ou
     } else {
       if (!s) s = &sh.swarms.emplace(h, HashKeyedSwarm{req.info_hash, {}})->second.swarm;
       int64_t ds = 0, dl = 0;
-      if (req.peer.ipv6) {
-        auto& mine = req.seeder ? s->seeders6 : s->leechers6;
-        auto& other = req.seeder ? s->leechers6 : s->seeders6;
+      // Same steps for either family; only the pair of peer sets differs.
+      auto announce_in = [&](auto& seeders, auto& leechers) {
+        auto& mine = req.seeder ? seeders : leechers;
+        auto& other = req.seeder ? leechers : seeders;
         bool added = mine.upsert(key, now);
         bool moved = other.erase(key);
         (req.seeder ? ds : dl) += added;
         (req.seeder ? dl : ds) -= moved;
         if (req.seeder) {
-          s->leechers6.sample(out.peers, req.numwant, nullptr, rnd);
+          leechers.sample(out.peers, req.numwant, nullptr, rnd);
         } else {
-          size_t got = s->seeders6.sample(out.peers, req.numwant, nullptr, rnd);
-          s->leechers6.sample(out.peers, req.numwant - got, key, rnd >> 7);
+          size_t got = seeders.sample(out.peers, req.numwant, nullptr, rnd);
+          leechers.sample(out.peers, req.numwant - got, key, rnd >> 7);
         }
-      } else {
-        auto& mine = req.seeder ? s->seeders4 : s->leechers4;
-        auto& other = req.seeder ? s->leechers4 : s->seeders4;
-        bool added = mine.upsert(key, now);
-        bool moved = other.erase(key);
-        (req.seeder ? ds : dl) += added;
-        (req.seeder ? dl : ds) -= moved;
-        if (req.seeder) {
-          s->leechers4.sample(out.peers, req.numwant, nullptr, rnd);
-        } else {
-          size_t got = s->seeders4.sample(out.peers, req.numwant, nullptr, rnd);
-          s->leechers4.sample(out.peers, req.numwant - got, key, rnd >> 7);
-        }
-      }
+      };
+      if (req.peer.ipv6) announce_in(s->seeders6, s->leechers6);
+      else announce_in(s->seeders4, s->leechers4);
       if (req.event == AnnounceEvent::completed) ++s->downloaded;
       out.counts = s->counts();
       sh.publish(ds, dl);
