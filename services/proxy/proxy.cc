@@ -13,6 +13,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -24,8 +25,8 @@
 #include "common/core/metrics.h"
 #include "common/core/sha.h"
 #include "common/io/event_loop.h"
+#include "common/io/http_request_target.h"
 #include "common/io/http_server.h"
-#include "common/io/tunnel.h"
 #include "common/io/proxy_fetch.h"
 #include "common/swarm/session.h"
 #include "common/swarm/stream_resume.h"
@@ -33,7 +34,9 @@
 #include "proto/content_key.h"
 #include "proto/oci.h"
 #include "services/proxy/blob_cache.h"
+#include "services/proxy/connect.h"
 #include "services/proxy/metastore_client.h"
+#include "services/proxy/target_policy.h"
 #include "services/proxy/upstream.h"
 
 namespace sc {
@@ -201,16 +204,32 @@ Error error_for_upstream_status(int status, std::string_view what) {
   return {Errc::unavailable, msg};
 }
 
-uint16_t host_port(std::string_view host) {
-  if (host.starts_with("[")) {
-    size_t close = host.find(']');
-    if (close != std::string_view::npos && close + 2 < host.size() && host[close + 1] == ':')
-      return static_cast<uint16_t>(std::atoi(std::string(host.substr(close + 2)).c_str()));
-    return 80;
+// The value of `name` in a raw query string ("" when absent).
+std::string_view query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    if (kv.size() > name.size() && kv.starts_with(name) && kv[name.size()] == '=') return kv.substr(name.size() + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
   }
-  size_t colon = host.rfind(':');
-  if (colon == std::string_view::npos) return 80;
-  return static_cast<uint16_t>(std::atoi(std::string(host.substr(colon + 1)).c_str()));
+  return {};
+}
+
+// A forwarded path must stay below its remote's prefix once the origin normalises it: no dot
+// segments, no encoded dots or slashes, no backslashes, no empty segments.
+bool safe_forward_path(std::string_view path) {
+  if (!path.starts_with('/') || path.find("//") != std::string_view::npos || path.find('\\') != std::string_view::npos)
+    return false;
+  for (std::string_view bad : {"%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "%00"})
+    if (path.find(bad) != std::string_view::npos) return false;
+  for (size_t pos = 0; pos != std::string_view::npos;) {
+    size_t next = path.find('/', pos + 1);
+    std::string_view seg = path.substr(pos + 1, next == std::string_view::npos ? std::string_view::npos : next - pos - 1);
+    if (seg == "." || seg == "..") return false;
+    pos = next;
+  }
+  return true;
 }
 
 }  // namespace
@@ -235,6 +254,7 @@ struct Proxy::Impl {
     std::string hex, key;
     bool verify = true;
     std::string name;  // repository (registry blobs)
+    Upstream* up = nullptr;  // the registry (registry blobs)
     std::string url;   // absolute origin URL (OSTree); "" for registry blobs
     std::vector<std::shared_ptr<HttpRequest>> waiters;
     bool leased = false;
@@ -265,10 +285,10 @@ struct Proxy::Impl {
   EventLoop& loop;
   ProxyConfig cfg;
   BlobCache& cache;
-  Upstream& upstream;
-  MetastoreClient* metastore;
+  MetastoreAsync* metastore;
   SwarmSession* swarm;
-  uint16_t own_port = 0;
+  TargetPolicy policy;
+  std::map<std::string, std::unique_ptr<Upstream>, std::less<>> registries;  // by configured name
   std::string node_id;
   std::string torrents_dir;
 
@@ -290,15 +310,15 @@ struct Proxy::Impl {
   Family<Counter>& swarm_downloads;
   Family<Counter>& leases;
   Counter& upstream_blob_fetches;
+  ConnectHandler connect;
 
-  Impl(EventLoop& l, const ProxyConfig& c, BlobCache& bc, Upstream& up, MetastoreClient* ms, SwarmSession* sw,
-       MetricsRegistry& m)
+  Impl(EventLoop& l, const ProxyConfig& c, BlobCache& bc, MetastoreAsync* ms, SwarmSession* sw, MetricsRegistry& m)
       : loop(l),
         cfg(c),
         cache(bc),
-        upstream(up),
         metastore(ms),
         swarm(sw),
+        policy(configured_targets(c)),
         served(m.counter_family("swarmcache_proxy_served_bytes_total", "Body bytes served, by where they came from",
                                 {"source"})),
         served_cache(served.with({"cache"})),
@@ -313,7 +333,13 @@ struct Proxy::Impl {
         leases(m.counter_family("swarmcache_proxy_leases_total", "Upstream-fetch lease requests by outcome",
                                 {"outcome"})),
         upstream_blob_fetches(m.counter("swarmcache_proxy_upstream_blob_fetches_total",
-                                        "Blob (and OSTree delta) fetches sent upstream")) {
+                                        "Blob (and OSTree delta) fetches sent upstream")),
+        connect(c.connect_allow, policy, requests) {
+    for (const auto& r : cfg.upstreams) {
+      registries[r.name] = std::make_unique<Upstream>(
+          loop, UpstreamOptions{r.url, r.username, r.password, r.ca_file, cfg.upstream_timeout_ms,
+                                static_cast<int>(cfg.upstream_retries), dial_check()});
+    }
     node_id = cfg.node_id;
     if (node_id.empty()) {
       char host[256] = "";
@@ -339,9 +365,23 @@ struct Proxy::Impl {
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  bool is_forward(HttpRequest& req) const {
-    std::string_view host = req.header("Host");
-    return !host.empty() && host_port(host) != own_port;
+  static std::vector<std::string> configured_targets(const ProxyConfig& c) {
+    std::vector<std::string> out = c.connect_allow;
+    for (const auto& u : c.upstreams) out.push_back(u.url);
+    for (const auto& r : c.ostree_remotes) out.push_back(r.url);
+    return out;
+  }
+
+  std::function<Status(std::string_view, uint16_t)> dial_check() {
+    return [this](std::string_view ip, uint16_t port) { return policy.check(ip, port); };
+  }
+
+  // A refused target: 403, a warning line (rare, and worth an operator's eye) and a counter.
+  void refuse(HttpRequest& req, std::string_view kind, std::string_view target, std::string_view why) {
+    count(kind, "refused");
+    SC_WARN("refused target", {"method", req.method()}, {"target", target}, {"client", req.peer_ip()},
+            {"reason", why});
+    req.reply(403, "text/plain", std::string(why) + "\n");
   }
 
   void count(std::string_view kind, std::string_view result) { requests.with({kind, result}).inc(); }
@@ -405,16 +445,28 @@ struct Proxy::Impl {
       return reply_oci(req, "UNSUPPORTED", 405, "this mirror is read-only");
     }
     req.add_header("Docker-Distribution-API-Version", "registry/2.0");
+    if (p->route == OciRoute::base) return req.reply(200, "application/json", "{}");
+    if (p->route == OciRoute::unsupported) return reply_oci(req, "UNSUPPORTED", 404, "not served by this mirror");
+    // containerd names the registry it mirrors in ?ns=; dockerd mirrors docker.io only.
+    std::string_view ns = query_param(req.query(), "ns");
+    std::string_view registry = ns.empty() ? std::string_view(cfg.default_registry) : ns;
+    auto it = registries.find(registry);
+    if (it == registries.end()) {
+      count("v2", "unknown_registry");
+      SC_WARN("refused target", {"method", req.method()}, {"registry", registry}, {"client", req.peer_ip()},
+              {"reason", "registry not in upstreams"});
+      return reply_oci(req, "NAME_UNKNOWN", 404, "registry " + std::string(registry) + " is not mirrored here");
+    }
+    Upstream& up = *it->second;
     switch (p->route) {
-      case OciRoute::base: return req.reply(200, "application/json", "{}");
-      case OciRoute::unsupported: return reply_oci(req, "UNSUPPORTED", 404, "not served by this mirror");
-      case OciRoute::tags_list: return handle_tags(req, *p);
-      case OciRoute::manifest: return handle_manifest(req, *p);
-      case OciRoute::blob: return handle_blob(req, *p);
+      case OciRoute::tags_list: return handle_tags(req, *p, up);
+      case OciRoute::manifest: return handle_manifest(req, *p, up, it->first);
+      case OciRoute::blob: return handle_blob(req, *p, up);
+      default: return;
     }
   }
 
-  void handle_tags(HttpRequest& req, const OciPath& p) {
+  void handle_tags(HttpRequest& req, const OciPath& p, Upstream& upstream) {
     auto held = req.hold();
     UpstreamRequest ur{"GET", "/v2/" + p.name + "/tags/list", "repository:" + p.name + ":pull", {}};
     upstream.get_all(std::move(ur), kMaxManifestBytes, [held](Result<FetchResult> r) {
@@ -450,7 +502,7 @@ struct Proxy::Impl {
     }
   }
 
-  void handle_manifest(HttpRequest& req, const OciPath& p) {
+  void handle_manifest(HttpRequest& req, const OciPath& p, Upstream& upstream, const std::string& registry) {
     // Clients such as dockerd send one Accept line per media type and only the first reaches
     // us; a registry answers 404 when the manifest's type is not acceptable, so the types
     // every current client handles are always added.
@@ -463,7 +515,7 @@ struct Proxy::Impl {
       if (comma == std::string_view::npos) break;
       pos = comma + 1;
     }
-    std::string tag_key = p.name + ":" + p.reference + "\n" + accept;
+    std::string tag_key = registry + "/" + p.name + ":" + p.reference + "\n" + accept;
     if (p.reference_is_digest) {
       if (auto it = manifests.find(p.reference); it != manifests.end()) {
         count("manifest", "cache");
@@ -527,19 +579,22 @@ struct Proxy::Impl {
 
   // ---- blobs -----------------------------------------------------------------------------
 
-  void handle_blob(HttpRequest& req, const OciPath& p) {
+  void handle_blob(HttpRequest& req, const OciPath& p, Upstream& upstream) {
     std::string hex = p.reference.substr(7);
     if (cache.lookup(hex)) return serve_from_cache(req, hex, "cache", true);
-    if (req.method() == "HEAD") return head_upstream_blob(req, p);
+    if (req.method() == "HEAD") return head_upstream_blob(req, p, upstream);
     auto f = inflight_for(hex, "sha256:" + hex);
     if (!f) return reply_oci(req, "TOOMANYREQUESTS", 429, "too many clients waiting for this blob");
     bool fresh = f->name.empty() && f->url.empty();
-    if (fresh) f->name = p.name;
+    if (fresh) {
+      f->name = p.name;
+      f->up = &upstream;
+    }
     f->waiters.push_back(req.hold());
     if (fresh) start_fetch(f);
   }
 
-  void head_upstream_blob(HttpRequest& req, const OciPath& p) {
+  void head_upstream_blob(HttpRequest& req, const OciPath& p, Upstream& upstream) {
     auto held = req.hold();
     UpstreamRequest ur{"HEAD", "/v2/" + p.name + "/blobs/" + p.reference, "repository:" + p.name + ":pull", {}};
     std::string digest = p.reference;
@@ -933,11 +988,12 @@ struct Proxy::Impl {
     };
     if (f->url.empty()) {
       UpstreamRequest ur{"GET", "/v2/" + f->name + "/blobs/sha256:" + f->hex, "repository:" + f->name + ":pull", {}};
-      tee->call = upstream.start(std::move(ur), on_head, on_data, on_done);
+      tee->call = f->up->start(std::move(ur), on_head, on_data, on_done);
     } else {
       FetchRequest fr;
       fr.url = f->url;
       fr.timeout_ms = cfg.upstream_timeout_ms;
+      fr.check_address = dial_check();
       tee->call = Fetch::start(loop.base(), std::move(fr), on_head, on_data, on_done);
     }
   }
@@ -1059,41 +1115,39 @@ struct Proxy::Impl {
 
   // ---- forward proxy (OSTree) ------------------------------------------------------------
 
-  // CONNECT host:port → a byte tunnel (HTTPS origins through http_proxy), to allowed ports only.
-  void handle_connect(HttpRequest& req) {
-    auto hp = split_host_port(req.path());
-    if (!hp || hp->first.empty()) {
-      count("connect", "bad_request");
-      return req.reply(400, "text/plain", "CONNECT needs host:port\n");
-    }
-    std::string port = std::to_string(hp->second);
-    if (std::find(cfg.connect_ports.begin(), cfg.connect_ports.end(), port) == cfg.connect_ports.end()) {
-      count("connect", "port_refused");
-      return req.reply(403, "text/plain", "CONNECT to port " + port + " is not allowed\n");
-    }
-    start_tunnel(req.hold(), hp->first, hp->second, TunnelOptions{}, [this](const TunnelResult& t) {
-      count("connect", t.status ? "ok" : "unreachable");
-    });
-  }
-
-  void handle_forward(HttpRequest& req) {
-    if (!cfg.forward_proxy) return reply_oci(req, "UNSUPPORTED", 404, "forward proxy disabled");
-    if (req.method() == "CONNECT") return handle_connect(req);
+  // Absolute-form requests (OSTree's http_proxy): only for configured remotes. The request
+  // line's authority picks the remote; the Host header plays no part, and what is fetched is
+  // the remote's configured origin plus the (checked) path.
+  void handle_forward(HttpRequest& req, const std::string& origin) {
+    if (!cfg.forward_proxy || cfg.ostree_remotes.empty())
+      return refuse(req, "forward", origin, "the forward proxy is off (no ostree.remotes configured)");
+    if (!origin.starts_with("http://"))
+      return refuse(req, "forward", origin, "only http:// is forwarded; https goes through CONNECT, never downgraded");
     if (req.method() != "GET" && req.method() != "HEAD") {
       count("forward", "method");
       return req.reply(405, "text/plain", "only GET and HEAD are proxied\n");
     }
-    std::string url = "http://" + std::string(req.header("Host")) + std::string(req.path());
-    if (!req.query().empty()) url += "?" + std::string(req.query());
-    auto u = parse_absolute_url(url);
-    if (!u) {
+    std::string path(req.path());
+    auto u = parse_absolute_url(origin + path);
+    if (!u || !safe_forward_path(path)) {
       count("forward", "bad_request");
-      return req.reply(400, "text/plain", "bad proxy request: " + u.error().message + "\n");
+      return req.reply(400, "text/plain", "bad proxy request path\n");
     }
-    std::string hostport = u->host + (u->port != 80 ? ":" + std::to_string(u->port) : "");
-    std::string key = "ostree/" + hostport + u->path;
-    if (req.method() == "GET" && u->query.empty() && req.header("Range").empty() &&
-        u->path.find("/deltas/") != std::string::npos && is_valid_content_key(key)) {
+    const OstreeRemote* remote = nullptr;
+    for (const auto& r : cfg.ostree_remotes) {
+      if (r.host == u->host && r.port == u->port &&
+          (r.prefix.empty() || path == r.prefix || path.starts_with(r.prefix + "/"))) {
+        remote = &r;
+        break;
+      }
+    }
+    if (!remote) return refuse(req, "forward", origin + path, "not below a configured ostree remote");
+    std::string url = remote->origin + path;
+    if (!req.query().empty()) url += "?" + std::string(req.query());
+    std::string rest = path.substr(std::min(path.size(), remote->prefix.size() + 1));
+    std::string key = "ostree/" + remote->name + "/" + rest;
+    if (req.method() == "GET" && req.query().empty() && req.header("Range").empty() &&
+        path.find("/deltas/") != std::string::npos && is_valid_content_key(key)) {
       std::string hex = to_hex(sha256(key));
       if (cache.lookup(hex)) return serve_from_cache(req, hex, "cache", false);
       auto f = inflight_for(hex, key);
@@ -1116,6 +1170,7 @@ struct Proxy::Impl {
     fr.method = std::string(req.method());
     fr.url = url;
     fr.timeout_ms = cfg.upstream_timeout_ms;
+    fr.check_address = dial_check();
     for (const char* h : {"Accept", "Range", "If-None-Match", "If-Modified-Since", "User-Agent"}) {
       std::string_view v = req.header(h);
       if (!v.empty()) fr.headers.emplace_back(h, std::string(v));
@@ -1164,9 +1219,9 @@ struct Proxy::Impl {
   }
 };
 
-Proxy::Proxy(EventLoop& loop, const ProxyConfig& cfg, BlobCache& cache, Upstream& upstream, MetastoreClient* metastore,
-             SwarmSession* swarm, MetricsRegistry& metrics)
-    : impl_(std::make_unique<Impl>(loop, cfg, cache, upstream, metastore, swarm, metrics)) {}
+Proxy::Proxy(EventLoop& loop, const ProxyConfig& cfg, BlobCache& cache, MetastoreAsync* metastore, SwarmSession* swarm,
+             MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(loop, cfg, cache, metastore, swarm, metrics)) {}
 
 Proxy::~Proxy() = default;
 
@@ -1174,14 +1229,15 @@ void Proxy::sync_torrents() { impl_->sync_torrents(); }
 
 bool Proxy::ready() const { return true; }
 
-void Proxy::set_own_port(uint16_t port) { impl_->own_port = port; }
+void Proxy::add_own_port(uint16_t port) { impl_->policy.add_own_port(port); }
 
 void Proxy::install(HttpServer& server) {
   Impl* p = impl_.get();
   server.route("/v2", [p](HttpRequest& req) { p->handle_v2(req); });
   server.route("/v2/*", [p](HttpRequest& req) { p->handle_v2(req); });
   server.route("*", [p](HttpRequest& req) {  // "*", not "/*": a CONNECT target is "host:port"
-    if (p->is_forward(req) || req.method() == "CONNECT") return p->handle_forward(req);
+    if (req.method() == "CONNECT") return p->connect.handle(req);
+    if (std::string origin = absolute_form_origin(req); !origin.empty()) return p->handle_forward(req, origin);
     req.reply(404, "application/json", oci_error_json("UNSUPPORTED", "not a registry API path"));
   });
 }
