@@ -104,6 +104,8 @@ void declare_proxy_options(Options& o, ProxyConfig& c) {
   o.add_string("token_file", &c.token_file, "File holding the bearer token for metastore writes", "token-file");
   o.add_string("cache.dir", &c.cache_dir, "Blob cache directory", "cache");
   o.add_bytes("cache.size", &c.cache_size, "Blob cache byte budget (LRU eviction)", "cache-size");
+  o.add_bytes("cache.scrub_rate", &c.cache_scrub_rate,
+              "Bytes per second re-hashed by the background scrub (0: off; at most 80M is used)");
   o.add_string("state", &c.state_dir, "State directory (torrents, resume data)", "state");
   o.add_string("peer_listen", &c.peer_listen, "BitTorrent listener HOST:PORT", "peer-listen");
   o.add_bool("swarm.enabled", &c.swarm, "Use the swarm (false: cache + upstream only)");

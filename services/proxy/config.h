@@ -45,6 +45,7 @@ struct ProxyConfig {
   std::string token_file;  // bearer token sent to the metastore
   std::string cache_dir = "/var/cache/swarmcache/proxy";
   int64_t cache_size = 10LL << 30;
+  int64_t cache_scrub_rate = 0;  // bytes/s re-hashed in the background; 0 = no scrub
   std::string state_dir = "/var/lib/swarmcache/proxy";
   std::string peer_listen = "0.0.0.0:6881";
   bool swarm = true;                 // false: never use BitTorrent (cache + upstream only)

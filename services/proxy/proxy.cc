@@ -34,10 +34,12 @@
 #include "proto/content_key.h"
 #include "proto/oci.h"
 #include "services/proxy/blob_cache.h"
+#include "services/proxy/cache_scrub.h"
 #include "services/proxy/connect.h"
 #include "services/proxy/metastore_client.h"
 #include "services/proxy/target_policy.h"
 #include "services/proxy/upstream.h"
+#include "services/proxy/verifying_sender.h"
 
 namespace sc {
 namespace fs = std::filesystem;
@@ -137,46 +139,66 @@ Result<std::string> sha256_file_hex(const std::string& path) {
   return to_hex(h.finish());
 }
 
-Status check_sha256_file(const std::string& path, const std::string& hex) {
+// The piece layout of a single-file v1 torrent (the shape this proxy makes and accepts).
+struct PieceLayout {
+  int64_t piece_len = 0, total = 0, pieces = 0;
+  std::string hashes;  // 20 bytes of SHA-1 per piece
+};
+
+Result<PieceLayout> parse_single_file_torrent(const std::string& torrent) {
+  auto root = bdecode(torrent);
+  const BValue* info = root && root->is_dict() ? root->find("info") : nullptr;
+  const BValue* plen = info && info->is_dict() ? info->find("piece length") : nullptr;
+  const BValue* pieces = info && info->is_dict() ? info->find("pieces") : nullptr;
+  const BValue* length = info && info->is_dict() ? info->find("length") : nullptr;
+  if (!plen || !plen->is_int() || plen->as_int() <= 0 || !pieces || !pieces->is_str() || !length ||
+      !length->is_int() || length->as_int() < 0)
+    return fail(Errc::invalid_argument, "not a single-file v1 torrent");
+  PieceLayout p{plen->as_int(), length->as_int(), 0, pieces->as_str()};
+  p.pieces = (p.total + p.piece_len - 1) / p.piece_len;
+  if (static_cast<int64_t>(p.hashes.size()) != p.pieces * 20) return fail(Errc::invalid_argument, "piece count mismatch");
+  return p;
+}
+
+// What a finished swarm download's check learned: the content's sha256 (for the cache record).
+struct FileCheck {
+  std::string sha256;
+};
+
+Result<FileCheck> check_sha256_file(const std::string& path, const std::string& hex) {
   auto d = sha256_file_hex(path);
   if (!d) return std::unexpected(d.error());
   if (*d != hex) return fail(Errc::invalid_argument, "sha256 mismatch");
-  return {};
+  return FileCheck{*d};
 }
 
-// Checks a single-file torrent's data against its v1 piece hashes (SHA-1 per piece).
-Status check_pieces_file(const std::string& path, const std::string& torrent) {
-  auto root = bdecode(torrent);
-  if (!root || !root->is_dict()) return fail(Errc::invalid_argument, "bad torrent");
-  const BValue* info = root->find("info");
-  if (!info || !info->is_dict()) return fail(Errc::invalid_argument, "torrent without info");
-  const BValue* plen = info->find("piece length");
-  const BValue* pieces = info->find("pieces");
-  const BValue* length = info->find("length");
-  if (!plen || !plen->is_int() || !pieces || !pieces->is_str() || !length || !length->is_int() || plen->as_int() <= 0)
-    return fail(Errc::invalid_argument, "not a single-file v1 torrent");
-  int64_t piece_len = plen->as_int(), total = length->as_int();
-  const std::string& hashes = pieces->as_str();
-  int64_t n = (total + piece_len - 1) / piece_len;
-  if (static_cast<int64_t>(hashes.size()) != n * 20) return fail(Errc::invalid_argument, "piece count mismatch");
+// Checks a single-file torrent's data against its v1 piece hashes (SHA-1 per piece), and
+// hashes the content with sha256 on the way.
+Result<FileCheck> check_pieces_file(const std::string& path, const std::string& torrent) {
+  auto info = parse_single_file_torrent(torrent);
+  if (!info) return std::unexpected(info.error());
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(Errc::io, "open " + path);
-  std::string buf(static_cast<size_t>(piece_len), '\0');
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t want = std::min(piece_len, total - i * piece_len);
-    ssize_t got = ::pread(fd, buf.data(), static_cast<size_t>(want), i * piece_len);
+  Sha256 whole;
+  std::string buf(static_cast<size_t>(info->piece_len), '\0');
+  for (int64_t i = 0; i < info->pieces; ++i) {
+    int64_t want = std::min(info->piece_len, info->total - i * info->piece_len);
+    ssize_t got = ::pread(fd, buf.data(), static_cast<size_t>(want), i * info->piece_len);
     if (got != want) {
       ::close(fd);
       return fail(Errc::io, "short read");
     }
-    auto h = sha1(std::string_view(buf.data(), static_cast<size_t>(want)));
-    if (std::string_view(reinterpret_cast<const char*>(h.data()), h.size()) != std::string_view(hashes).substr(i * 20, 20)) {
+    std::string_view piece(buf.data(), static_cast<size_t>(want));
+    auto h = sha1(piece);
+    if (std::string_view(reinterpret_cast<const char*>(h.data()), h.size()) !=
+        std::string_view(info->hashes).substr(static_cast<size_t>(i) * 20, 20)) {
       ::close(fd);
       return fail(Errc::invalid_argument, "piece " + std::to_string(i) + " hash mismatch");
     }
+    whole.update(piece);
   }
   ::close(fd);
-  return {};
+  return FileCheck{to_hex(whole.finish())};
 }
 
 void reply_oci(HttpRequest& req, std::string_view code, int status, std::string_view msg) {
@@ -245,6 +267,7 @@ struct Proxy::Impl {
     std::string hashes;
     int64_t next = 0;               // next piece to check
     int64_t sent = 0;               // bytes handed to the client (always whole pieces, in order)
+    bool started = false;           // the response head went out (with the first verified piece)
     std::unique_ptr<Timer> timer;
     ~SwarmStream() {
       if (fd >= 0) ::close(fd);
@@ -269,7 +292,6 @@ struct Proxy::Impl {
     std::unique_ptr<BlobCache::Writer> writer;
     OwnedBuffer held;
     bool started = false;
-    int64_t skip = 0;  // bytes the streamer already has (carried over from a stalled swarm stream)
     int status = 0;
     std::shared_ptr<Fetch> call;
     std::unique_ptr<Timer> bp_timer;
@@ -310,7 +332,12 @@ struct Proxy::Impl {
   Family<Counter>& swarm_downloads;
   Family<Counter>& leases;
   Counter& upstream_blob_fetches;
+  Counter& quarantined;
   ConnectHandler connect;
+  std::unique_ptr<CacheScrubber> scrubber;
+  // Cache entries being served while hashed, until their sender is done (freed a turn later).
+  std::unordered_map<uint64_t, std::unique_ptr<VerifyingSender>> senders;
+  uint64_t next_sender = 0;
 
   Impl(EventLoop& l, const ProxyConfig& c, BlobCache& bc, MetastoreAsync* ms, SwarmSession* sw, MetricsRegistry& m)
       : loop(l),
@@ -334,6 +361,8 @@ struct Proxy::Impl {
                                 {"outcome"})),
         upstream_blob_fetches(m.counter("swarmcache_proxy_upstream_blob_fetches_total",
                                         "Blob (and OSTree delta) fetches sent upstream")),
+        quarantined(m.counter("swarmcache_proxy_torrents_quarantined_total",
+                              "Torrents reported to the metastore because their bytes failed the digest")),
         connect(c.connect_allow, policy, requests) {
     for (const auto& r : cfg.upstreams) {
       registries[r.name] = std::make_unique<Upstream>(
@@ -353,8 +382,13 @@ struct Proxy::Impl {
                      [this] { return static_cast<double>(cache.used_bytes()); });
     m.gauge_callback("swarmcache_proxy_cache_entries", "Blobs in the cache",
                      [this] { return static_cast<double>(cache.count()); });
-    m.gauge_callback("swarmcache_proxy_cache_evictions", "Blobs evicted since start",
-                     [this] { return static_cast<double>(cache.evictions()); });
+    cache.set_counters(&m.counter("swarmcache_proxy_cache_evictions_total", "Blobs evicted to stay in budget"),
+                       &m.counter("swarmcache_proxy_cache_corrupt_total",
+                                  "Cache entries deleted because their bytes or size did not match their record"));
+    if (cfg.cache_scrub_rate > 0)
+      scrubber = std::make_unique<CacheScrubber>(
+          loop, cache, cfg.cache_scrub_rate,
+          m.counter("swarmcache_proxy_cache_scrubbed_bytes_total", "Bytes re-hashed by the background scrub"));
     cache.on_evict([this](const std::string& hex) { stop_seeding(hex); });
     if (swarm) {
       swarm->on_complete([this](const std::string& ih) { on_swarm_complete(ih); });
@@ -399,6 +433,12 @@ struct Proxy::Impl {
       return reply_oci(req, "BLOB_UNKNOWN", 404, "blob not available");
     }
     auto [fd, size] = *opened;
+    const auto* info = cache.info(hex);
+    bool verified = !info || info->verified || req.method() == "HEAD";
+    if (!verified && !req.header("Range").empty()) {
+      ::close(fd);
+      return verify_then_serve(req, hex, source, digest_header);
+    }
     if (digest_header) req.add_header("Docker-Content-Digest", "sha256:" + hex);
     req.add_header("Accept-Ranges", "bytes");
     req.add_header("ETag", "\"sha256:" + hex + "\"");
@@ -425,9 +465,56 @@ struct Proxy::Impl {
       count("blob", "head");
       return req.reply(status, "application/octet-stream", "");
     }
+    if (!verified) return serve_unverified(req, hex, fd, size, source);
     source_counter(source).inc(static_cast<uint64_t>(len));
     count("blob", std::string(source));
     req.reply_file(status, "application/octet-stream", fd, first, len);
+  }
+
+  // First hit since start of a Range request: the whole file is hashed on the worker first.
+  void verify_then_serve(HttpRequest& req, const std::string& hex, std::string_view source, bool digest_header) {
+    auto held = req.hold();
+    std::weak_ptr<bool> weak_alive = alive;
+    std::string path = cache.blob_path(hex), want = cache.info(hex)->sha256, src(source);
+    work->post([this, weak_alive, held, hex, path, want, src, digest_header] {
+      auto got = sha256_file_hex(path);
+      bool ok = got && *got == want;
+      loop.defer([this, weak_alive, held, hex, ok, src, digest_header] {
+        if (weak_alive.expired()) return;
+        if (!ok) {
+          cache.mark_corrupt(hex);
+          count("blob", "corrupt_cache");
+          if (held->alive()) reply_oci(*held, "UNAVAILABLE", 503, "the cached copy was corrupt; retry");
+          return;
+        }
+        cache.mark_verified(hex);
+        if (held->alive()) serve_from_cache(*held, hex, src, digest_header);
+      });
+    });
+  }
+
+  // First whole-body GET since start: sent while hashed, aborted on a mismatch.
+  void serve_unverified(HttpRequest& req, const std::string& hex, int fd, int64_t size, std::string_view source) {
+    std::string want = cache.info(hex)->sha256;
+    uint64_t id = next_sender++;
+    Counter& served_from = source_counter(source);
+    std::weak_ptr<bool> weak_alive = alive;
+    senders[id] = std::make_unique<VerifyingSender>(
+        loop, req.hold(), fd, size, want,
+        [this, weak_alive, id, hex, &served_from](VerifyingSender::Outcome o, int64_t sent) {
+          if (weak_alive.expired()) return;
+          if (sent > 0) served_from.inc(static_cast<uint64_t>(sent));
+          if (o == VerifyingSender::Outcome::matched) {
+            cache.mark_verified(hex);
+            count("blob", "cache_verified");
+          } else if (o == VerifyingSender::Outcome::mismatch) {
+            cache.mark_corrupt(hex);
+            count("blob", "corrupt_cache");
+          }
+          loop.defer([this, weak_alive, id] {
+            if (!weak_alive.expired()) senders.erase(id);
+          });
+        });
   }
 
   // ---- /v2/ ------------------------------------------------------------------------------
@@ -483,7 +570,6 @@ struct Proxy::Impl {
       req.add_header("Content-Length", std::to_string(m.body.size()));
       return req.reply(200, m.content_type, "");
     }
-    served_cache.inc(0);
     req.reply(200, m.content_type, m.body);
   }
 
@@ -708,17 +794,13 @@ struct Proxy::Impl {
   }
 
   void start_stream(std::shared_ptr<Inflight> f, int64_t total) {
-    auto root = bdecode(f->torrent);
-    const BValue* info = root && root->is_dict() ? root->find("info") : nullptr;
-    const BValue* plen = info && info->is_dict() ? info->find("piece length") : nullptr;
-    const BValue* pieces = info && info->is_dict() ? info->find("pieces") : nullptr;
-    if (!plen || !plen->is_int() || plen->as_int() <= 0 || !pieces || !pieces->is_str()) return;
+    auto info = parse_single_file_torrent(f->torrent);
+    if (!info || info->total != total) return;
     auto s = std::make_shared<SwarmStream>();
-    s->piece_len = plen->as_int();
+    s->piece_len = info->piece_len;
     s->total = total;
-    s->pieces = (total + s->piece_len - 1) / s->piece_len;
-    s->hashes = pieces->as_str();
-    if (static_cast<int64_t>(s->hashes.size()) != s->pieces * 20) return;
+    s->pieces = info->pieces;
+    s->hashes = std::move(info->hashes);
     for (auto it = f->waiters.begin(); it != f->waiters.end(); ++it) {
       if ((*it)->alive() && (*it)->method() == "GET" && (*it)->header("Range").empty()) {
         s->req = *it;
@@ -728,7 +810,6 @@ struct Proxy::Impl {
     }
     if (!s->req) return;
     if (f->verify) s->req->add_header("Docker-Content-Digest", "sha256:" + f->hex);
-    s->req->stream_start(200, "application/octet-stream", total);
     f->stream = s;
     std::weak_ptr<bool> weak_alive = alive;
     std::weak_ptr<Inflight> weak_f = f;
@@ -742,6 +823,10 @@ struct Proxy::Impl {
     if (len <= 0) return;
     int fd = ::dup(s.fd);
     if (fd < 0) return;
+    // The head goes out with the first piece that checked out: until then the client can still
+    // be handed to the upstream fetch whole.
+    if (!s.started) s.req->stream_start(200, "application/octet-stream", s.total);
+    s.started = true;
     OwnedBuffer b;
     b.add_file(fd, off, len);
     s.req->stream_write(b.get());
@@ -753,7 +838,9 @@ struct Proxy::Impl {
     auto& s = f.stream;
     if (!s) return;
     if (!s->req->alive()) {
-      s.reset();  // the client left; the download goes on for the cache and other waiters
+      // The client left; the download goes on for the cache and other waiters. The stream
+      // owns the timer running this callback: free it on the next loop turn.
+      loop.defer([gone = std::move(s)] {});
       return;
     }
     if (s->req->pending_output() > kTeeHighWater) return;
@@ -794,19 +881,33 @@ struct Proxy::Impl {
   void arm_swarm_stall_timer(std::shared_ptr<Inflight> f, int64_t last_downloaded) {
     std::weak_ptr<bool> weak_alive = alive;
     f->timer = loop.after(cfg.swarm_timeout_ms, [this, weak_alive, f, last_downloaded] {
-      if (weak_alive.expired() || f->infohash.empty()) return;
-      auto st = swarm->status_of(f->infohash);
-      int64_t now = st ? st->downloaded : 0;
-      if (now > std::max<int64_t>(last_downloaded, 0)) return arm_swarm_stall_timer(f, now);
-      swarm_downloads.with({"timeout"}).inc();
-      abandon_swarm(f);
+      // Re-arming or abandoning replaces f->timer, the timer running this callback: do it from
+      // the next loop turn.
+      loop.defer([this, weak_alive, f, last_downloaded] {
+        if (weak_alive.expired() || f->infohash.empty()) return;
+        auto st = swarm->status_of(f->infohash);
+        int64_t now = st ? st->downloaded : 0;
+        if (now > std::max<int64_t>(last_downloaded, 0)) return arm_swarm_stall_timer(f, now);
+        swarm_downloads.with({"timeout"}).inc();
+        abandon_swarm(f);
+      });
     });
   }
 
+  // Gives the swarm download up; the waiters are served from upstream. A client that already
+  // got bytes from the swarm is cut (its response aborted): they passed only the torrent's
+  // piece hashes, and a torrent registered under a digest can itself be wrong, so an upstream
+  // tail must never complete them. One that got nothing yet rejoins the waiters.
   void abandon_swarm(std::shared_ptr<Inflight> f) {
-    // A client already streaming from the swarm continues from upstream where it stopped.
-    auto carried = std::move(f->stream);
-    if (carried) carried->timer.reset();
+    if (auto s = std::move(f->stream)) {
+      if (!s->started && s->req->alive()) {
+        f->waiters.insert(f->waiters.begin(), s->req);
+      } else if (s->req->alive()) {
+        s->req->stream_abort();
+        count("blob", "aborted");
+      }
+      loop.defer([s] {});  // its timer may be the one running now
+    }
     swarm_pending.erase(f->infohash);
     f->timer.reset();
     (void)swarm->remove(f->infohash, false);
@@ -815,7 +916,7 @@ struct Proxy::Impl {
     ::unlink(cache.blob_path(f->hex).c_str());
     cache.clear_partial(f->hex);
     f->infohash.clear();
-    fetch_upstream(f, carried);
+    fetch_upstream(f);
   }
 
   void on_swarm_complete(const std::string& ih) {
@@ -835,7 +936,7 @@ struct Proxy::Impl {
     std::string path = cache.blob_path(f->hex);
     std::weak_ptr<bool> weak_alive = alive;
     work->post([this, weak_alive, f, path, attempt] {
-      Status ok = f->verify ? check_sha256_file(path, f->hex) : check_pieces_file(path, f->torrent);
+      Result<FileCheck> ok = f->verify ? check_sha256_file(path, f->hex) : check_pieces_file(path, f->torrent);
       loop.defer([this, weak_alive, f, ok, attempt] {
         if (weak_alive.expired()) return;
         if (!ok) {
@@ -848,9 +949,10 @@ struct Proxy::Impl {
           digest_mismatch.inc();
           swarm_downloads.with({"digest_mismatch"}).inc();
           SC_WARN("swarm file failed verification; going upstream", {"key", f->key}, {"error", ok.error().message});
+          if (f->verify) quarantine(f->key, f->infohash);
           return abandon_swarm(f);
         }
-        if (auto st = cache.adopt(f->hex); !st) {
+        if (auto st = cache.adopt(f->hex, ok->sha256); !st) {
           swarm_downloads.with({"cache_error"}).inc();
           return abandon_swarm(f);
         }
@@ -864,14 +966,9 @@ struct Proxy::Impl {
     });
   }
 
-  void fetch_upstream(std::shared_ptr<Inflight> f, std::shared_ptr<SwarmStream> carried = nullptr) {
+  void fetch_upstream(std::shared_ptr<Inflight> f) {
     upstream_blob_fetches.inc();
     auto tee = std::make_shared<Tee>();
-    if (carried && carried->req->alive()) {
-      tee->streamer = carried->req;
-      tee->started = true;  // headers (with the blob's length) went out with the swarm stream
-      tee->skip = carried->sent;
-    }
     for (auto it = f->waiters.begin(); !tee->streamer && it != f->waiters.end(); ++it) {
       if ((*it)->alive() && (*it)->method() == "GET" && (*it)->header("Range").empty()) {
         tee->streamer = *it;
@@ -908,11 +1005,6 @@ struct Proxy::Impl {
           if (ws) ws = t->writer->write(s);
         });
         if (!ws) t->writer.reset();
-      }
-      if (t->started && t->streamer && t->streamer->alive() && t->skip > 0) {
-        size_t n = std::min<size_t>(static_cast<size_t>(t->skip), buffer_length(buf));
-        buffer_drain(buf, n);  // the client had these bytes from the swarm
-        t->skip -= static_cast<int64_t>(n);
       }
       if (t->started && t->streamer && t->streamer->alive() && buffer_length(buf) > 0) {
         served_upstream.inc(buffer_length(buf));
@@ -963,10 +1055,7 @@ struct Proxy::Impl {
       }
       if (tee->streamer && tee->streamer->alive()) {
         if (ok) {
-          if (tee->held.size() > 0) {
-            served_upstream.inc(0);
-            tee->streamer->stream_write(tee->held.get());
-          }
+          if (tee->held.size() > 0) tee->streamer->stream_write(tee->held.get());
           tee->streamer->stream_end();
           count("blob", "upstream");
         } else if (tee->started) {
@@ -1064,6 +1153,16 @@ struct Proxy::Impl {
           if (f->leased) metastore->release_lease(f->key, node_id);
         });
       });
+    });
+  }
+
+  // The torrent under `key` gave bytes that are not the digest: tell the metastore, so that no
+  // proxy trusts it again (it drops the registration and refuses that infohash for the key).
+  void quarantine(const std::string& key, const std::string& infohash) {
+    quarantined.inc();
+    if (!metastore || infohash.empty()) return;
+    metastore->quarantine(key, infohash, "content does not match " + key, [key](Result<bool> r) {
+      if (!r) SC_WARN("cannot quarantine torrent", {"key", key}, {"error", r.error().message});
     });
   }
 
