@@ -25,6 +25,7 @@
 #include "common/core/json.h"
 #include "common/core/log.h"
 #include "common/io/event_loop.h"
+#include "common/io/http_request_target.h"
 
 namespace sc {
 namespace {
@@ -260,7 +261,27 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
   bool streaming_ = false;
   bool chunked_ = false;
   mutable std::string connect_target_;
+
+ public:
+  // Absolute-form request lines (a forward proxy's "GET http://host:port/path"): evhtp keeps
+  // the scheme and authority apart from the path.
+  std::string absolute_origin() const {
+    const evhtp_authority_t* a = r_->uri ? r_->uri->authority : nullptr;
+    if (!a || !a->hostname || !*a->hostname) return {};
+    std::string scheme = r_->uri->scheme == htp_scheme_http    ? "http"
+                         : r_->uri->scheme == htp_scheme_https ? "https"
+                                                               : "unsupported";
+    bool v6 = strchr(a->hostname, ':') != nullptr;
+    std::string out = scheme + "://" + (v6 ? "[" : "") + a->hostname + (v6 ? "]" : "");
+    if (a->port) out += ":" + std::to_string(a->port);
+    return out;
+  }
 };
+
+std::string absolute_form_origin(const HttpRequest& req) {
+  auto* ev = dynamic_cast<const EvRequest*>(&req);
+  return ev ? ev->absolute_origin() : std::string();
+}
 
 struct Linger;
 
