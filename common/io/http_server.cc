@@ -78,6 +78,13 @@ void HttpRequest::reply_error(const Error& err) {
   reply(errc_http_status(err.code), "application/json", body.dump());
 }
 
+void HttpRequest::stream_write_copy(std::string_view data) {
+  evbuffer* b = evbuffer_new();
+  evbuffer_add(b, data.data(), data.size());
+  stream_write(b);
+  evbuffer_free(b);
+}
+
 struct Route {
   std::string pattern;  // without the trailing '*'
   bool prefix;
