@@ -523,6 +523,7 @@ struct Linger {
   std::unique_ptr<Timer> timer;  // its callback frees this Linger: Timer allows that
   uint64_t discarded = 0;
   bool shut = false;
+  bool peer_done = false;  // the client closed its side first: close once the answer is out
 
   void close() {
     {
@@ -535,6 +536,7 @@ struct Linger {
   static void on_write(bufferevent* bev, void* arg) {
     auto* l = static_cast<Linger*>(arg);
     if (l->shut || evbuffer_get_length(bufferevent_get_output(bev)) > 0) return;
+    if (l->peer_done) return l->close();
     l->shut = true;
     ::shutdown(bufferevent_getfd(bev), SHUT_WR);  // the client sees the end of the answer
   }
@@ -545,7 +547,15 @@ struct Linger {
     evbuffer_drain(in, evbuffer_get_length(in));
     if (l->discarded > kLingerMaxBytes) l->close();
   }
-  static void on_event(bufferevent*, short, void* arg) { static_cast<Linger*>(arg)->close(); }
+  static void on_event(bufferevent* bev, short what, void* arg) {
+    auto* l = static_cast<Linger*>(arg);
+    if ((what & BEV_EVENT_EOF) && !l->shut && evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+      l->peer_done = true;
+      bufferevent_disable(bev, EV_READ);
+      return;
+    }
+    l->close();
+  }
 };
 
 void HttpServer::Impl::refuse(ConnCtx* c, bool in_parser, int status, const std::string& message) {
