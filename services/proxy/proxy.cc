@@ -609,7 +609,7 @@ struct Proxy::Impl {
       }
     } else if (auto t = tags.find(tag_key); t != tags.end()) {
       auto m = manifests.find(t->second.digest);
-      if (m != manifests.end() && loop.clock().now_ms() - t->second.at_ms < cfg.tag_ttl_ms) {
+      if (m != manifests.end() && loop.clock().mono_ms() - t->second.at_ms < cfg.tag_ttl_ms) {
         count("manifest", "cache");
         return reply_manifest(req, m->first, m->second);
       }
@@ -656,7 +656,7 @@ struct Proxy::Impl {
       remember_manifest(digest, m);
       if (!path.reference_is_digest) {
         if (tags.size() >= kMaxTagEntries) tags.clear();
-        tags[tag_key] = {digest, loop.clock().now_ms()};
+        tags[tag_key] = {digest, loop.clock().mono_ms()};
       }
       count("manifest", "upstream");
       reply_manifest(*held, digest, m);
@@ -740,7 +740,7 @@ struct Proxy::Impl {
           return fetch_upstream(f);
         }
         leases.with({"lost"}).inc();
-        f->wait_deadline_ms = loop.clock().now_ms() + cfg.lease_wait_ms;
+        f->wait_deadline_ms = loop.clock().mono_ms() + cfg.lease_wait_ms;
         poll_for_torrent(f);
       });
     });
@@ -754,7 +754,7 @@ struct Proxy::Impl {
       metastore->get_torrent(f->key, [this, weak_alive, f](Result<std::optional<std::string>> r) {
         if (weak_alive.expired()) return;
         if (r && *r) return fetch_swarm(f, std::move(**r));
-        if (loop.clock().now_ms() >= f->wait_deadline_ms) {
+        if (loop.clock().mono_ms() >= f->wait_deadline_ms) {
           leases.with({"wait_timeout"}).inc();
           return fetch_upstream(f);
         }
