@@ -108,7 +108,7 @@ TEST_F(Fixture, StoppedRemovesAndReturnsNoPeers) {
 TEST_F(Fixture, ExpiryThroughGc) {
   announce(query('a', 1, 1001, 0));
   clock.advance(61'000);
-  store.collect_garbage();
+  store.collect_garbage([](uint64_t) {});
   auto v = announce(query('a', 2, 1002, 10));
   EXPECT_EQ(peer_count(v), 0u);
   EXPECT_EQ(v.find("complete")->as_int(), 0);
