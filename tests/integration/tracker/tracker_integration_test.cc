@@ -85,7 +85,7 @@ TEST(TrackerIntegration, AnnounceScrapeAndMetrics) {
   EXPECT_EQ(v.find("peers")->as_str(), std::string("\x7f\x00\x00\x01\x1b\x59", 6));  // 127.0.0.1:7001
   EXPECT_EQ(v.find("external ip")->as_str(), std::string("\x7f\x00\x00\x01", 4));
   EXPECT_EQ(v.find("interval")->as_int(), 2);
-  v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-leecher00001", 7002, 0, "&event=completed&compact=0")));
+  v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-leecher00001", 7002, 0, "&event=completed&compact=0&no_peer_id=1")));
   ASSERT_TRUE(v.find("peers")->is_list());
 
   v = decode_ok(http_request(t.http, "GET", "/scrape?info_hash=" + percent_encode(ih_of('a')) + "&info_hash=" + percent_encode(ih_of('b'))));
