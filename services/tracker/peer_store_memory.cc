@@ -57,10 +57,11 @@ class PeerSet {
       return false;
     }
     if (v_.size() == v_.capacity()) {
-      // Grow by 1/4 rather than 2x: swarms are long-lived, so memory matters more than the
-      // few extra reallocations (the per-peer budget is 16 bytes).
+      // Grow by 1/8 rather than 2x: swarms are long-lived, so memory matters more than the
+      // extra reallocations (slack averages ~6 % instead of ~12 % with 1/4: at 1M IPv4 peers
+      // 11.0 → 10.5 B/peer RSS, bench/tracker; the per-peer goal is 11 bytes).
       size_t pos = static_cast<size_t>(it - v_.begin());
-      v_.reserve(v_.size() + v_.size() / 4 + 2);
+      v_.reserve(v_.size() + v_.size() / 8 + 4);
       it = v_.begin() + static_cast<ptrdiff_t>(pos);
     }
     E e;
