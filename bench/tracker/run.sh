@@ -9,6 +9,7 @@
 # Usage: bench/tracker/run.sh [BUILD_DIR]
 #   env: DURATION=10s CONNS=64 TORRENTS=1000 UDP_WINDOW=64 LOAD_PEERS=1000000 LOAD_TORRENTS=10000
 #        ROUNDS=3  MODES="ka close udp mem" (any subset)
+#        TRACKER=path (another swarmcache-tracker binary, for A/B runs of one change)
 #        PERF=1 (perf record our tracker during the throughput runs; report in $PERF_DATA)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,7 +58,7 @@ udp: {addr: "127.0.0.1:0", threads: 1}
 YAML
 start_ours() {  # sets ours_pid ours_port ours_udp
   : >"$work/ours.log"
-  taskset -c $server_core "$build/services/tracker/swarmcache-tracker" --config "$work/tracker.yaml" \
+  taskset -c $server_core "${TRACKER:-$build/services/tracker/swarmcache-tracker}" --config "$work/tracker.yaml" \
     >"$work/ours.log" 2>&1 &
   ours_pid=$!
   pids+=("$ours_pid")
