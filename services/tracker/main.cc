@@ -77,7 +77,10 @@ int run(int argc, char** argv) {
     }
     ropts->command_timeout_ms = std::max(cfg.redis_read_timeout_ms, cfg.redis_write_timeout_ms);
     ropts->connect_timeout_ms = cfg.redis_connect_timeout_ms;
-    RedisStoreOptions rsopts{.redis = *ropts, .key_prefix = cfg.redis_key_prefix, .peer_lifetime_ms = cfg.peer_lifetime_ms};
+    RedisStoreOptions rsopts{.redis = *ropts,
+                             .key_prefix = cfg.redis_key_prefix,
+                             .peer_lifetime_ms = cfg.peer_lifetime_ms,
+                             .max_swarms = static_cast<uint64_t>(cfg.max_swarms)};
     auto rs = std::make_unique<RedisPeerStore>(loop.clock(), std::move(rsopts));
     if (auto st = rs->start(); !st) {
       SC_ERROR("cannot start the redis peer store", {"error", st.error().message});
@@ -89,9 +92,10 @@ int run(int argc, char** argv) {
     MemoryStoreOptions mopts;
     mopts.shards = static_cast<size_t>(cfg.shard_count);
     mopts.peer_lifetime_ms = cfg.peer_lifetime_ms;
+    mopts.max_swarms = static_cast<uint64_t>(cfg.max_swarms);
     store = std::make_unique<MemoryPeerStore>(loop.clock(), mopts);
   }
-  metrics.watch_store(*store);
+  metrics.watch_store(*store, static_cast<uint64_t>(cfg.max_swarms));
 
   TrackerLogic logic(*logic_opts, *store);
   auto hooks = make_prehooks(cfg.prehooks, loop, registry, loop.clock());
@@ -177,9 +181,10 @@ int run(int argc, char** argv) {
   }
 
   auto gc_timer = loop.every(cfg.gc_interval_ms, [&] {
-    auto t0 = std::chrono::steady_clock::now();
-    uint64_t dropped = store->collect_garbage();
-    metrics.record_gc(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), dropped);
+    // Asynchronous with Redis: the main loop (and the systemd watchdog) never waits on it.
+    store->collect_garbage([&metrics, t0 = std::chrono::steady_clock::now()](uint64_t dropped) {
+      metrics.record_gc(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), dropped);
+    });
   });
   SC_INFO("swarmcache-tracker listening", {"http_port", static_cast<int>(pub.port())},
           {"admin_port", static_cast<int>(admin.port())}, {"udp_port", udp ? static_cast<int>(udp->port()) : 0},
