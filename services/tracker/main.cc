@@ -191,10 +191,11 @@ int run(int argc, char** argv) {
   loop.on_signal(SIGTERM, stop);
   loop.on_signal(SIGINT, stop);
 
-  SC_INFO("swarmcache-tracker listening", {"http_port", static_cast<int>(pub.port())},
-          {"admin_port", static_cast<int>(admin.port())}, {"udp_port", udp ? static_cast<int>(udp->port()) : 0},
-          {"threads", popts.threads},
-          {"http_adopted", popts.adopted_fd >= 0}, {"admin_adopted", aopts.adopted_fd >= 0});
+  log_listener("http", pub.port());
+  log_listener("admin", admin.port());
+  if (udp) log_listener("udp", udp->port());
+  SC_INFO("tracker started", {"threads", popts.threads}, {"http_adopted", popts.adopted_fd >= 0},
+          {"admin_adopted", aopts.adopted_fd >= 0});
   notify_ready();
   if (!loop.run()) {
     SC_ERROR("event loop failed");
