@@ -3,6 +3,8 @@
 // piece counts cross-checked, hashes taken over the raw info bytes.
 #include "proto/metainfo.h"
 
+#include <unordered_set>
+
 #include "common/core/bytes.h"
 #include "proto/content_key.h"
 
@@ -74,6 +76,26 @@ struct Walker {
   }
 };
 
+// Two entries for one path (or a file that is also another's directory) cannot both be
+// written: clients disagree on which wins, so the torrent is refused. BEP 47 pad files share
+// names (".pad/16384") by design and are never written.
+Status check_unique_paths(const std::vector<MetainfoFile>& files) {
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(files.size());
+  for (const auto& f : files) {
+    if (f.pad) continue;
+    if (!seen.insert(f.path).second) return std::unexpected(bad("file path listed twice: " + f.path));
+  }
+  for (std::string_view p : seen) {
+    for (size_t slash = p.find('/'); slash != std::string_view::npos; slash = p.find('/', slash + 1)) {
+      if (seen.contains(p.substr(0, slash))) {
+        return std::unexpected(bad("file path is also a directory: " + std::string(p.substr(0, slash))));
+      }
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string Metainfo::v1_hex() const { return has_v1 ? to_hex(info_hash_v1) : std::string(); }
@@ -82,7 +104,11 @@ std::string Metainfo::v2_hex() const { return has_v2 ? to_hex(info_hash_v2) : st
 Result<Metainfo> parse_metainfo(std::string_view bytes, const MetainfoLimits& limits) {
   auto root = bdecode(bytes, limits.bencode);
   if (!root) {
-    if (root.error().code == Errc::too_large) return std::unexpected(root.error());
+    // Only the byte limit makes a torrent "too large" (413); a nesting or value-count limit hit
+    // by a small document is a malformed torrent (400).
+    if (root.error().code == Errc::too_large && bytes.size() > limits.bencode.max_size) {
+      return std::unexpected(root.error());
+    }
     return std::unexpected(bad(root.error().message));
   }
   if (!root->is_dict()) return std::unexpected(bad("top level is not a dict"));
@@ -177,6 +203,8 @@ Result<Metainfo> parse_metainfo(std::string_view bytes, const MetainfoLimits& li
   } else {
     return std::unexpected(bad("neither pieces (v1) nor meta version 2"));
   }
+
+  if (auto st = check_unique_paths(m.files); !st) return std::unexpected(st.error());
 
   std::string_view raw = bytes.substr(info->begin, info->end - info->begin);
   if (m.has_v1) m.info_hash_v1 = sha1(raw);

@@ -6,6 +6,8 @@
 
 #include <memory>
 
+#include "common/core/bytes.h"
+
 namespace sc {
 namespace {
 
@@ -311,6 +313,25 @@ Result<LeaseRequest> lease_request_from_json(std::string_view text) {
   SC_TRY(get_int(j->get(), "ttl_ms", r.ttl_ms, true));
   if (r.holder.empty()) return fail(Errc::invalid_argument, "holder must not be empty");
   if (r.ttl_ms <= 0) return fail(Errc::invalid_argument, "ttl_ms must be positive");
+  return r;
+}
+
+std::string to_json(const QuarantineRequest& v) {
+  json_t* o = json_object();
+  set(o, "infohash", str(v.infohash));
+  set(o, "reason", str(v.reason));
+  return dump(o);
+}
+
+Result<QuarantineRequest> quarantine_request_from_json(std::string_view text) {
+  auto j = parse(text);
+  if (!j) return std::unexpected(j.error());
+  QuarantineRequest r;
+  SC_TRY(get_str(j->get(), "infohash", r.infohash, true));
+  SC_TRY(get_str(j->get(), "reason", r.reason, false, kMaxQuarantineReasonBytes));
+  auto raw = from_hex(r.infohash);
+  if (!raw || raw->size() != 20) return fail(Errc::invalid_argument, "infohash must be 40 hex digits");
+  r.infohash = to_hex(*raw);  // stored infohashes are lower case
   return r;
 }
 

@@ -99,6 +99,14 @@ struct NodeList {
   std::vector<NodeInfo> nodes;
 };
 
+// POST /v1/quarantine/{key} body: this torrent (by infohash) failed verification under the
+// key; the answer is {"removed":true|false}.
+struct QuarantineRequest {
+  std::string infohash;  // 40 lower-case hex (upper case is accepted and lowered)
+  std::string reason;    // free text for operators, at most kMaxQuarantineReasonBytes
+};
+inline constexpr size_t kMaxQuarantineReasonBytes = 1024;
+
 std::string to_json(const TorrentMeta& v);
 std::string to_json(const TorrentPage& v);
 std::string to_json(const MetaEvent& v);
@@ -107,6 +115,7 @@ std::string to_json(const LeaseRequest& v);
 std::string to_json(const Lease& v);
 std::string to_json(const NodeInfo& v);
 std::string to_json(const NodeList& v);
+std::string to_json(const QuarantineRequest& v);
 // {"error":{"code":…,"message":…}}
 std::string error_json(std::string_view code, std::string_view message);
 
@@ -118,6 +127,7 @@ Result<LeaseRequest> lease_request_from_json(std::string_view json);
 Result<Lease> lease_from_json(std::string_view json);
 Result<NodeInfo> node_info_from_json(std::string_view json);
 Result<NodeList> node_list_from_json(std::string_view json);
+Result<QuarantineRequest> quarantine_request_from_json(std::string_view json);
 // Parses an error body; the Error's code is invalid_argument and message is "<code>: <message>".
 Result<Error> error_from_json(std::string_view json);
 

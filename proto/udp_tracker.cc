@@ -35,6 +35,14 @@ std::unexpected<Error> bad(std::string m) { return fail(Errc::invalid_argument, 
 
 }  // namespace
 
+bool read_udp_header(std::span<const uint8_t> pkt, UdpHeader& out) {
+  if (pkt.size() < kHeader) return false;
+  out.connection_id = get64(pkt.data());
+  out.action = get32(pkt.data() + 8);
+  out.transaction_id = get32(pkt.data() + 12);
+  return true;
+}
+
 Status parse_udp_request(std::span<const uint8_t> pkt, UdpRequest& out, const UdpLimits& limits,
                          uint32_t* transaction_id_out) {
   if (pkt.size() < kHeader) return bad("packet too short");

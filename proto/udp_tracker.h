@@ -37,6 +37,14 @@ struct UdpLimits {
   size_t max_url_data = 1024;  // a JWT-bearing path fits easily
 };
 
+// The fixed 16-byte head of every request. False when the datagram is shorter.
+struct UdpHeader {
+  uint64_t connection_id = 0;
+  uint32_t action = 0;
+  uint32_t transaction_id = 0;
+};
+bool read_udp_header(std::span<const uint8_t> packet, UdpHeader& out);
+
 // Parses a request datagram. Errors (invalid_argument) name the problem; the caller answers
 // with an error packet when a transaction id could be read (`transaction_id_out` set), or
 // drops the datagram otherwise. The connection id is not checked here.

@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache clang
   libevent-dev libevhtp-dev libtorrent-rasterbar-dev libhiredis-dev libssl-dev
   libjansson-dev libsystemd-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
-  redis-server systemd curl python3 openssl
+  redis-server redis-sentinel systemd curl python3 openssl
   aria2 mktorrent opentracker qbittorrent-nox wrk
   clang-16 libclang-rt-16-dev
   python3-kubernetes python3-yaml

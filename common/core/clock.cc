@@ -1,4 +1,4 @@
-// Real and cached clocks.
+// Real and cached clocks: system_clock for wall time, steady_clock for deadlines.
 #include "common/core/clock.h"
 
 #include <chrono>
@@ -10,6 +10,14 @@ int64_t system_now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-void CachedClock::refresh() { now_.store(system_now_ms(), std::memory_order_relaxed); }
+int64_t steady_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void CachedClock::refresh() {
+  now_.store(system_now_ms(), std::memory_order_relaxed);
+  mono_.store(steady_now_ms(), std::memory_order_relaxed);
+}
 
 }  // namespace sc

@@ -1,6 +1,9 @@
 #pragma once
-// Injectable time. Logic never calls time(): production uses CachedClock, refreshed once per
-// loop turn (opentracker's g_now_seconds); tests use ManualClock and advance() it.
+// Injectable time, two kinds. Wall time (now_ms) is for what people read and for timestamps
+// shared with other hosts; monotonic time (mono_ms) is for every deadline, so that an NTP step
+// neither freezes nor fires timeouts. Logic never calls time(): production uses CachedClock,
+// which the event loop refreshes every 10 ms (EventLoop's kClockRefreshMs) and when it starts
+// running; tests use ManualClock and advance() it.
 #include <atomic>
 #include <cstdint>
 
@@ -9,33 +12,44 @@ namespace sc {
 class Clock {
  public:
   virtual ~Clock() = default;
-  // Milliseconds since the Unix epoch (wall clock; used for expiry and timestamps).
+  // Milliseconds since the Unix epoch (wall clock: timestamps, expiry stored for other hosts).
   virtual int64_t now_ms() const = 0;
+  // Milliseconds on a clock that never jumps (deadlines); its epoch means nothing.
+  virtual int64_t mono_ms() const = 0;
   int64_t now_s() const { return now_ms() / 1000; }
 };
 
-// Reads the system clock once per refresh(); cheap to read from any thread.
+// Reads the system clocks once per refresh(); cheap to read from any thread.
 class CachedClock final : public Clock {
  public:
   CachedClock() { refresh(); }
   int64_t now_ms() const override { return now_.load(std::memory_order_relaxed); }
+  int64_t mono_ms() const override { return mono_.load(std::memory_order_relaxed); }
   void refresh();
 
  private:
   std::atomic<int64_t> now_{0};
+  std::atomic<int64_t> mono_{0};
 };
 
+// Both times move together, and only by advance().
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t start_ms = 1'700'000'000'000) : now_(start_ms) {}
   int64_t now_ms() const override { return now_.load(std::memory_order_relaxed); }
-  void advance(int64_t ms) { now_.fetch_add(ms, std::memory_order_relaxed); }
+  int64_t mono_ms() const override { return mono_.load(std::memory_order_relaxed); }
+  void advance(int64_t ms) {
+    now_.fetch_add(ms, std::memory_order_relaxed);
+    mono_.fetch_add(ms, std::memory_order_relaxed);
+  }
 
  private:
   std::atomic<int64_t> now_;
+  std::atomic<int64_t> mono_{0};
 };
 
-// The system clock, uncached (start-up code and CachedClock::refresh only).
+// The system clocks, uncached (start-up code and CachedClock::refresh only).
 int64_t system_now_ms();
+int64_t steady_now_ms();
 
 }  // namespace sc

@@ -1,9 +1,11 @@
-// EventLoop: libevent event_base ownership, timers, signals and a cross-thread defer queue.
+// EventLoop: libevent event_base ownership, timers (real or manual time), signals and a
+// cross-thread defer queue.
 #include "common/io/event_loop.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include <algorithm>
 #include <csignal>
 #include <mutex>
 #include <stdexcept>
@@ -11,7 +13,8 @@
 namespace sc {
 namespace {
 
-// Refresh interval of the loop's cached clock: finer than any timeout we configure.
+// Refresh interval of the loop's cached clock: finer than any timeout we configure. A timer,
+// not a per-turn hook: HttpServer worker threads read this loop's clock while it may sit idle.
 constexpr int64_t kClockRefreshMs = 10;
 
 void ensure_threads() {
@@ -23,21 +26,67 @@ timeval to_tv(int64_t ms) { return timeval{static_cast<time_t>(ms / 1000), stati
 
 }  // namespace
 
-Timer::~Timer() { cancel(); }
+// What the libevent callback (or EventLoop::advance) reaches. It outlives its Timer while the
+// callback runs: a Timer destroyed from its own callback only marks it orphaned, and fire()
+// frees it once the callback has returned.
+struct Timer::State {
+  event* ev = nullptr;          // real time
+  EventLoop* manual = nullptr;  // manual time: fired by manual->advance()
+  std::function<void()> fn;
+  int64_t period_ms = 0;
+  bool repeat = false;
+  int64_t due_ms = -1;  // manual time: when it fires next, -1 when not armed
+  bool firing = false;
+  bool orphaned = false;
 
-void Timer::cancel() {
-  if (ev_) {
-    event_free(ev_);
-    ev_ = nullptr;
+  void fire() {
+    firing = true;
+    fn();
+    firing = false;
+    if (orphaned) destroy();
   }
+  void stop() {
+    if (ev) event_del(ev);
+    due_ms = -1;
+  }
+  void start(int64_t ms) {
+    period_ms = std::max<int64_t>(ms, 0);
+    if (manual) {
+      // A repeating timer needs a positive period, or advance() would never get past it.
+      if (repeat) period_ms = std::max<int64_t>(period_ms, 1);
+      due_ms = manual->clock().mono_ms() + period_ms;
+    } else {
+      timeval tv = to_tv(period_ms);
+      event_add(ev, &tv);
+    }
+  }
+  void destroy() {
+    if (ev) event_free(ev);
+    if (manual) manual->manual_timers_.erase(this);
+    delete this;
+  }
+};
+
+Timer::~Timer() {
+  s_->stop();
+  if (s_->firing) s_->orphaned = true;
+  else s_->destroy();
 }
 
-EventLoop::EventLoop() {
+void Timer::cancel() { s_->stop(); }
+
+void Timer::arm(int64_t ms) {
+  s_->stop();
+  s_->start(ms);
+}
+
+EventLoop::EventLoop(TimeSource time) {
   ensure_threads();
   base_ = event_base_new();
   if (!base_) throw std::runtime_error("event_base_new failed");
   wake_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* arg) { static_cast<EventLoop*>(arg)->drain_deferred(); }, this);
-  clock_timer_ = every(kClockRefreshMs, [this] { clock_.refresh(); });
+  if (time == TimeSource::manual) manual_ = std::make_unique<ManualClock>();
+  else clock_timer_ = every(kClockRefreshMs, [this] { clock_.refresh(); });
 }
 
 EventLoop::~EventLoop() {
@@ -46,6 +95,11 @@ EventLoop::~EventLoop() {
   signals_.clear();
   if (wake_ev_) event_free(wake_ev_);
   event_base_free(base_);
+}
+
+const Clock& EventLoop::clock() const {
+  if (manual_) return *manual_;
+  return clock_;
 }
 
 bool EventLoop::run() {
@@ -60,23 +114,46 @@ void EventLoop::run_once() {
 
 void EventLoop::stop() { event_base_loopbreak(base_); }
 
+void EventLoop::advance(int64_t ms) {
+  if (!manual_) throw std::logic_error("EventLoop::advance needs TimeSource::manual");
+  const int64_t target = manual_->mono_ms() + std::max<int64_t>(ms, 0);
+  // Bounded: each turn fires one timer at a deadline <= target, and repeating periods are >= 1.
+  for (;;) {
+    Timer::State* next = nullptr;
+    for (Timer::State* t : manual_timers_) {
+      if (t->due_ms >= 0 && t->due_ms <= target && (!next || t->due_ms < next->due_ms)) next = t;
+    }
+    if (!next) break;
+    manual_->advance(next->due_ms - manual_->mono_ms());
+    next->due_ms = next->repeat ? next->due_ms + next->period_ms : -1;
+    next->fire();
+  }
+  manual_->advance(target - manual_->mono_ms());
+}
+
 std::unique_ptr<Timer> EventLoop::after(int64_t ms, std::function<void()> fn) { return arm(ms, false, std::move(fn)); }
 
 std::unique_ptr<Timer> EventLoop::every(int64_t ms, std::function<void()> fn) { return arm(ms, true, std::move(fn)); }
 
 std::unique_ptr<Timer> EventLoop::arm(int64_t ms, bool repeat, std::function<void()> fn) {
-  return timer_on(base_, ms, repeat, std::move(fn));
+  if (!manual_) return timer_on(base_, ms, repeat, std::move(fn));
+  auto* s = new Timer::State();
+  s->manual = this;
+  s->fn = std::move(fn);
+  s->repeat = repeat;
+  manual_timers_.insert(s);
+  s->start(ms);
+  return std::unique_ptr<Timer>(new Timer(s));
 }
 
 std::unique_ptr<Timer> EventLoop::timer_on(struct event_base* base, int64_t ms, bool repeat, std::function<void()> fn) {
-  auto t = std::unique_ptr<Timer>(new Timer());
-  t->fn_ = std::move(fn);
-  t->repeat_ = repeat;
-  t->ev_ = event_new(base, -1, repeat ? EV_PERSIST : 0,
-                     [](evutil_socket_t, short, void* arg) { static_cast<Timer*>(arg)->fn_(); }, t.get());
-  timeval tv = to_tv(ms);
-  event_add(t->ev_, &tv);
-  return t;
+  auto* s = new Timer::State();
+  s->fn = std::move(fn);
+  s->repeat = repeat;
+  s->ev = event_new(base, -1, repeat ? EV_PERSIST : 0,
+                    [](evutil_socket_t, short, void* arg) { static_cast<Timer::State*>(arg)->fire(); }, s);
+  s->start(ms);
+  return std::unique_ptr<Timer>(new Timer(s));
 }
 
 void EventLoop::defer(std::function<void()> fn) {

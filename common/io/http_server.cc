@@ -1,6 +1,7 @@
-// HttpServer on libevhtp: routing, per-request limits (headers, body, URI), a per-connection
-// deadline that cuts off slow clients, held (asynchronous) requests, streaming, TLS, worker
-// threads and a graceful drain. All evhtp specifics stay in this file.
+// HttpServer on libevhtp: routing, per-request limits (headers, body, URI) answered with
+// 413/414/431 before a lingering close, a per-connection deadline that cuts off slow clients,
+// pipelining, held (asynchronous) requests, streaming, TLS, worker threads and a graceful
+// drain. All evhtp specifics stay in this file.
 #include "common/io/http_server.h"
 
 #include <arpa/inet.h>
@@ -17,7 +18,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 
 #include "common/core/json.h"
 #include "common/core/log.h"
@@ -26,9 +29,18 @@
 namespace sc {
 namespace {
 
-// A client that sends more than this many times the configured header or body limit is
-// dropped without an answer: we stop paying memory to tell it 413/431.
-constexpr uint64_t kHardLimitFactor = 4;
+// evhtp's parser (1.2.18) keeps the request target and each header line in an 8 KiB stack
+// buffer and drops the connection without an answer beyond it: longer ones are refused with
+// 414/431 before evhtp sees them, a little under that size.
+constexpr size_t kParserFieldMax = 8000;
+// Bytes of a request line around its target: a method (OPTIONS, CONNECT: 7) and " HTTP/1.1".
+constexpr size_t kRequestLineSlack = 24;
+// A refused request is answered, then the connection lingers: the write side is shut and what
+// the client still sends is read and discarded, so that closing does not reset the connection
+// before the client has read the answer (nginx's lingering_close). Bounded in time and bytes,
+// like nginx's lingering_time; 8 MiB is a few loopback socket buffers of an upload in flight.
+constexpr int64_t kLingerMs = 5'000;
+constexpr uint64_t kLingerMaxBytes = 8 << 20;
 // How often shutdown() checks whether in-flight requests have finished.
 constexpr int64_t kDrainPollMs = 20;
 
@@ -78,12 +90,10 @@ class EvRequest;
 struct ConnCtx {
   HttpServer::Impl* server = nullptr;
   evhtp_connection_t* conn = nullptr;
-  event* deadline = nullptr;
+  std::unique_ptr<Timer> deadline;  // its callback frees this ConnCtx: Timer allows that
   size_t headers = 0;
   size_t header_bytes = 0;
   uint64_t body_bytes = 0;
-  bool too_many_headers = false;
-  bool body_too_large = false;
   bool dispatched = false;  // the current request reached a handler (counts as in flight)
   // evhtp's parser (1.2.18) truncates a request line that arrives split across reads, so the
   // request head is held back until it is complete (see on_readable).
@@ -252,6 +262,8 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
   mutable std::string connect_target_;
 };
 
+struct Linger;
+
 struct HttpServer::Impl {
   EventLoop& loop;
   HttpServerOptions opt;
@@ -262,6 +274,10 @@ struct HttpServer::Impl {
   bool accepting = false;
   std::unique_ptr<Timer> drain_timer;
   int64_t drain_deadline_ms = 0;
+  // Connections being closed after a refusal, so that those still lingering when their thread
+  // or the server ends are freed (worker threads' lingers on their exit hook).
+  std::mutex linger_mu;
+  std::unordered_set<Linger*> lingers;
 
   Impl(EventLoop& l, HttpServerOptions o) : loop(l), opt(std::move(o)) {}
 
@@ -272,10 +288,20 @@ struct HttpServer::Impl {
     return nullptr;
   }
 
-  void arm_deadline(ConnCtx* c) {
-    timeval tv = to_tv(opt.read_timeout_ms);
-    event_add(c->deadline, &tv);
+  // A timer on the thread that owns `base`: the loop's own (which follows its time source) or
+  // a worker thread's.
+  std::unique_ptr<Timer> timer(event_base* base, int64_t ms, std::function<void()> fn) {
+    if (base == loop.base()) return loop.after(ms, std::move(fn));
+    return EventLoop::timer_on(base, ms, false, std::move(fn));
   }
+
+  void arm_deadline(ConnCtx* c) { c->deadline->arm(opt.read_timeout_ms); }
+
+  size_t uri_limit() const { return std::min(opt.max_uri_bytes, kParserFieldMax); }
+  // The longest request head worth waiting for: beyond it the headers are over their limit.
+  size_t head_cap() const { return uri_limit() + kRequestLineSlack + opt.max_header_bytes + 4 * opt.max_headers + 4; }
+
+  void free_lingers(event_base* base);
 
   // --- evhtp callbacks (C ABI, no exceptions may escape) ---
 
@@ -284,8 +310,9 @@ struct HttpServer::Impl {
     auto* c = new ConnCtx();
     c->server = self;
     c->conn = conn;
-    c->deadline = event_new(conn->evbase, -1, 0, on_deadline, c);
-    self->arm_deadline(c);
+    // The client did not finish a request in time (or idled on keep-alive): drop it. This frees
+    // c, and with it the timer whose callback this is.
+    c->deadline = self->timer(conn->evbase, self->opt.read_timeout_ms, [conn] { evhtp_connection_free(conn); });
     bufferevent_event_cb eventcb = nullptr;
     bufferevent_data_cb writecb = nullptr;
     bufferevent_getcb(conn->bev, &c->evhtp_readcb, &writecb, &eventcb, &c->evhtp_readcb_arg);
@@ -300,32 +327,53 @@ struct HttpServer::Impl {
     return EVHTP_RES_OK;
   }
 
+  // The status a complete (or over-long) request head in `in` must be refused with, 0 if none.
+  // Only long heads are scanned line by line: a shorter one cannot hold an over-long field.
+  int check_head(evbuffer* in, ssize_t head_end) const {
+    size_t len = head_end >= 0 ? static_cast<size_t>(head_end) : evbuffer_get_length(in);
+    if (len <= kParserFieldMax && len <= uri_limit() + kRequestLineSlack) return 0;
+    evbuffer_ptr eol = evbuffer_search_eol(in, nullptr, nullptr, EVBUFFER_EOL_CRLF);
+    size_t line = eol.pos >= 0 ? static_cast<size_t>(eol.pos) : len;
+    if (line > uri_limit() + kRequestLineSlack) return 414;
+    if (head_end < 0) return 431;  // no end in sight though the cap is reached
+    for (size_t start = line + 2; start < len;) {
+      evbuffer_ptr from;
+      evbuffer_ptr_set(in, &from, start, EVBUFFER_PTR_SET);
+      evbuffer_ptr next = evbuffer_search_eol(in, &from, nullptr, EVBUFFER_EOL_CRLF);
+      size_t end = next.pos >= 0 ? static_cast<size_t>(next.pos) : len;
+      if (end - start > kParserFieldMax) return 431;
+      start = end + 2;
+    }
+    return 0;
+  }
+
   // Read callback in front of evhtp's: a request head is handed over only once its blank line
-  // has arrived (or it is already too large to be valid, which evhtp then refuses), so the
-  // parser always sees the request line and headers in one piece.
+  // has arrived, so the parser always sees the request line and headers in one piece; a head
+  // evhtp could not parse (over-long target or header line) is refused here with 414/431.
   static void on_readable(bufferevent* bev, void* arg) {
     auto* conn = static_cast<evhtp_connection_t*>(arg);
     auto* c = static_cast<ConnCtx*>(conn->hooks ? conn->hooks->on_headers_start_arg : nullptr);
     if (c && c->awaiting_head) {
       evbuffer* in = bufferevent_get_input(bev);
-      const auto& o = c->server->opt;
-      size_t cap = o.max_uri_bytes + o.max_header_bytes * kHardLimitFactor + 4096;
+      Impl& s = *c->server;
       // A request line starts with a method token; anything else (a TLS ClientHello from a
       // client probing https first, as docker and skopeo do) goes to evhtp now to be refused
       // at once, not after the read timeout.
       unsigned char first = 'G';
       evbuffer_copyout(in, &first, 1);
       bool plausible = (first >= 'A' && first <= 'Z') || first == '\r' || first == '\n';
-      if (plausible && evbuffer_search(in, "\r\n\r\n", 4, nullptr).pos < 0 && evbuffer_get_length(in) < cap) return;
+      if (plausible) {
+        ssize_t head_end = evbuffer_search(in, "\r\n\r\n", 4, nullptr).pos;
+        if (head_end < 0 && evbuffer_get_length(in) < s.head_cap()) return;
+        if (int status = s.check_head(in, head_end)) {
+          bool uri = status == 414;
+          refuse(c, false, status, uri ? "request URI too long" : "request header fields too large");
+          return;
+        }
+      }
       c->awaiting_head = false;
     }
     if (c) c->evhtp_readcb(bev, arg);
-  }
-
-  static void on_deadline(evutil_socket_t, short, void* arg) {
-    auto* c = static_cast<ConnCtx*>(arg);
-    // The client did not finish a request in time (or idled on keep-alive): drop it.
-    evhtp_connection_free(c->conn);
   }
 
   static evhtp_res on_headers_start(evhtp_request_t*, void* arg) {
@@ -333,8 +381,6 @@ struct HttpServer::Impl {
     c->headers = 0;
     c->header_bytes = 0;
     c->body_bytes = 0;
-    c->too_many_headers = false;
-    c->body_too_large = false;
     return EVHTP_RES_OK;
   }
 
@@ -343,31 +389,41 @@ struct HttpServer::Impl {
     const auto& o = c->server->opt;
     c->headers++;
     c->header_bytes += h->klen + h->vlen;
-    if (c->headers > o.max_headers || c->header_bytes > o.max_header_bytes) c->too_many_headers = true;
-    if (c->headers > o.max_headers * kHardLimitFactor || c->header_bytes > o.max_header_bytes * kHardLimitFactor)
+    if (c->headers > o.max_headers || c->header_bytes > o.max_header_bytes) {
+      refuse(c, true, 431, "too many or too large headers");
       return EVHTP_RES_ERROR;
-    return EVHTP_RES_OK;
-  }
-
-  static evhtp_res on_headers(evhtp_request_t* r, evhtp_headers_t*, void* arg) {
-    auto* c = static_cast<ConnCtx*>(arg);
-    if (evhtp_request_content_len(r) > c->server->opt.max_body_bytes) c->body_too_large = true;
-    return EVHTP_RES_OK;
-  }
-
-  // Body bytes: counted, and discarded once the request is known to be too large, so memory
-  // stays bounded while we still answer 413 at the end.
-  static evhtp_res on_read(evhtp_request_t*, evbuffer* buf, void* arg) {
-    auto* c = static_cast<ConnCtx*>(arg);
-    const auto& o = c->server->opt;
-    c->body_bytes += evbuffer_get_length(buf);
-    if (c->body_bytes > o.max_body_bytes) c->body_too_large = true;
-    if (c->body_too_large) {
-      evbuffer_drain(buf, evbuffer_get_length(buf));
-      if (c->body_bytes > o.max_body_bytes * kHardLimitFactor) return EVHTP_RES_ERROR;
     }
     return EVHTP_RES_OK;
   }
+
+  // Runs before evhtp would send "100 Continue": a body announced too large is refused before
+  // the client sends it.
+  static evhtp_res on_headers(evhtp_request_t* r, evhtp_headers_t*, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    uint64_t max = c->server->opt.max_body_bytes;
+    if (evhtp_request_content_len(r) > max) {
+      refuse(c, true, 413, "request body exceeds " + std::to_string(max) + " bytes");
+      return EVHTP_RES_ERROR;
+    }
+    return EVHTP_RES_OK;
+  }
+
+  // Body bytes as they arrive: a chunked body that grows past the limit is refused there.
+  static evhtp_res on_read(evhtp_request_t*, evbuffer* buf, void* arg) {
+    auto* c = static_cast<ConnCtx*>(arg);
+    uint64_t max = c->server->opt.max_body_bytes;
+    c->body_bytes += evbuffer_get_length(buf);
+    if (c->body_bytes > max) {
+      refuse(c, true, 413, "request body exceeds " + std::to_string(max) + " bytes");
+      return EVHTP_RES_ERROR;
+    }
+    return EVHTP_RES_OK;
+  }
+
+  // Takes the connection from evhtp, answers `status` and closes it lingering. From inside
+  // evhtp's parser (a hook, which then returns an error) evhtp frees its side itself once it
+  // sees it no longer owns the connection; from outside, we free it here.
+  static void refuse(ConnCtx* c, bool in_parser, int status, const std::string& message);
 
   static evhtp_res on_request_fini(evhtp_request_t*, void* arg) {
     auto* c = static_cast<ConnCtx*>(arg);
@@ -377,6 +433,12 @@ struct HttpServer::Impl {
     c->dispatched = false;
     c->awaiting_head = true;
     c->server->arm_deadline(c);  // the next request (keep-alive) must come in time too
+    // Pipelining: evhtp parses one request per read and, once it has answered, waits for the
+    // socket to become readable again, though the next requests may already be buffered. Ask
+    // for the read callback again, deferred: evhtp resets its parser after this hook returns.
+    bufferevent* bev = c->conn->bev;
+    if (bev && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+      bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
     return EVHTP_RES_OK;
   }
 
@@ -392,13 +454,9 @@ struct HttpServer::Impl {
   }
 
   static evhtp_res on_connection_fini(evhtp_connection_t* conn, void* arg) {
-    auto* c = static_cast<ConnCtx*>(arg);
-    if (auto held = c->held.lock()) held->detach();
-    if (c->dispatched) c->server->in_flight.fetch_sub(1, std::memory_order_relaxed);
     // evhtp frees the connection's last request after this hook: it must not reach c.
     evhtp_connection_unset_hook(conn, evhtp_hook_on_request_fini);
-    event_free(c->deadline);
-    delete c;
+    forget_connection(static_cast<ConnCtx*>(arg));
     return EVHTP_RES_OK;
   }
 
@@ -410,20 +468,10 @@ struct HttpServer::Impl {
       evhtp_send_reply(r, 500);
       return;
     }
-    event_del(c->deadline);
+    c->deadline->cancel();
     c->dispatched = true;
     self->in_flight.fetch_add(1, std::memory_order_relaxed);
     EvRequest req(r, c);
-    if (c->too_many_headers) {
-      evhtp_request_set_keepalive(r, 0);
-      req.reply(431, "application/json", R"({"error":{"code":"too_large","message":"too many or too large headers"}})");
-      return;
-    }
-    if (c->body_too_large) {
-      evhtp_request_set_keepalive(r, 0);
-      req.reply_error(Error{Errc::too_large, "request body exceeds " + std::to_string(self->opt.max_body_bytes) + " bytes"});
-      return;
-    }
     std::string_view path = req.path();
     if (path.size() + req.query().size() > self->opt.max_uri_bytes) {
       req.reply(414, "application/json", R"({"error":{"code":"too_large","message":"request URI too long"}})");
@@ -451,12 +499,94 @@ struct HttpServer::Impl {
     auto* self = static_cast<Impl*>(arg);
     if (self->opt.thread_init) self->opt.thread_init(evthr_get_base(thr));
   }
+
+  // Runs on each worker thread after its loop has ended, before its event_base is freed.
+  static void on_thread_exit(evhtp_t*, evthr_t* thr, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    event_base* base = evthr_get_base(thr);
+    self->free_lingers(base);
+    if (self->opt.thread_exit) self->opt.thread_exit(base);
+  }
 };
 
 static void forget_connection(ConnCtx* c) {
+  if (auto held = c->held.lock()) held->detach();
   if (c->dispatched) c->server->in_flight.fetch_sub(1, std::memory_order_relaxed);
-  event_free(c->deadline);
   delete c;
+}
+
+// A refused connection, owned by us from the answer to the close (see kLingerMs).
+struct Linger {
+  HttpServer::Impl* server;
+  event_base* base;
+  bufferevent* bev;
+  std::unique_ptr<Timer> timer;  // its callback frees this Linger: Timer allows that
+  uint64_t discarded = 0;
+  bool shut = false;
+
+  void close() {
+    {
+      std::lock_guard lock(server->linger_mu);
+      server->lingers.erase(this);
+    }
+    bufferevent_free(bev);
+    delete this;
+  }
+  static void on_write(bufferevent* bev, void* arg) {
+    auto* l = static_cast<Linger*>(arg);
+    if (l->shut || evbuffer_get_length(bufferevent_get_output(bev)) > 0) return;
+    l->shut = true;
+    ::shutdown(bufferevent_getfd(bev), SHUT_WR);  // the client sees the end of the answer
+  }
+  static void on_read(bufferevent* bev, void* arg) {
+    auto* l = static_cast<Linger*>(arg);
+    evbuffer* in = bufferevent_get_input(bev);
+    l->discarded += evbuffer_get_length(in);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    if (l->discarded > kLingerMaxBytes) l->close();
+  }
+  static void on_event(bufferevent*, short, void* arg) { static_cast<Linger*>(arg)->close(); }
+};
+
+void HttpServer::Impl::refuse(ConnCtx* c, bool in_parser, int status, const std::string& message) {
+  Impl& s = *c->server;
+  evhtp_connection_t* conn = c->conn;
+  event_base* base = conn->evbase;
+  bufferevent* bev = evhtp_connection_take_ownership(conn);
+  forget_connection(c);  // evhtp dropped our hooks with the connection: no fini hook will run
+  if (!in_parser) evhtp_connection_free(conn);  // frees evhtp's state, not the bufferevent
+
+  Json detail = Json::object();
+  detail.set("code", "too_large").set("message", message);
+  Json doc = Json::object();
+  doc.set("error", std::move(detail));
+  std::string body = doc.dump();
+  const char* reason = status == 413 ? "Payload Too Large" : status == 414 ? "URI Too Long" : "Request Header Fields Too Large";
+  evbuffer_add_printf(bufferevent_get_output(bev),
+                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                      status, reason, body.size());
+  evbuffer_add(bufferevent_get_output(bev), body.data(), body.size());
+
+  auto* l = new Linger{&s, base, bev, nullptr};
+  l->timer = s.timer(base, kLingerMs, [l] { l->close(); });
+  {
+    std::lock_guard lock(s.linger_mu);
+    s.lingers.insert(l);
+  }
+  timeval wt = to_tv(s.opt.write_timeout_ms);
+  bufferevent_set_timeouts(bev, nullptr, &wt);  // reading is bounded by the linger timer
+  bufferevent_setcb(bev, Linger::on_read, Linger::on_write, Linger::on_event, l);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void HttpServer::Impl::free_lingers(event_base* base) {
+  std::vector<Linger*> mine;
+  {
+    std::lock_guard lock(linger_mu);
+    for (Linger* l : lingers)
+      if (l->base == base) mine.push_back(l);
+  }
+  for (Linger* l : mine) l->close();
 }
 
 HttpServer::HttpServer(EventLoop& loop, HttpServerOptions options) : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
@@ -464,8 +594,9 @@ HttpServer::HttpServer(EventLoop& loop, HttpServerOptions options) : impl_(std::
 HttpServer::~HttpServer() {
   if (impl_->htp) {
     if (impl_->accepting) evhtp_unbind_socket(impl_->htp);
-    evhtp_free(impl_->htp);
+    evhtp_free(impl_->htp);  // joins the worker threads, which free their own lingers
   }
+  impl_->free_lingers(impl_->loop.base());
 }
 
 void HttpServer::route(std::string pattern, HttpHandler handler) {
@@ -558,7 +689,7 @@ Status HttpServer::start() {
     if (evhtp_ssl_init(s.htp, &cfg) != 0) return fail(Errc::invalid_argument, "TLS set-up failed for " + s.opt.tls_cert_file);
   }
   if (s.opt.threads > 0) {
-    if (evhtp_use_threads_wexit(s.htp, Impl::on_thread_init, nullptr, s.opt.threads, &s) != 0)
+    if (evhtp_use_threads_wexit(s.htp, Impl::on_thread_init, Impl::on_thread_exit, s.opt.threads, &s) != 0)
       return fail(Errc::internal, "evhtp_use_threads failed");
   }
 
@@ -591,11 +722,11 @@ void HttpServer::shutdown(std::function<void()> done) {
     evhtp_unbind_socket(s.htp);
     s.accepting = false;
   }
-  s.drain_deadline_ms = system_now_ms() + s.opt.drain_timeout_ms;
+  s.drain_deadline_ms = s.loop.clock().mono_ms() + s.opt.drain_timeout_ms;
   auto finish = std::make_shared<std::function<void()>>(std::move(done));
   auto fired = std::make_shared<bool>(false);
   s.drain_timer = s.loop.every(kDrainPollMs, [&s, finish, fired] {
-    if (*fired || (s.in_flight.load() > 0 && system_now_ms() < s.drain_deadline_ms)) return;
+    if (*fired || (s.in_flight.load() > 0 && s.loop.clock().mono_ms() < s.drain_deadline_ms)) return;
     *fired = true;
     // Not from inside the timer's own callback: free it on the next turn.
     s.loop.defer([&s, finish] {

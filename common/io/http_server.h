@@ -75,6 +75,9 @@ struct HttpServerOptions {
   int adopted_fd = -1;                 // a listening socket passed by systemd replaces `listen`
   int threads = 0;                     // 0: handle on the caller's loop; N: N worker threads
   std::function<void(struct event_base*)> thread_init;  // runs on each worker (per-thread state)
+  // Runs on each worker as it ends (after its loop, before its event_base is freed): frees
+  // what thread_init made, so that a daemon exits normally and clean under a leak checker.
+  std::function<void(struct event_base*)> thread_exit;
   uint64_t max_body_bytes = 1 << 20;
   size_t max_headers = 100;
   size_t max_header_bytes = 16 << 10;

@@ -104,11 +104,60 @@ Result<std::string> resolve(const std::string& host) {
 
 }  // namespace
 
+namespace {
+
+// host[:port] or [v6]:port; `port` keeps its value when none is given.
+Status parse_host_port(std::string_view hostport, std::string& host, uint16_t& port) {
+  std::string_view h = hostport, p;
+  if (hostport.starts_with('[')) {
+    auto close = hostport.find(']');
+    if (close == std::string_view::npos) return fail(Errc::invalid_argument, "redis url: bad IPv6 host");
+    h = hostport.substr(1, close - 1);
+    std::string_view after = hostport.substr(close + 1);
+    if (after.starts_with(':')) p = after.substr(1);
+    else if (!after.empty()) return fail(Errc::invalid_argument, "redis url: bad host");
+  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+    h = hostport.substr(0, colon);
+    p = hostport.substr(colon + 1);
+  }
+  if (h.empty()) return fail(Errc::invalid_argument, "redis url: empty host");
+  host = std::string(h);
+  if (!p.empty()) {
+    int v = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+    if (ec != std::errc() || end != p.data() + p.size() || v <= 0 || v > 65535)
+      return fail(Errc::invalid_argument, "redis url: bad port");
+    port = static_cast<uint16_t>(v);
+  }
+  return {};
+}
+
+Status parse_db(std::string_view db, int& out) {
+  if (db.empty()) return {};
+  int v = -1;
+  auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), v);
+  if (ec != std::errc() || p != db.data() + db.size() || v < 0 || v > 1000)
+    return fail(Errc::invalid_argument, "redis url: bad db number");
+  out = v;
+  return {};
+}
+
+// Sentinels listen on 26379 unless told otherwise.
+constexpr uint16_t kSentinelPort = 26379;
+// A service names a handful of sentinels (3 or 5 in practice); more is a typo or an attack on
+// start-up time (each is asked in turn).
+constexpr size_t kMaxSentinels = 16;
+
+}  // namespace
+
 Result<RedisOptions> parse_redis_url(std::string_view url) {
   RedisOptions o;
-  constexpr std::string_view kScheme = "redis://";
-  if (!url.starts_with(kScheme)) return fail(Errc::invalid_argument, "redis url must start with redis://");
-  std::string_view rest = url.substr(kScheme.size());
+  constexpr std::string_view kScheme = "redis://", kSentinel = "sentinel://";
+  bool sentinel = url.starts_with(kSentinel);
+  if (!sentinel && !url.starts_with(kScheme)) {
+    return fail(Errc::invalid_argument, "redis url must start with redis:// or sentinel://");
+  }
+  std::string_view rest = url.substr(sentinel ? kSentinel.size() : kScheme.size());
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view cred = rest.substr(0, at);
     rest = rest.substr(at + 1);
@@ -121,39 +170,29 @@ Result<RedisOptions> parse_redis_url(std::string_view url) {
     o.password = *dec;
     o.username = *udec;
   }
-  std::string_view hostport = rest;
+  std::string_view path;
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    hostport = rest.substr(0, slash);
-    std::string_view db = rest.substr(slash + 1);
-    if (!db.empty()) {
-      int v = -1;
-      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), v);
-      if (ec != std::errc() || p != db.data() + db.size() || v < 0 || v > 1000)
-        return fail(Errc::invalid_argument, "redis url: bad db number");
-      o.db = v;
-    }
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
   }
-  std::string_view host = hostport, port;
-  if (hostport.starts_with('[')) {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos) return fail(Errc::invalid_argument, "redis url: bad IPv6 host");
-    host = hostport.substr(1, close - 1);
-    std::string_view after = hostport.substr(close + 1);
-    if (after.starts_with(':')) port = after.substr(1);
-    else if (!after.empty()) return fail(Errc::invalid_argument, "redis url: bad host");
-  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    host = hostport.substr(0, colon);
-    port = hostport.substr(colon + 1);
+  if (!sentinel) {
+    if (auto st = parse_host_port(rest, o.host, o.port); !st) return std::unexpected(st.error());
+    if (auto st = parse_db(path, o.db); !st) return std::unexpected(st.error());
+    return o;
   }
-  if (host.empty()) return fail(Errc::invalid_argument, "redis url: empty host");
-  o.host = std::string(host);
-  if (!port.empty()) {
-    int v = 0;
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
-    if (ec != std::errc() || p != port.data() + port.size() || v <= 0 || v > 65535)
-      return fail(Errc::invalid_argument, "redis url: bad port");
-    o.port = static_cast<uint16_t>(v);
+  while (!rest.empty() || o.sentinels.empty()) {
+    size_t comma = rest.find(',');
+    std::pair<std::string, uint16_t> s{"", kSentinelPort};
+    if (auto st = parse_host_port(rest.substr(0, comma), s.first, s.second); !st) return std::unexpected(st.error());
+    if (o.sentinels.size() == kMaxSentinels) return fail(Errc::invalid_argument, "redis url: more than 16 sentinels");
+    o.sentinels.push_back(std::move(s));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
+  size_t slash = path.find('/');
+  o.sentinel_master = std::string(path.substr(0, slash));
+  if (o.sentinel_master.empty()) return fail(Errc::invalid_argument, "sentinel url: the master name is missing (sentinel://h:26379/mymaster/0)");
+  if (slash == std::string_view::npos) return o;
+  if (auto st = parse_db(path.substr(slash + 1), o.db); !st) return std::unexpected(st.error());
   return o;
 }
 
@@ -163,49 +202,119 @@ RedisClient::RedisClient(struct event_base* base, RedisOptions options) : base_(
   tick_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* p) { static_cast<RedisClient*>(p)->on_tick(); }, this);
   reconnect_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* p) { static_cast<RedisClient*>(p)->connect_now(); }, this);
   soon_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* p) { static_cast<RedisClient*>(p)->run_soon(); }, this);
+  retire_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* p) { static_cast<RedisClient*>(p)->retired_.clear(); }, this);
 }
 
 RedisClient::~RedisClient() {
   *alive_ = false;
+  if (down_ && opts_.health) opts_.health->down.fetch_sub(1);
   if (ac_) {
     redisAsyncContext* ac = ac_;
     ac_ = nullptr;
     ac->data = nullptr;
     redisAsyncFree(ac);
   }
+  probe_.reset();
+  retired_.clear();
   event_free(tick_ev_);
   event_free(reconnect_ev_);
   event_free(soon_ev_);
+  event_free(retire_ev_);
 }
 
 Status RedisClient::start() {
-  if (opts_.host.empty() || opts_.port == 0) return fail(Errc::invalid_argument, "redis: empty host or port 0");
+  if (opts_.sentinels.empty() && (opts_.host.empty() || opts_.port == 0)) {
+    return fail(Errc::invalid_argument, "redis: empty host or port 0");
+  }
+  if (!opts_.sentinels.empty() && opts_.sentinel_master.empty()) return fail(Errc::invalid_argument, "redis: no sentinel master name");
   backoff_ms_ = 0;
   connect_now();
   return {};
 }
 
+void RedisClient::mark_down(const std::string& why) {
+  SC_DEBUG("redis connection down", {"addr", ip_}, {"port", port_}, {"error", why});
+  if (down_ || !opts_.health) return;
+  down_ = true;
+  // One line per outage for the whole service, not one per connection or retry.
+  if (opts_.health->down.fetch_add(1) == 0) SC_WARN("redis down", {"addr", ip_}, {"port", port_}, {"error", why});
+}
+
+void RedisClient::mark_up() {
+  state_ = State::connected;
+  ++stats_.connects;
+  SC_DEBUG("redis connected", {"addr", ip_}, {"port", port_});
+  if (!opts_.health) return;
+  if (!opts_.health->announced.exchange(true)) SC_INFO("redis connected", {"addr", ip_}, {"port", port_});
+  if (!down_) return;
+  down_ = false;
+  // Logged at the level of "redis down", so that whoever sees the outage sees its end.
+  if (opts_.health->down.fetch_sub(1) == 1) SC_WARN("redis back up", {"addr", ip_}, {"port", port_});
+}
+
 void RedisClient::connect_now() {
-  if (ac_) return;
+  if (ac_ || state_ == State::discovering) return;
+  if (opts_.sentinels.empty()) return connect_to(opts_.host, opts_.port);
+  ask_sentinel(0, "");
+}
+
+// Asks sentinel `index` for the master, then the next one on failure; each probe is a
+// short-lived RedisClient of its own, so it has the same deadlines and never blocks the loop.
+void RedisClient::ask_sentinel(size_t index, std::string last_error) {
+  if (index == opts_.sentinels.size()) {
+    state_ = State::backoff;
+    mark_down("no sentinel gave the address of master " + opts_.sentinel_master + ": " + last_error);
+    schedule_reconnect();
+    return;
+  }
+  state_ = State::discovering;
+  RedisOptions po;
+  po.host = opts_.sentinels[index].first;
+  po.port = opts_.sentinels[index].second;
+  po.command_timeout_ms = opts_.connect_timeout_ms;
+  po.connect_timeout_ms = opts_.connect_timeout_ms;
+  po.health = nullptr;
+  probe_ = std::make_unique<RedisClient>(base_, std::move(po));
+  probe_->start();
+  probe_->command({"SENTINEL", "get-master-addr-by-name", opts_.sentinel_master}, [this, alive = alive_, index](Result<RedisReply> r) {
+    if (!*alive) return;
+    // Inside the probe's own callback: it is freed on the next loop turn, not here.
+    retired_.push_back(std::move(probe_));
+    event_active(retire_ev_, EV_TIMEOUT, 0);
+    uint16_t port = 0;
+    if (r && r->is_array() && r->elements.size() == 2 && r->elements[0].is_string()) {
+      auto& p = r->elements[1].str;
+      auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+      if (ec == std::errc() && end == p.data() + p.size() && port != 0) return connect_to(r->elements[0].str, port);
+    }
+    const auto& s = opts_.sentinels[index];
+    std::string why = !r ? r.error().message : r->is_nil() ? "unknown master name" : "unexpected reply";
+    ask_sentinel(index + 1, "sentinel " + s.first + ":" + std::to_string(s.second) + ": " + why);
+  });
+}
+
+void RedisClient::connect_to(const std::string& host, uint16_t port) {
+  port_ = port;
   // hiredis 0.14 resolves names synchronously inside redisAsyncConnect; resolving here once per
   // connection attempt (never per command) keeps that off the hot path, and still follows a
   // Redis that comes back under a new address (a restarted container).
-  auto ip = resolve(opts_.host);
+  auto ip = resolve(host);
   if (!ip) {
-    if (!resolve_failed_) SC_WARN("redis host does not resolve; retrying", {"host", opts_.host}, {"error", ip.error().message});
+    if (!resolve_failed_ && opts_.health) SC_WARN("redis host does not resolve; retrying", {"host", host}, {"error", ip.error().message});
     resolve_failed_ = true;
     state_ = State::backoff;
+    mark_down(ip.error().message);
     schedule_reconnect();
     return;
   }
   resolve_failed_ = false;
   ip_ = *ip;
-  redisAsyncContext* ac = redisAsyncConnect(ip_.c_str(), opts_.port);
+  redisAsyncContext* ac = redisAsyncConnect(ip_.c_str(), port_);
   if (!ac || ac->err) {
     std::string why = ac ? ac->errstr : "out of memory";
     if (ac) redisAsyncFree(ac);
-    SC_DEBUG("redis connect failed", {"addr", ip_}, {"error", why});
     state_ = State::backoff;
+    mark_down("connect failed: " + why);
     schedule_reconnect();
     return;
   }
@@ -226,12 +335,31 @@ void RedisClient::connect_now() {
       drop_connection(Error{Errc::unavailable, "redis: " + r.error().message}, false);
     }
   };
+  setting_up_ = true;
   if (!opts_.password.empty() && !opts_.username.empty()) {
     command({"AUTH", opts_.username, opts_.password}, setup_cb);
   } else if (!opts_.password.empty()) {
     command({"AUTH", opts_.password}, setup_cb);
   }
   if (opts_.db != 0) command({"SELECT", std::to_string(opts_.db)}, setup_cb);
+  // A sentinel's answer may be stale (a failover under way): trust only the server itself.
+  if (!opts_.sentinels.empty()) {
+    command({"ROLE"}, [this, alive = alive_](Result<RedisReply> r) {
+      if (*alive) on_role(std::move(r));
+    });
+  }
+  setting_up_ = false;
+}
+
+void RedisClient::on_role(Result<RedisReply> r) {
+  if (!r) return;  // the connection failed: its own path handles that
+  if (state_ != State::verifying) return;
+  bool master = r->is_array() && !r->elements.empty() && r->elements[0].str == "master";
+  if (master) return mark_up();
+  std::string role = r->is_array() && !r->elements.empty() ? r->elements[0].str : "?";
+  drop_connection(Error{Errc::unavailable, "redis at " + ip_ + ":" + std::to_string(port_) + " is a " + role +
+                                               ", not the master; asking the sentinels again"},
+                  false);
 }
 
 void RedisClient::hiredis_connect_cb(const redisAsyncContext* ac, int status) {
@@ -259,15 +387,18 @@ void RedisClient::on_connected(int status) {
     std::string why = ac_->errstr ? ac_->errstr : "connect failed";
     ac_->data = nullptr;
     ac_ = nullptr;
-    SC_DEBUG("redis connect failed", {"addr", ip_}, {"error", why});
     state_ = State::backoff;
+    mark_down("connect failed: " + why);
     schedule_reconnect();
     fail_all(std::exchange(pending_, {}), Error{Errc::unavailable, "redis unavailable: " + why}, mono_ns(), false);
     return;
   }
-  state_ = State::connected;
-  ++stats_.connects;
-  SC_INFO("redis connected", {"addr", ip_}, {"port", opts_.port});
+  // Sentinel mode: connected, but not in service until ROLE confirms the master (on_role).
+  if (!opts_.sentinels.empty()) {
+    state_ = State::verifying;
+    return;
+  }
+  mark_up();
 }
 
 void RedisClient::on_disconnected() {
@@ -275,8 +406,8 @@ void RedisClient::on_disconnected() {
   ac_->data = nullptr;
   ac_ = nullptr;
   ++stats_.disconnects;
-  SC_WARN("redis disconnected", {"addr", ip_}, {"error", why});
   state_ = State::backoff;
+  mark_down("connection lost: " + why);
   schedule_reconnect();
   fail_all(std::exchange(pending_, {}), Error{Errc::unavailable, "redis connection lost: " + why}, mono_ns(), false);
 }
@@ -292,7 +423,13 @@ void RedisClient::on_reply(void* raw) {
   auto* r = static_cast<redisReply*>(raw);
   if (r->type == REDIS_REPLY_ERROR) {
     std::string msg(r->str, r->len);
+    // Under Sentinel, READONLY means our master was demoted: find the new one.
+    bool demoted = !opts_.sentinels.empty() && msg.starts_with("READONLY");
+    auto alive = alive_;
     p.cb(fail(transient_error(msg) ? Errc::unavailable : Errc::internal, std::move(msg)));
+    if (demoted && *alive && ac_) {
+      drop_connection(Error{Errc::unavailable, "redis master became a replica; asking the sentinels again"}, false);
+    }
     return;
   }
   p.cb(convert(r));
@@ -307,6 +444,7 @@ void RedisClient::drop_connection(const Error& why, bool timed_out) {
     ++stats_.disconnects;
   }
   state_ = State::backoff;
+  mark_down(why.message);
   schedule_reconnect();
   fail_all(std::exchange(pending_, {}), why, mono_ns(), timed_out);
 }
@@ -347,8 +485,8 @@ void RedisClient::on_tick() {
     arm_tick();
     return;
   }
-  if (state_ == State::connecting && now >= connect_deadline_ns_) {
-    SC_WARN("redis connect timed out", {"addr", ip_});
+  auto handshaking = [this] { return state_ == State::connecting || state_ == State::verifying; };
+  if (handshaking() && now >= connect_deadline_ns_) {
     drop_connection(Error{Errc::unavailable, "redis connect timed out"}, true);
     return;
   }
@@ -366,11 +504,10 @@ void RedisClient::on_tick() {
     now = mono_ns();
   }
   if (expired()) {
-    SC_WARN("redis command timed out; reconnecting", {"addr", ip_}, {"pending", pending_.size()});
     drop_connection(Error{Errc::unavailable, "redis connection reset after a timeout"}, true);
     return;
   }
-  if (!pending_.empty() || state_ == State::connecting) arm_tick();
+  if (!pending_.empty() || handshaking()) arm_tick();
 }
 
 void RedisClient::fail_soon(Callback cb, Error err) {
@@ -390,7 +527,10 @@ void RedisClient::run_soon() {
 
 void RedisClient::send_argv(int argc, const char** argv, const size_t* lens, Callback cb, int64_t timeout_ms) {
   ++stats_.commands;
-  if (!ac_ || (state_ != State::connected && state_ != State::connecting)) {
+  // Without Sentinel, commands queue behind the handshake (Redis restarts are the common
+  // case); with it, only once the server is known to be the master.
+  bool open = state_ == State::connected || setting_up_ || (state_ == State::connecting && opts_.sentinels.empty());
+  if (!ac_ || !open) {
     fail_soon(std::move(cb), Error{Errc::unavailable, "redis unavailable"});
     return;
   }

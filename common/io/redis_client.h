@@ -13,8 +13,16 @@
 //   - Errc::internal     Redis answered with an error reply (message = the error text);
 //   - a RedisReply       anything else (nested error replies, e.g. inside EXEC, stay
 //                        RedisReply::Type::error elements).
+// Sentinel (RedisOptions::sentinels): before each connection the client asks the sentinels in
+// turn for the master's address (SENTINEL get-master-addr-by-name), connects there, and accepts
+// commands only once ROLE says "master". A lost connection, or a READONLY reply (the master was
+// demoted), makes it ask again, so it follows a failover without a restart; commands issued
+// meanwhile fail fast with Errc::unavailable.
+// Outages are logged once per RedisOptions (shared by every client copied from it): "redis
+// down" with the reason when the first connection is lost, "redis back up" when all are back.
 // Not for SUBSCRIBE/MONITOR. Blocking commands (XREAD BLOCK, BLPOP) stall every command
 // behind them on the same connection: give them their own client and a longer timeout.
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -50,9 +58,19 @@ struct RedisReply {
   bool is_status(std::string_view s) const { return type == Type::status && str == s; }
 };
 
+// Connections of one service that are down; shared through RedisOptions::health.
+struct RedisHealth {
+  std::atomic<int> down{0};
+  std::atomic<bool> announced{false};  // "redis connected" logged once
+};
+
 struct RedisOptions {
   std::string host = "127.0.0.1";   // a name is resolved before each connection attempt
   uint16_t port = 6379;
+  // Sentinel mode when not empty: host/port are ignored and the master of `sentinel_master`
+  // is looked up through these (host, port) pairs, in order, before each connection.
+  std::vector<std::pair<std::string, uint16_t>> sentinels;
+  std::string sentinel_master;
   std::string username;             // Redis 6 ACL user ("" = the default user)
   std::string password;             // AUTH when not empty
   int db = 0;                       // SELECT when not 0
@@ -62,9 +80,13 @@ struct RedisOptions {
   int64_t reconnect_max_ms = 2'000;     // bounded so recovery is seen within ~2 s
   size_t max_pending = 100'000;         // beyond this, commands fail fast (memory bound)
   Histogram* rtt_seconds = nullptr;     // optional: observes each reply's round-trip time
+  // Copies share it, so the connections of one service log an outage once; nullptr: silent.
+  std::shared_ptr<RedisHealth> health = std::make_shared<RedisHealth>();
 };
 
-// Parses redis://[[user]:password@]host[:port][/db] (user and password percent-decoded).
+// Parses redis://[[user]:password@]host[:port][/db] and
+// sentinel://[[user]:password@]host[:port],host[:port].../master_name[/db] (sentinel port
+// 26379 by default; the credentials are the master's). User and password percent-decoded.
 // Errors: invalid_argument.
 Result<RedisOptions> parse_redis_url(std::string_view url);
 
@@ -108,7 +130,9 @@ class RedisClient {
   const Stats& stats() const { return stats_; }
 
  private:
-  enum class State { idle, connecting, connected, backoff };
+  // Sentinel mode adds: discovering (asking the sentinels) and verifying (connected, ROLE
+  // not yet answered).
+  enum class State { idle, discovering, connecting, verifying, connected, backoff };
   struct Pending {
     Callback cb;
     int64_t sent_ns;
@@ -116,6 +140,11 @@ class RedisClient {
   };
 
   void connect_now();
+  void ask_sentinel(size_t index, std::string last_error);
+  void connect_to(const std::string& host, uint16_t port);
+  void on_role(Result<RedisReply> r);
+  void mark_down(const std::string& why);
+  void mark_up();
   void on_connected(int status);
   void on_disconnected();
   void on_reply(void* reply);
@@ -135,7 +164,13 @@ class RedisClient {
   struct event_base* base_;
   RedisOptions opts_;
   std::string ip_;
+  uint16_t port_ = 0;
   State state_ = State::idle;
+  bool setting_up_ = false;  // session set-up commands go out ahead of the caller's
+  bool down_ = false;        // counted in opts_.health->down
+  std::unique_ptr<RedisClient> probe_;                 // the sentinel being asked
+  std::vector<std::unique_ptr<RedisClient>> retired_;  // probes freed on the next loop turn
+  struct event* retire_ev_ = nullptr;
   struct redisAsyncContext* ac_ = nullptr;
   std::deque<Pending> pending_;
   int64_t backoff_ms_ = 0;

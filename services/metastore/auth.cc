@@ -1,4 +1,5 @@
-// Static bearer tokens for metastore writes (and reads, when closed by config).
+// Bearer checks for metastore writes (and reads, when closed by config): static tokens and
+// JWTs, the latter with an `exp` claim unless auth.jwt.require_exp is false.
 #include "services/metastore/auth.h"
 
 #include <openssl/crypto.h>
@@ -35,21 +36,23 @@ Result<TokenAuth> TokenAuth::from_file(const std::string& path) {
   return TokenAuth(std::move(tokens));
 }
 
-Status TokenAuth::set_jwt_keys(std::string_view keys_text, JwtVerifyOptions options) {
+Status TokenAuth::set_jwt_keys(std::string_view keys_text, JwtVerifyOptions options, bool require_exp) {
   auto keys = JwkSet::parse_any(keys_text);
   if (!keys) return std::unexpected(keys.error());
   if (keys->size() == 0) return fail(Errc::invalid_argument, "no usable signing key in the JWT key file");
   jwt_keys_ = std::make_shared<const JwkSet>(std::move(*keys));
   jwt_options_ = std::move(options);
+  require_exp_ = require_exp;
   return {};
 }
 
 bool TokenAuth::allows(std::string_view authorization, int64_t now_s) const {
   if (!configured()) return true;
-  constexpr std::string_view kBearer = "Bearer ";
+  constexpr std::string_view kBearer = "bearer ";
   if (authorization.size() <= kBearer.size()) return false;
   std::string_view scheme = authorization.substr(0, kBearer.size());
-  if (scheme != kBearer && scheme != "bearer ") return false;
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  if (!std::equal(scheme.begin(), scheme.end(), kBearer.begin(), [&](char a, char b) { return lower(a) == b; })) return false;
   std::string_view presented = trim(authorization.substr(kBearer.size()));
   bool ok = false;
   for (const auto& t : tokens_) {
@@ -59,7 +62,8 @@ bool TokenAuth::allows(std::string_view authorization, int64_t now_s) const {
   if (ok) return true;
   // A JWT has exactly two dots; anything else is not worth a signature check.
   if (jwt_keys_ && std::count(presented.begin(), presented.end(), '.') == 2) {
-    return jwt_verify(presented, *jwt_keys_, now_s, jwt_options_).has_value();
+    auto claims = jwt_verify(presented, *jwt_keys_, now_s, jwt_options_);
+    return claims && (claims->exp >= 0 || !require_exp_);
   }
   return false;
 }

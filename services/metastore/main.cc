@@ -1,6 +1,7 @@
 // swarmcache-metastore: the composition root. Reads the config, connects to Redis, builds
 // the store and the HTTP service, adopts a systemd socket named "http", prints the bound
 // port, and runs until SIGTERM, ending event streams and draining requests before exiting.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -26,12 +27,6 @@
 
 namespace sc::metastore {
 namespace {
-
-// Clients send a handful of headers; a reverse proxy adds a few.
-constexpr size_t kMaxHeaders = 64;
-constexpr size_t kMaxHeaderBytes = 16 << 10;
-// Keys are at most kMaxKeyBytes, percent-encoded up to 3x, plus a query.
-constexpr size_t kMaxUriBytes = 8 << 10;
 
 // What one thread serves requests with: its own Redis connection, store and service.
 struct Worker {
@@ -62,6 +57,8 @@ int run(int argc, char** argv) {
   opts.add_string("auth.jwt.keys_file", &jwt_keys_file, "JWKS (JSON) or PEM public key: JWTs signed with it may write");
   opts.add_string("auth.jwt.issuer", &jwt.issuer, "required JWT iss (empty: not checked)");
   opts.add_string("auth.jwt.audience", &jwt.audience, "required JWT aud (empty: not checked)");
+  bool jwt_require_exp = true;
+  opts.add_bool("auth.jwt.require_exp", &jwt_require_exp, "refuse JWTs without an exp claim (tokens that never expire)");
   opts.add_bool("auth.read_requires_token", &cfg.read_requires_token, "require a bearer token for reads too");
   opts.add_int("http.threads", &threads,
                "HTTP worker threads, each with its own Redis connection (0: serve on the main loop)");
@@ -96,7 +93,7 @@ int run(int argc, char** argv) {
       SC_ERROR("cannot read auth.jwt.keys_file", {"path", jwt_keys_file});
       return 2;
     }
-    if (auto st = auth.set_jwt_keys(text.str(), jwt); !st) {
+    if (auto st = auth.set_jwt_keys(text.str(), jwt, jwt_require_exp); !st) {
       SC_ERROR("bad auth.jwt.keys_file", {"error", st.error().message});
       return 2;
     }
@@ -137,6 +134,13 @@ int run(int argc, char** argv) {
   // threads = 0: handlers share the main loop with one pipelined Redis connection. threads = N:
   // each evhtp worker gets its own connection and service (bench/metastore compares both).
   hopts.threads = static_cast<int>(threads);
+  // A PUT carries a whole .torrent: the HTTP limit follows limits.max_torrent_bytes (else the
+  // server's own 1 MiB default would answer 413 first), and never drops below what the JSON
+  // routes need.
+  hopts.max_body_bytes = static_cast<uint64_t>(std::max<int64_t>(cfg.max_torrent_bytes, kMaxJsonBodyBytes));
+  hopts.max_headers = kMaxHeaders;
+  hopts.max_header_bytes = kMaxHeaderBytes;
+  hopts.max_uri_bytes = kMaxUriBytes;
   hopts.thread_init = [&](struct event_base* base) {
     auto w = make_worker(base, false);
     if (!w) return;  // start() fails only on an empty host/port, already refused above

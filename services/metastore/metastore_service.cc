@@ -25,7 +25,7 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kTorrentType = "application/x-bittorrent";
 
 const char* const kRouteNames[] = {"put", "get", "head", "delete", "list", "events", "lease_post", "lease_delete",
-                                   "node_put", "nodes", "healthz", "readyz", "metrics", "other"};
+                                   "node_put", "nodes", "healthz", "readyz", "metrics", "quarantine", "other"};
 
 int64_t mono_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -147,6 +147,8 @@ MetastoreService::MetastoreService(struct event_base* base, const Clock& clock, 
       torrents_(metrics.gauge("swarmcache_metastore_torrents", "Torrents stored (refreshed every few seconds)")),
       waiters_gauge_(metrics.gauge("swarmcache_metastore_event_waiters", "Long-polls and SSE streams open")),
       gc_deleted_(metrics.counter("swarmcache_metastore_gc_deleted_total", "Torrents deleted by the GC policy")),
+      quarantined_(metrics.counter("swarmcache_metastore_quarantined_total",
+                                   "Quarantine requests (torrents reported as failing verification)")),
       internal_errors_(metrics.counter("swarmcache_metastore_internal_errors_total", "Requests that failed on our side")),
       housekeeping_(housekeeping) {
   auto& dur = metrics.histogram_family("swarmcache_metastore_request_duration_seconds", "HTTP request latency by route",
@@ -164,6 +166,7 @@ void MetastoreService::install_routes(HttpServer& server, std::function<Metastor
   route("/v1/torrents/*", &MetastoreService::on_torrent);
   route("/v1/events", &MetastoreService::on_events);
   route("/v1/leases/*", &MetastoreService::on_lease);
+  route("/v1/quarantine/*", &MetastoreService::on_quarantine);
   route("/v1/nodes", &MetastoreService::on_nodes);
   route("/v1/nodes/*", &MetastoreService::on_node);
   route("/healthz", &MetastoreService::on_healthz);
@@ -340,6 +343,10 @@ void MetastoreService::do_put(HttpRequest& req, const std::string& key, int64_t 
   store_.put(std::move(t), [this, alive = alive_, h, t0, meta](Result<PutResult> r) {
     if (!*alive) return;
     if (!r) return send_error(*h, kPut, t0, r.error());
+    if (r->outcome == PutOutcome::quarantined) {
+      return send(*h, kPut, t0, 409, kJson,
+                  error_json("quarantined", "this torrent failed verification under this key and is refused here"));
+    }
     if (r->outcome == PutOutcome::conflict) {
       return send_error(*h, kPut, t0, Error{Errc::conflict, "key holds another torrent (infohash " + r->infohash + ")"});
     }
@@ -396,6 +403,29 @@ void MetastoreService::do_delete(HttpRequest& req, const std::string& key, int64
   });
 }
 
+void MetastoreService::on_quarantine(HttpRequest& req) {
+  int64_t t0 = mono_ns();
+  if (req.method() != "POST") return method_not_allowed(req, kQuarantine, t0, "POST");
+  if (!authorized(req, kQuarantine, t0, true)) return;
+  auto key = key_from_path(req.path(), "/v1/quarantine/");
+  if (!key) return send_error(req, kQuarantine, t0, key.error());
+  if (req.body().size() > kMaxQuarantineBodyBytes) {
+    return send_error(req, kQuarantine, t0, Error{Errc::too_large, "body larger than " + std::to_string(kMaxQuarantineBodyBytes) + " bytes"});
+  }
+  auto q = quarantine_request_from_json(req.body());
+  if (!q) return send_error(req, kQuarantine, t0, q.error());
+  quarantined_.inc();
+  // Rare and worth an operator's attention: a torrent that served wrong bytes.
+  SC_WARN("torrent quarantined", {"key", *key}, {"infohash", q->infohash}, {"reason", q->reason});
+  auto h = req.hold();
+  store_.quarantine(*key, q->infohash, clock_.now_ms(), [this, alive = alive_, h, t0](Result<bool> r) {
+    if (!*alive) return;
+    if (!r) return send_error(*h, kQuarantine, t0, r.error());
+    send(*h, kQuarantine, t0, 200, kJson, *r ? R"({"removed":true})" : R"({"removed":false})");
+    if (*r) wake_all();
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // events
 
@@ -411,6 +441,10 @@ void MetastoreService::on_events(HttpRequest& req) {
   if (std::string_view last = req.header("Last-Event-ID"); sse && !last.empty()) after_text = std::string(last);
   auto after = parse_event_id(after_text);
   if (!after) return send_error(req, kEvents, t0, Error{Errc::invalid_argument, "after must be a stream id like 1700000000000-0"});
+  // The largest id has no successor: Redis refuses the exclusive range "(max-max" outright.
+  if (after->ms == UINT64_MAX && after->seq == UINT64_MAX) {
+    return send_error(req, kEvents, t0, Error{Errc::invalid_argument, "after is the largest possible stream id"});
+  }
   int64_t wait_ms = 0;
   if (auto w = param(*q, "wait"); w && !w->empty()) {
     auto d = parse_duration_ms(*w);

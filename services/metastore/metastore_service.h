@@ -54,6 +54,7 @@ class MetastoreService {
   void on_torrent(HttpRequest& req);
   void on_events(HttpRequest& req);
   void on_lease(HttpRequest& req);
+  void on_quarantine(HttpRequest& req);
   void on_nodes(HttpRequest& req);
   void on_node(HttpRequest& req);
   void on_readyz(HttpRequest& req);
@@ -63,7 +64,7 @@ class MetastoreService {
  private:
   enum Route : int {
     kPut, kGet, kHead, kDelete, kList, kEvents, kLeasePost, kLeaseDelete, kNodePut, kNodes,
-    kHealthz, kReadyz, kMetrics, kOther, kRouteCount
+    kHealthz, kReadyz, kMetrics, kQuarantine, kOther, kRouteCount
   };
   struct Waiter;
 
@@ -99,6 +100,7 @@ class MetastoreService {
   Gauge& torrents_;
   Gauge& waiters_gauge_;
   Counter& gc_deleted_;
+  Counter& quarantined_;
   Counter& internal_errors_;
 
   std::vector<std::shared_ptr<Waiter>> waiters_;

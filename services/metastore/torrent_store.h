@@ -25,7 +25,8 @@ struct NewTorrent {
   int64_t now_ms = 0;
 };
 
-enum class PutOutcome { created, unchanged, conflict };
+// quarantined: this infohash was quarantined under this key (see quarantine()).
+enum class PutOutcome { created, unchanged, conflict, quarantined };
 struct PutResult {
   PutOutcome outcome;
   std::string infohash;  // the stored one (differs from ours on conflict)
@@ -64,6 +65,10 @@ class TorrentStore {
   virtual void flush_touches() = 0;
   // The deleted torrent's infohash; not_found when absent.
   virtual void remove(const std::string& key, StoreCb<std::string> cb) = 0;
+  // Refuses `infohash` under `key` from now on (for kQuarantineTtlMs, at most
+  // kMaxQuarantinedPerKey per key, oldest dropped first) and, if the key holds it, deletes the
+  // registration with a delete event, atomically. True when a registration was deleted.
+  virtual void quarantine(const std::string& key, const std::string& infohash, int64_t now_ms, StoreCb<bool> cb) = 0;
   // Keys in byte order, > after_key, starting with prefix.
   virtual void list(const std::string& prefix, const std::string& after_key, int64_t limit, StoreCb<ListResult> cb) = 0;
   // Events with id > after ("0" for all), oldest first.

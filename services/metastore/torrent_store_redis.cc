@@ -14,6 +14,8 @@ namespace {
 
 const RedisScript& put_script() {
   static const RedisScript s(R"lua(
+local q = redis.call('ZSCORE', KEYS[5], ARGV[2])
+if q and tonumber(q) > tonumber(ARGV[8]) then return {3, ARGV[2], '0'} end
 local cur = redis.call('HMGET', KEYS[1], 'infohash', 'created')
 if cur[1] then
   if cur[1] == ARGV[2] then return {1, cur[1], cur[2] or '0'} end
@@ -37,6 +39,23 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'type', 'delete', 'key', ARGV[1], 'infohash', ih)
 return ih
+)lua");
+  return s;
+}
+
+const RedisScript& quarantine_script() {
+  static const RedisScript s(R"lua(
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[5])))
+redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[6]) + 1))
+redis.call('PEXPIRE', KEYS[5], ARGV[5])
+local ih = redis.call('HGET', KEYS[1], 'infohash')
+if ih ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'type', 'delete', 'key', ARGV[1], 'infohash', ih)
+return 1
 )lua");
   return s;
 }
@@ -165,15 +184,18 @@ RedisTorrentStore::RedisTorrentStore(RedisClient& redis, std::string prefix, int
     : redis_(redis), prefix_(std::move(prefix)), max_len_(std::to_string(events_max_len)) {}
 
 void RedisTorrentStore::put(NewTorrent t, StoreCb<PutResult> cb) {
-  std::vector<std::string> keys{k("t:" + t.key), k("keys"), k("atime"), k("events")};
+  std::vector<std::string> keys{k("t:" + t.key), k("keys"), k("atime"), k("events"), k("q:" + t.key)};
   std::vector<std::string> args{t.key, t.infohash, std::move(t.bytes), std::move(t.meta_json), std::to_string(t.now_ms),
-                                max_len_, std::to_string(t.size)};
+                                max_len_, std::to_string(t.size), std::to_string(t.now_ms - kQuarantineTtlMs)};
   redis_.eval(put_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
     if (!r) return cb(std::unexpected(backend(r.error())));
     if (!r->is_array() || r->elements.size() != 3) return cb(fail(Errc::internal, "storage: bad put reply"));
     PutResult out;
     int64_t code = int_of(r->elements[0]);
-    out.outcome = code == 0 ? PutOutcome::created : code == 1 ? PutOutcome::unchanged : PutOutcome::conflict;
+    out.outcome = code == 0   ? PutOutcome::created
+                  : code == 1 ? PutOutcome::unchanged
+                  : code == 2 ? PutOutcome::conflict
+                              : PutOutcome::quarantined;
     out.infohash = r->elements[1].str;
     out.created_ms = int_of(r->elements[2]);
     cb(std::move(out));
@@ -256,6 +278,17 @@ void RedisTorrentStore::remove(const std::string& key, StoreCb<std::string> cb) 
     if (!r) return cb(std::unexpected(backend(r.error())));
     if (r->is_nil()) return cb(fail(Errc::not_found, "no torrent under this key"));
     cb(std::move(r->str));
+  });
+}
+
+void RedisTorrentStore::quarantine(const std::string& key, const std::string& infohash, int64_t now_ms, StoreCb<bool> cb) {
+  touches_.erase(key);
+  std::vector<std::string> keys{k("t:" + key), k("keys"), k("atime"), k("events"), k("q:" + key)};
+  std::vector<std::string> args{key, infohash, max_len_, std::to_string(now_ms), std::to_string(kQuarantineTtlMs),
+                                std::to_string(kMaxQuarantinedPerKey)};
+  redis_.eval(quarantine_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
+    if (!r) return cb(std::unexpected(backend(r.error())));
+    cb(int_of(*r) == 1);
   });
 }
 

@@ -5,6 +5,7 @@
 //   P atime          zset: key → last access (ms), for metadata and GC
 //   P events         stream: type put|delete, key, infohash (MAXLEN ~ events_max_len)
 //   P lease:<key>    string: holder, with PX expiry
+//   P q:<key>        zset: quarantined infohash → when (ms); PEXPIRE kQuarantineTtlMs
 //   P node:<id>      string: NodeInfo JSON, with PX expiry;  P nodes  zset: id → expiry (ms)
 // Multi-key writes are Lua scripts, hence atomic (and one MULTI/EXEC in the AOF). Standalone
 // or Sentinel Redis only: the scripts touch keys outside KEYS, which Cluster forbids.
@@ -28,6 +29,7 @@ class RedisTorrentStore final : public TorrentStore {
   void touch(const std::string& key, int64_t now_ms) override;
   void flush_touches() override;
   void remove(const std::string& key, StoreCb<std::string> cb) override;
+  void quarantine(const std::string& key, const std::string& infohash, int64_t now_ms, StoreCb<bool> cb) override;
   void list(const std::string& prefix, const std::string& after_key, int64_t limit, StoreCb<ListResult> cb) override;
   void events_after(const std::string& after, int64_t limit, StoreCb<std::vector<MetaEvent>> cb) override;
   void events_lost_after(const std::string& after, StoreCb<bool> cb) override;

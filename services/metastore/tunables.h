@@ -1,5 +1,6 @@
 #pragma once
 // Every tunable of the metastore in one place, each with the reason for its value.
+#include <cstddef>
 #include <cstdint>
 
 namespace sc::metastore {
@@ -7,6 +8,14 @@ namespace sc::metastore {
 // Largest .torrent accepted: a 1 TiB file in 1 MiB pieces needs 20 MiB of hashes; real
 // uploads (per file, per directory, per blob) are far smaller.
 inline constexpr int64_t kDefaultMaxTorrentBytes = 16 << 20;
+// HTTP request limits. Clients send a handful of headers; a reverse proxy adds a few.
+inline constexpr size_t kMaxHeaders = 64;
+inline constexpr size_t kMaxHeaderBytes = 16 << 10;
+// Keys are at most kMaxKeyBytes, percent-encoded up to 3x, plus a query.
+inline constexpr size_t kMaxUriBytes = 8 << 10;
+// Bodies other than a .torrent are JSON (leases, node heartbeats with up to 10k swarms):
+// 1 MiB is ample. The body limit is the larger of this and limits.max_torrent_bytes.
+inline constexpr int64_t kMaxJsonBodyBytes = 1 << 20;
 // Listing pages: a client that wants more asks again with the cursor.
 inline constexpr int64_t kDefaultListLimit = 100;
 inline constexpr int64_t kMaxListLimit = 1000;
@@ -44,6 +53,15 @@ inline constexpr int64_t kCountRefreshMs = 5'000;
 // request fails with 503 instead of hanging.
 inline constexpr int64_t kRedisCommandTimeoutMs = 1'000;
 inline constexpr int64_t kReadyzTimeoutMs = 500;
+// Quarantine (POST /v1/quarantine/{key}): an infohash that failed verification under a key
+// stays refused there for 30 days, the longest GC age we expect (README example: 30d), so a
+// proxy that still has the bad torrent cached cannot re-register it meanwhile. A key collects
+// at most this many (a few bad uploads at most; the oldest is forgotten first), so the
+// quarantine costs O(keys x 8) entries at worst and expires on its own.
+inline constexpr int64_t kQuarantineTtlMs = 30LL * 24 * 3600 * 1000;
+inline constexpr int64_t kMaxQuarantinedPerKey = 8;
+// Its JSON body: a 40-hex infohash and a reason of at most 1 KiB.
+inline constexpr size_t kMaxQuarantineBodyBytes = 4096;
 // Query strings: parameters beyond this many are refused.
 inline constexpr size_t kMaxQueryParams = 16;
 // Node ids: short, printable, path-safe.

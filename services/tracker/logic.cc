@@ -162,6 +162,9 @@ void TrackerLogic::scrape(TrackerExchange& ex) {
 void TrackerLogic::scrape_parsed(TrackerExchange& ex) {
   ex.ipv6 = ex.conn.ipv6;
   ex.failure.clear();
+  // Frontends that decode requests themselves (UDP) may bring more: cut as parse_scrape does.
+  auto& hashes = ex.scrape.info_hashes;
+  if (hashes.size() > options_.max_scrape_infohashes) hashes.resize(options_.max_scrape_infohashes);
   for (auto& hook : hooks_) {
     if (auto st = hook->on_scrape(ex.scrape, ex.conn); !st) return refuse(ex, st.error());
   }

@@ -1,6 +1,6 @@
 // The UDP tracker: connect / announce / scrape datagrams on one socket. Connection ids are
-// stateless MACs; a request with a stale or forged id gets an error packet, a datagram too
-// short to carry a transaction id is dropped. Replies go back to the source address (and so in
+// stateless MACs. Before the id is checked only a valid connect is answered, and an error
+// for a stale or forged id only when it is no larger than the request (no amplification). Replies go back to the source address (and so in
 // its family). Threads batch reads with recvmmsg and wake on an eventfd to stop.
 #include "services/tracker/udp_frontend.h"
 
@@ -186,34 +186,39 @@ void UdpFrontend::serve() {
       const auto* src = reinterpret_cast<const sockaddr*>(&from[i]);
       const socklen_t src_len = msgs[i].msg_hdr.msg_namelen;
       PeerAddr peer = peer_addr_from_sockaddr(src);
-      uint32_t txid = 0;
-      bool have_txid = false;
       auto reply_now = [&] { sendto(fd_, out.data(), out.size(), MSG_DONTWAIT, src, src_len); };
 
-      auto st = parse_udp_request(pkt, req, {}, &txid);
-      have_txid = pkt.size() >= 16;
-      if (!st) {
-        if (!have_txid) {
+      // Until the connection id proves the source address, a forged source could turn our
+      // replies on a victim: answer only a well-formed connect (16 bytes for 16), and never
+      // with more bytes than the datagram carried.
+      UdpHeader head;
+      if (!read_udp_header(pkt, head)) {
+        packets_[kDropped]->inc();
+        continue;
+      }
+      const uint32_t txid = head.transaction_id;
+      if (head.action == static_cast<uint32_t>(UdpAction::connect)) {
+        if (head.connection_id != kUdpProtocolId) {
           packets_[kDropped]->inc();
           continue;
         }
-        packets_[kMalformed]->inc();
-        out.clear();
-        write_udp_error(out, txid, st.error().message);
-        reply_now();
-        continue;
-      }
-      if (req.action == UdpAction::connect) {
         packets_[kConnect]->inc();
         out.clear();
         write_udp_connect(out, txid, ids_.issue(addr_bytes(peer), now_s));
         reply_now();
         continue;
       }
-      if (!ids_.valid(req.connection_id, addr_bytes(peer), now_s)) {
+      if (!ids_.valid(head.connection_id, addr_bytes(peer), now_s)) {
         packets_[kBadConnectionId]->inc();
         out.clear();
         write_udp_error(out, txid, "invalid or expired connection id");
+        if (out.size() <= pkt.size()) reply_now();
+        continue;
+      }
+      if (auto st = parse_udp_request(pkt, req); !st) {
+        packets_[kMalformed]->inc();
+        out.clear();
+        write_udp_error(out, txid, st.error().message);
         reply_now();
         continue;
       }

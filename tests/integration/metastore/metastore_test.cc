@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include <atomic>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -171,7 +172,15 @@ TEST(Metastore, PutGetConditionalAndErrors) {
   EXPECT_EQ(ms.put("sha256:ABC", t).status, 400);
   EXPECT_EQ(ms.put("files/big", make_torrent("big", int64_t{16384} * 4000)).status, 413);  // 80 KB of hashes
   std::string deep = "d4:info" + std::string(200, 'l') + std::string(200, 'e') + "e";
-  EXPECT_EQ(ms.put("files/deep", deep).status, 413);
+  EXPECT_EQ(ms.put("files/deep", deep).status, 400);  // malformed, not too large
+  BList twice;
+  for (int i = 0; i < 2; ++i) {
+    twice.push_back(dict({{"length", BValue{int64_t{10}}}, {"path", BValue{BList{BValue{std::string("same")}}}}}));
+  }
+  std::string dup = bencode(dict({{"info", dict({{"name", BValue{std::string("d")}}, {"piece length", BValue{int64_t{16384}}},
+                                                 {"files", BValue{twice}}, {"pieces", BValue{std::string(20, 'h')}}})}}));
+  auto dup_put = ms.put("files/dup", dup);
+  EXPECT_EQ(dup_put.status, 400) << dup_put.body;  // one path listed twice
   EXPECT_EQ(ms.req("PUT", "/v1/torrents/files/y", t, {{"Content-Type", "text/plain"}}).status, 400);
 
   // Bytes, ETag, conditional GET, HEAD.
@@ -404,6 +413,10 @@ TEST(Metastore, EventsLongPollAndSseResume) {
   EXPECT_EQ(again.raw().find("files/four"), std::string::npos);
 
   EXPECT_EQ(ms.req("GET", "/v1/events?after=banana", "", {}, false).status, 400);
+  EXPECT_EQ(ms.req("GET", "/v1/events?after=18446744073709551615-18446744073709551615", "", {}, false).status, 400);
+  EXPECT_EQ(ms.req("GET", "/v1/events?after=18446744073709551616-0", "", {}, false).status, 400);
+  auto near_max = ms.req("GET", "/v1/events?after=18446744073709551615-18446744073709551614", "", {}, false);
+  EXPECT_EQ(near_max.status, 200) << near_max.body;
   EXPECT_EQ(ms.req("GET", "/v1/events?wait=forever", "", {}, false).status, 400);
   // SIGTERM ends the open SSE stream and the process exits cleanly.
   auto status = ms.proc().stop(SIGTERM);
@@ -533,6 +546,24 @@ TEST(Metastore, RedisDownFailsFastAndRecovers) {
   EXPECT_EQ(back.status, 200);
   EXPECT_EQ(back.body, t);
   EXPECT_EQ(ms.put("files/other", make_torrent("other")).status, 201);
+  // The outage is logged once for the whole service (not per connection or retry), with its
+  // reason, and so is its end.
+  std::string log;
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  };
+  // Each connection (one per HTTP thread) reconnects on its own back-off.
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        log = ms.proc().output();
+        return count("msg=\"redis back up\"") > 0;
+      },
+      10s));
+  EXPECT_EQ(count("msg=\"redis down\""), 1u) << log;
+  EXPECT_NE(log.find("error=\"connection lost"), std::string::npos) << log;
+  EXPECT_EQ(count("msg=\"redis back up\""), 1u) << log;
 }
 
 TEST(Metastore, AppendOnlyRestartOfBothLosesNothing) {
@@ -654,6 +685,91 @@ TEST(Metastore, SystemdSocketActivationNotifyAndEnvironment) {
 }
 
 // Writes with a JWT (RS256) checked by common/core/jwt against a PEM key from the config.
+// POST /v1/quarantine/{key}: the registration goes (with a delete event) and the infohash
+// stays refused under that key, while another torrent may still be registered there.
+TEST(Metastore, QuarantineRemovesAndRefusesTheTorrent) {
+  test::RedisServer redis;
+  Metastore ms(redis.url());
+  std::string key = "sha256:" + std::string(64, 'a');
+  std::string bad = make_torrent("bad"), good = make_torrent("good");
+  std::string bad_ih = infohash_of(bad);
+  ASSERT_EQ(ms.put(key, bad).status, 201);
+  auto body = [](const std::string& ih) { return R"({"infohash":")" + ih + R"(","reason":"digest mismatch"})"; };
+  auto post = [&](const std::string& k, const std::string& b, bool auth = true) {
+    return ms.req("POST", "/v1/quarantine/" + k, b, {{"Content-Type", "application/json"}}, auth);
+  };
+
+  EXPECT_EQ(post(key, body(bad_ih), false).status, 401);
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/" + key, "", {}, false).status, 200);  // untouched by the refusal
+  EXPECT_EQ(post(key, R"({"infohash":"xyz"})").status, 400);
+  EXPECT_EQ(post(key, R"({"infohash":")" + std::string(39, 'a') + R"("})").status, 400);
+  EXPECT_EQ(post(key, "not json").status, 400);
+  EXPECT_EQ(post(key, R"({"reason":"no infohash"})").status, 400);
+  EXPECT_EQ(post(key, R"({"infohash":")" + bad_ih + R"(","reason":")" + std::string(2000, 'r') + R"("})").status, 400);
+  EXPECT_EQ(post(key, std::string(5000, ' ')).status, 413);
+  EXPECT_EQ(post("files/../x", body(bad_ih)).status, 400);
+  EXPECT_EQ(ms.req("GET", "/v1/quarantine/" + key, "", {}, false).status, 405);
+
+  auto tip = events_page_from_json(ms.req("GET", "/v1/events?after=0", "", {}, false).body);
+  ASSERT_TRUE(tip);
+  // Another infohash than the one held: recorded, nothing removed.
+  std::string other_ih = infohash_of(make_torrent("never-registered"));
+  auto miss = post(key, body(other_ih));
+  ASSERT_EQ(miss.status, 200) << miss.body;
+  EXPECT_EQ(miss.body, R"({"removed":false})");
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/" + key, "", {}, false).status, 200);
+
+  // Upper-case hex names the same torrent.
+  std::string upper = bad_ih;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto hit = post(key, body(upper));
+  ASSERT_EQ(hit.status, 200) << hit.body;
+  EXPECT_EQ(hit.body, R"({"removed":true})");
+  EXPECT_EQ(ms.req("GET", "/v1/torrents/" + key, "", {}, false).status, 404);
+  auto after = events_page_from_json(ms.req("GET", "/v1/events?after=" + tip->last_id, "", {}, false).body);
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->events.size(), 1u);
+  EXPECT_EQ(after->events[0].type, "delete");
+  EXPECT_EQ(after->events[0].key, key);
+  EXPECT_EQ(after->events[0].infohash, bad_ih);
+  EXPECT_EQ(post(key, body(bad_ih)).body, R"({"removed":false})");  // idempotent
+
+  auto refused = ms.put(key, bad);
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_EQ(error_code(refused), "quarantined");
+  EXPECT_EQ(ms.put("files/elsewhere", bad).status, 201);  // only under that key
+  EXPECT_EQ(ms.put(key, good).status, 201);               // another torrent may take the key
+  // The quarantine set of a key stays bounded: the oldest entries are forgotten first.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(post(key, body(infohash_of(make_torrent("q" + std::to_string(i))))).status, 200);
+  }
+  std::string qkey = "mt:q:" + key;
+  EXPECT_NE(test::raw_exchange(redis.port(), "ZCARD " + qkey + "\r\n", 1s).find(":8\r\n"), std::string::npos);
+  std::string pttl = test::raw_exchange(redis.port(), "PTTL " + qkey + "\r\n", 1s);
+  ASSERT_TRUE(pttl.starts_with(":")) << pttl;
+  EXPECT_GT(std::stoll(pttl.substr(1)), 29LL * 24 * 3600 * 1000);  // expires on its own (30 days)
+  // Pushed out of the bounded set, the first bad torrent is accepted again under the key
+  // once the key is free.
+  ASSERT_EQ(ms.req("DELETE", "/v1/torrents/" + key).status, 204);
+  EXPECT_EQ(ms.put(key, bad).status, 201);
+}
+
+// limits.max_torrent_bytes sets the HTTP body limit too (it used to stay at 1 MiB).
+TEST(Metastore, BodyLimitFollowsMaxTorrentBytes) {
+  test::RedisServer redis;
+  Metastore ms(redis.url(), "limits:\n  max_torrent_bytes: 4M\n");
+  std::string two_mb = make_torrent("two-mb", int64_t{16384} * 100'000);  // 2 MB of piece hashes
+  ASSERT_GT(two_mb.size(), 1'900'000u);
+  ASSERT_LT(two_mb.size(), 4u << 20);
+  auto ok = ms.put("files/two-mb", two_mb);
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  auto big = ms.put("files/five-mb", make_torrent("five-mb", int64_t{16384} * 250'000));  // 5 MB
+  EXPECT_EQ(big.status, 413) << big.error;
+  auto get = ms.req("GET", "/v1/torrents/files/two-mb", "", {}, false);
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, two_mb);
+}
+
 TEST(Metastore, JwtBearerTokensMayWrite) {
   EVP_PKEY* key = EVP_RSA_gen(2048);
   ASSERT_NE(key, nullptr);
@@ -680,6 +796,7 @@ TEST(Metastore, JwtBearerTokensMayWrite) {
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::string good = sign(R"({"iss":"swarmcache-test","exp":)" + std::to_string(now + 300) + "}");
   std::string expired = sign(R"({"iss":"swarmcache-test","exp":)" + std::to_string(now - 3600) + "}");
+  std::string no_exp = sign(R"({"iss":"swarmcache-test"})");
   std::string wrong_iss = sign(R"({"iss":"someone-else","exp":)" + std::to_string(now + 300) + "}");
   EVP_PKEY_free(key);
 
@@ -694,6 +811,17 @@ TEST(Metastore, JwtBearerTokensMayWrite) {
   EXPECT_EQ(put(wrong_iss, "jwt-iss").status, 401);
   EXPECT_EQ(put(good.substr(0, good.size() - 4) + "AAAA", "jwt-sig").status, 401);
   EXPECT_EQ(put(kToken, "static").status, 201);  // static tokens still work beside JWTs
+  EXPECT_EQ(ms.req("PUT", "/v1/torrents/files/upper", make_torrent("upper"),
+                   {{"Authorization", std::string("BEARER ") + kToken}, {"Content-Type", "application/x-bittorrent"}}, false)
+                .status,
+            201);  // the scheme is case-insensitive
+  EXPECT_EQ(put(no_exp, "jwt-no-exp").status, 401);  // never expires: refused by default
+  Metastore lax(redis.url(), "auth:\n  jwt:\n    keys_file: " + dir.file("jwt.pem") +
+                                 "\n    issuer: swarmcache-test\n    require_exp: false\n");
+  EXPECT_EQ(lax.req("PUT", "/v1/torrents/files/jwt-no-exp", make_torrent("jwt-no-exp"),
+                    {{"Authorization", "Bearer " + no_exp}, {"Content-Type", "application/x-bittorrent"}}, false)
+                .status,
+            201);
 }
 
 }  // namespace

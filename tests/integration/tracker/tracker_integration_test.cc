@@ -355,6 +355,50 @@ TEST(TrackerIntegration, UdpConnectAnnounceScrape) {
   EXPECT_EQ(metric(m, R"(swarmcache_tracker_requests_total{action="scrape",af="ipv4",result="ok"})"), 1);
 }
 
+// Before a connection id proves the source address, nothing is answered with more bytes than
+// the datagram carried: a forged source must not turn the tracker into an amplifier.
+TEST(TrackerIntegration, UdpNeverAmplifiesBeforeTheConnectionIdIsChecked) {
+  TempDir dir;
+  Tracker t(dir, "  max_scrape_infohashes: 2\n");
+  ASSERT_GT(t.udp, 0) << t.proc->output();
+  UdpClient c(t.udp);
+  auto header = [](uint64_t cid, uint32_t action, uint32_t txid) {
+    std::string p;
+    UdpClient::u64(p, cid);
+    UdpClient::u32(p, action);
+    UdpClient::u32(p, txid);
+    return p;
+  };
+  // Each of these used to get an error packet larger than itself (16 bytes in, up to 58 out).
+  c.send_bytes(header(0x41727101980ULL, 9, 1));    // unknown action, no valid id
+  c.send_bytes(header(0x1234, 1, 2));              // a bare header claiming an announce
+  c.send_bytes(header(0x1234, 2, 3));              // a scrape without hashes
+  c.send_bytes(header(0x1234, 0, 4));              // a connect with a wrong protocol id
+  c.send_bytes(header(0x1234, 2, 5) + std::string(20, 's'));  // a scrape with a forged id
+  // A valid connect is answered, 16 bytes for 16, and proves nothing above was answered.
+  uint64_t cid = c.connect_id();
+  ASSERT_NE(cid, 0u);
+  // A forged id on a full-sized announce gets an error no larger than the request.
+  std::string forged = UdpClient::announce_packet(cid ^ 1, 6, 'u', 'l', 100, 0, 7002);
+  c.send_bytes(forged);
+  std::string r = c.recv_bytes();
+  ASSERT_GE(r.size(), 8u);
+  EXPECT_LE(r.size(), forged.size());
+  EXPECT_EQ(UdpClient::get32(r, 0), 3u);
+  EXPECT_EQ(UdpClient::get32(r, 4), 6u);
+
+  // With a valid id, the UDP scrape honours max_scrape_infohashes (HTTP's rule: the first N).
+  std::string scrape = header(cid, 2, 7) + std::string(20, 'a') + std::string(20, 'b') + std::string(20, 'c');
+  c.send_bytes(scrape);
+  r = c.recv_bytes();
+  EXPECT_EQ(r.size(), 8u + 2 * 12u) << "three hashes asked, max_scrape_infohashes is 2";
+  EXPECT_EQ(UdpClient::get32(r, 4), 7u);
+
+  auto m = http_request(t.admin, "GET", "/metrics").body;
+  EXPECT_EQ(metric(m, R"(swarmcache_tracker_udp_packets_total{kind="bad_connection_id"})"), 5);
+  EXPECT_EQ(metric(m, R"(swarmcache_tracker_udp_packets_total{kind="dropped"})"), 1);
+}
+
 // A Unix datagram socket standing in for systemd's notify socket.
 struct NotifySocket {
   int fd = -1;

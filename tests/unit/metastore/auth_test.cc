@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "services/metastore/auth.h"
+#include "tests/support/jwt_test_keys.h"
 #include "tests/support/support.h"
 
 namespace sc::metastore {
@@ -18,6 +19,10 @@ TEST(TokenAuth, ReadsTheFileAndChecksBearerTokens) {
   EXPECT_TRUE(auth->configured());
   EXPECT_TRUE(auth->allows("Bearer alpha-token", 0));
   EXPECT_TRUE(auth->allows("bearer beta", 0));
+  EXPECT_TRUE(auth->allows("BEARER beta", 0));  // the scheme is case-insensitive (RFC 9110)
+  EXPECT_TRUE(auth->allows("BeArEr alpha-token", 0));
+  EXPECT_FALSE(auth->allows("Bearerbeta", 0));
+  EXPECT_FALSE(auth->allows("Bearer", 0));
   EXPECT_FALSE(auth->allows("Bearer alpha", 0));
   EXPECT_FALSE(auth->allows("Bearer alpha-token-x", 0));
   EXPECT_FALSE(auth->allows("Basic alpha-token", 0));
@@ -38,6 +43,22 @@ TEST(TokenAuth, OpenWithoutTokensAndRefusesBadFiles) {
   TokenAuth jwt_only;
   EXPECT_FALSE(jwt_only.set_jwt_keys("not a key", {}));
   EXPECT_FALSE(jwt_only.configured());
+}
+
+// A JWT without exp never expires: refused unless require_exp is switched off.
+TEST(TokenAuth, JwtWithoutExpIsRefusedUnlessAllowed) {
+  jwt_test::Key key(jwt_test::Key::Type::ec, "k1");
+  std::string no_exp = key.sign(R"({"iss":"me"})");
+  std::string with_exp = key.sign(R"({"iss":"me","exp":2000})");
+  TokenAuth strict;
+  ASSERT_TRUE(strict.set_jwt_keys(key.pem(), {}));
+  EXPECT_FALSE(strict.allows("Bearer " + no_exp, 1000));
+  EXPECT_TRUE(strict.allows("Bearer " + with_exp, 1000));
+  EXPECT_FALSE(strict.allows("Bearer " + with_exp, 3000));  // expired
+  TokenAuth lax;
+  ASSERT_TRUE(lax.set_jwt_keys(key.pem(), {}, false));
+  EXPECT_TRUE(lax.allows("bearer " + no_exp, 1000));
+  EXPECT_FALSE(lax.allows("Bearer " + with_exp, 3000));
 }
 
 }  // namespace

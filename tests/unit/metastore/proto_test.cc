@@ -213,9 +213,32 @@ TEST(Metainfo, LimitsGiveTooLarge) {
   EXPECT_EQ(big.error().code, Errc::too_large);
   std::string deep(100, 'l');
   deep += std::string(100, 'e');
+  // Nesting past the depth limit in a small document is malformed (400), not too large (413).
   auto d = parse_metainfo("d4:info" + deep + "e");
   ASSERT_FALSE(d);
-  EXPECT_EQ(d.error().code, Errc::too_large);
+  EXPECT_EQ(d.error().code, Errc::invalid_argument);
+}
+
+TEST(Metainfo, RefusesAPathListedTwice) {
+  auto multi = [](std::vector<std::vector<std::string>> paths) {
+    BList files;
+    for (auto& p : paths) {
+      BList segs;
+      for (auto& s : p) segs.push_back(str(s));
+      files.push_back(dict({{"length", num(10)}, {"path", list(segs)}}));
+    }
+    int64_t pieces = (10 * static_cast<int64_t>(paths.size()) + kPiece - 1) / kPiece;
+    return torrent(dict({{"name", str("d")}, {"piece length", num(kPiece)}, {"files", list(files)},
+                         {"pieces", str(std::string(20 * pieces, 'x'))}}));
+  };
+  ASSERT_TRUE(parse_metainfo(multi({{"a"}, {"b"}, {"c", "a"}})));
+  auto twice = parse_metainfo(multi({{"a", "x"}, {"b"}, {"a", "x"}}));
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, Errc::invalid_argument);
+  EXPECT_NE(twice.error().message.find("twice"), std::string::npos);
+  auto file_and_dir = parse_metainfo(multi({{"a"}, {"a", "b"}}));
+  ASSERT_FALSE(file_and_dir);
+  EXPECT_EQ(file_and_dir.error().code, Errc::invalid_argument);
 }
 
 TEST(Metainfo, RealMktorrentOutput) {

@@ -162,9 +162,27 @@ TEST(RedisUrl, Parses) {
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, 7000);
   for (auto bad : {"http://x", "redis://", "redis://h:0", "redis://h:99999", "redis://h:12x", "redis://h/abc",
-                   "redis://[::1"}) {
+                   "redis://[::1", "sentinel://h1:26379", "sentinel://h1:26379/", "sentinel://h1,,h2/m",
+                   "sentinel://h1:0/m", "sentinel:///m", "sentinel://h1/m/x"}) {
     EXPECT_FALSE(parse_redis_url(bad)) << bad;
   }
+}
+
+TEST(RedisUrl, ParsesSentinel) {
+  auto s = parse_redis_url("sentinel://h1:26380,h2,[::1]:5000/mymaster/2");
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_EQ(s->sentinels.size(), 3u);
+  EXPECT_EQ(s->sentinels[0], (std::pair<std::string, uint16_t>{"h1", 26380}));
+  EXPECT_EQ(s->sentinels[1], (std::pair<std::string, uint16_t>{"h2", 26379}));
+  EXPECT_EQ(s->sentinels[2], (std::pair<std::string, uint16_t>{"::1", 5000}));
+  EXPECT_EQ(s->sentinel_master, "mymaster");
+  EXPECT_EQ(s->db, 2);
+  auto pw = parse_redis_url("sentinel://:p%2Fw@127.0.0.1:26379/m");
+  ASSERT_TRUE(pw);
+  EXPECT_EQ(pw->password, "p/w");
+  EXPECT_EQ(pw->sentinel_master, "m");
+  EXPECT_EQ(pw->db, 0);
+  EXPECT_TRUE(parse_redis_url("redis://h:1")->sentinels.empty());
 }
 
 TEST(RedisClient, BinarySafeAndPipelinedInOrder) {
