@@ -186,10 +186,11 @@ int run(int argc, char** argv) {
       metrics.record_gc(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), dropped);
     });
   });
-  SC_INFO("swarmcache-tracker listening", {"http_port", static_cast<int>(pub.port())},
-          {"admin_port", static_cast<int>(admin.port())}, {"udp_port", udp ? static_cast<int>(udp->port()) : 0},
-          {"threads", popts.threads},
-          {"http_adopted", popts.adopted_fd >= 0}, {"admin_adopted", aopts.adopted_fd >= 0});
+  log_listener("http", pub.port());
+  log_listener("admin", admin.port());
+  if (udp) log_listener("udp", udp->port());
+  SC_INFO("tracker started", {"threads", popts.threads}, {"http_adopted", popts.adopted_fd >= 0},
+          {"admin_adopted", aopts.adopted_fd >= 0});
   int rc = run_daemon(loop, [&](std::function<void()> done) {
     draining = true;
     SC_INFO("draining", {"in_flight", pub.in_flight()});
