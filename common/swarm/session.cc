@@ -24,6 +24,11 @@
 //   super_seed, seeder --super-seed) brings that to ~1.05 but was slower end to end on loopback
 //   (2.8x vs 2.5x the limit, 10 leechers, 64 MiB, 8 MiB/s caps, loaded 2-core host), so it is
 //   off by default until measured on the emulated LAN. Large send buffers keep LAN pipes full.
+// - Strict end game: a block is requested from a second peer only once every block of the
+//   torrent has been requested. Without it libtorrent duplicates requests whenever a peer has
+//   nothing new to offer, and on bench/swarm/lan.sh (64 MiB, 10 hosts, 100 Mbit/s) leechers
+//   received 1.147 payload bytes per byte delivered; strict, 1.014 (and 1.03 instead of 1.16
+//   bytes on the wire), in about the same time.
 // - TCP only (uTP measured 15x slower on loopback), no UPnP/NAT-PMP/LSD/DHT unless asked.
 #include "common/swarm/session.h"
 
@@ -382,7 +387,8 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   sp.set_int(lt::settings_pack::seed_choking_algorithm, lt::settings_pack::round_robin);
   sp.set_int(lt::settings_pack::unchoke_slots_limit, options.unchoke_slots);
   sp.set_bool(lt::settings_pack::send_redundant_have, true);
-  sp.set_bool(lt::settings_pack::strict_end_game_mode, false);
+  // Duplicate requests only once every block of the torrent is requested (see the top of file).
+  sp.set_bool(lt::settings_pack::strict_end_game_mode, true);
   sp.set_bool(lt::settings_pack::announce_to_all_trackers, true);
   sp.set_bool(lt::settings_pack::announce_to_all_tiers, true);
   // Turn a tracker reply into connections at once, and keep LAN pipes full.
