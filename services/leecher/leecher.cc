@@ -140,7 +140,7 @@ struct Leecher::Impl {
     if (!node.config().tracker.empty()) ao.trackers.push_back(node.config().tracker);
     auto ih = node.swarm().add(torrent, ao);
     if (!ih) return std::unexpected(ih.error());
-    added_ms.try_emplace(*ih, node.loop().clock().now_ms());
+    added_ms.try_emplace(*ih, node.loop().clock().mono_ms());
     return {};
   }
 
@@ -304,7 +304,7 @@ struct Leecher::Impl {
   void on_complete(const std::string& ih) {
     bool changed = false;
     auto added = added_ms.find(ih);
-    double seconds = added == added_ms.end() ? -1 : static_cast<double>(node.loop().clock().now_ms() - added->second) / 1000;
+    double seconds = added == added_ms.end() ? -1 : static_cast<double>(node.loop().clock().mono_ms() - added->second) / 1000;
     for (auto& [key, item] : state.items) {
       if (item.infohash != ih || item.complete) continue;
       item.complete = true;

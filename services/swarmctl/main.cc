@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "common/core/bencode.h"
 #include "common/core/build_info.h"
+#include "common/core/bytes.h"
 #include "common/core/config.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
@@ -50,6 +52,9 @@ constexpr int64_t kDefaultStallMs = 60'000;
 // status: the dashboard answers from memory.
 constexpr int64_t kDashboardTimeoutMs = 10'000;
 constexpr uint64_t kMaxOverviewBytes = 64ull << 20;
+// publish asks the torrent's trackers whether anyone seeds it: a scrape is one small reply.
+constexpr int64_t kScrapeTimeoutMs = 5'000;
+constexpr uint64_t kMaxScrapeBytes = 64 << 10;
 
 struct Global {
   std::string metastore, token_file, tracker, dashboard;
@@ -175,12 +180,30 @@ int cmd_create(const cli::Parsed& p, const Global& g) {
 
 // ---- publish ------------------------------------------------------------------------------
 
-// The id of a seeder whose heartbeat lists the info hash ("" if none, or the list is unreadable).
-std::string seeder_of(const MetastoreClient& client, const std::string& infohash) {
-  auto list = client.nodes();
-  if (!list) return "";
-  for (const auto& n : list->nodes)
-    if (n.role == "seeder" && std::find(n.swarms.begin(), n.swarms.end(), infohash) != n.swarms.end()) return n.id;
+// Complete peers an HTTP tracker reports for the info hash (BEP 48 scrape); 0 when it cannot say.
+int64_t scrape_complete(const std::string& announce, const std::string& infohash) {
+  auto at = announce.rfind("/announce");
+  auto raw = from_hex(infohash);
+  if (!announce.starts_with("http://") || at == std::string::npos || !raw) return 0;
+  std::string url = announce.substr(0, at) + "/scrape" + announce.substr(at + 9);
+  url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("info_hash=") + percent_encode(*raw);
+  auto r = http_fetch("GET", url, {}, {}, kScrapeTimeoutMs, kMaxScrapeBytes);
+  if (!r || r->status != 200) return 0;
+  auto doc = bdecode(r->body);
+  const BValue* files = doc ? doc->find("files") : nullptr;
+  const BValue* entry = files ? files->find(*raw) : nullptr;
+  const BValue* complete = entry ? entry->find("complete") : nullptr;
+  return complete && std::holds_alternative<int64_t>(complete->v) ? complete->as_int() : 0;
+}
+
+// Who seeds the info hash: a seeder whose heartbeat lists it, else a tracker of the torrent
+// that counts a complete peer (a client outside swarmcache). "" if nobody is known to.
+std::string seeder_of(const MetastoreClient& client, const TorrentSummary& t) {
+  if (auto list = client.nodes())
+    for (const auto& n : list->nodes)
+      if (n.role == "seeder" && std::find(n.swarms.begin(), n.swarms.end(), t.infohash) != n.swarms.end()) return n.id;
+  for (const auto& announce : t.trackers)
+    if (int64_t n = scrape_complete(announce, t.infohash); n > 0) return std::to_string(n) + " peer(s) of " + announce;
   return "";
 }
 
@@ -251,7 +274,7 @@ int cmd_publish(const cli::Parsed& p, const Global& g) {
   std::fflush(stdout);
   if (p.has("--seed")) return seed_in_foreground(bytes, key, fs::path(path).parent_path().string(), g);
   // A registered torrent nobody seeds leaves every leecher at 0%: say so unless told it is fine.
-  std::string seeder = seeder_of(*client, s->infohash);
+  std::string seeder = seeder_of(*client, *s);
   if (!seeder.empty()) {
     std::printf("seeded by %s\n", seeder.c_str());
     return kExitOk;
