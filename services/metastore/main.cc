@@ -152,6 +152,19 @@ int run(int argc, char** argv) {
     std::lock_guard lock(workers_mu);
     workers.push_back(std::move(*w));
   };
+  // On the worker thread as it ends, before its event_base goes: its service, store and Redis
+  // connection are torn down there, in that order.
+  hopts.thread_exit = [&](struct event_base*) {
+    std::unique_ptr<Worker> mine;
+    {
+      std::lock_guard lock(workers_mu);
+      auto it = std::find_if(workers.begin(), workers.end(), [](const auto& w) { return w->service.get() == t_service; });
+      if (it == workers.end()) return;
+      mine = std::move(*it);
+      workers.erase(it);
+    }
+    t_service = nullptr;
+  };
   HttpServer server(loop, hopts);
   MetastoreService::install_routes(server, [] { return t_service; });
   if (auto st = server.start(); !st) {
@@ -165,16 +178,12 @@ int run(int argc, char** argv) {
     (*main_worker)->service->stop();
     server.shutdown(std::move(done));
   });
-  if (threads > 0) {
-    // Worker objects live on event_bases that the HttpServer owns and frees with its threads,
-    // with no per-thread exit hook to tear them down in order: end the process here instead.
-    std::fflush(nullptr);
-    std::_Exit(rc);
-  }
-  return rc;
+  return rc;  // the server's worker threads free their Workers on the way out (thread_exit)
 }
 
 }  // namespace
 }  // namespace sc::metastore
 
-int main(int argc, char** argv) { return sc::metastore::run(argc, argv); }
+int main(int argc, char** argv) {
+  return sc::guarded_main("swarmcache-metastore", [&] { return sc::metastore::run(argc, argv); });
+}
