@@ -118,12 +118,11 @@ TEST(RedisSentinel, MetastoreAndTrackerFollowAFailover) {
   ASSERT_NE(ms_port, 0) << metastore.output();
   write_file(dir.file("tracker.yaml"), "chihaya:\n"
                                        "  announce_interval: 2s\n  min_announce_interval: 1s\n  metrics_addr: 127.0.0.1:0\n"
-                                       "  http:\n    addr: 127.0.0.1:0\n    threads: 2\n"
+                                       "  http:\n    addr: 127.0.0.1:0\n    threads: 2\n  udp:\n    addr: 127.0.0.1:0\n"
                                        "  storage:\n    name: redis\n    config:\n"
                                        "      peer_lifetime: 10m\n"
                                        "      redis_broker: " + url + "\n");
-  Process tracker({build_path("services/tracker/swarmcache-tracker"), "--config", dir.file("tracker.yaml"),
-                   "--udp-listen", "127.0.0.1:0"});
+  Process tracker({build_path("services/tracker/swarmcache-tracker"), "--config", dir.file("tracker.yaml")});
   int tr_port = tracker.wait_for_number("http_port", 10s).value_or(0);
   ASSERT_NE(tr_port, 0) << tracker.output();
 
