@@ -21,6 +21,7 @@ void declare_tracker_options(Options& o, TrackerConfig& c) {
   o.add_string("log_level", &c.log_level, "debug, info, warn or error.", "log-level");
 
   o.add_string("http.addr", &c.http_addr, "Public HTTP tracker listener HOST:PORT (port 0: any free port).", "http-listen");
+  o.add_string("listen", &c.http_addr, "Same as http.addr (--listen, as on every other daemon).", "listen");
   o.add_int("http.threads", &c.http_threads, "Worker threads for the public listener; 0 = one per core.", "http-threads");
   o.add_duration("http.read_timeout", &c.read_timeout_ms, "Time allowed to receive a request (slow clients are cut off).");
   o.add_duration("http.write_timeout", &c.write_timeout_ms, "Time allowed to send a response.");
