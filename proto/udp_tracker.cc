@@ -125,10 +125,13 @@ uint64_t get64le(const uint8_t* p) {
   return v;
 }
 
-// SipHash-2-4 (Aumasson & Bernstein): a keyed PRF built for short inputs. One call is a few
-// dozen ns, against ~1-25 µs for a one-shot HMAC-SHA256 through OpenSSL 3 (which fetches the
-// algorithm on every call); the UDP path computes one per announce.
-uint64_t siphash24(const uint64_t k[2], const uint8_t* in, size_t len) {
+}  // namespace
+
+// One call is a few dozen ns, against ~1-25 µs for a one-shot HMAC-SHA256 through OpenSSL 3
+// (which fetches the algorithm on every call); the UDP path computes one per announce.
+uint64_t siphash24(const uint64_t k[2], std::span<const uint8_t> data) {
+  const uint8_t* in = data.data();
+  const size_t len = data.size();
   uint64_t v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
   uint64_t v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
   auto round = [&] {
@@ -156,8 +159,6 @@ uint64_t siphash24(const uint64_t k[2], const uint8_t* in, size_t len) {
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
-}  // namespace
-
 ConnectionIdIssuer::ConnectionIdIssuer(std::string key, int64_t max_clock_skew_s) : skew_s_(max_clock_skew_s) {
   // Any key length is accepted: its SHA-256 gives the 128-bit SipHash key.
   auto d = sha256(key);
@@ -173,7 +174,7 @@ uint32_t ConnectionIdIssuer::mac(uint32_t ts, std::span<const uint8_t> addr) con
   buf[3] = static_cast<uint8_t>(ts);
   size_t n = std::min<size_t>(addr.size(), 16);
   std::memcpy(buf + 4, addr.data(), n);
-  return static_cast<uint32_t>(siphash24(sip_key_, buf, 4 + n));
+  return static_cast<uint32_t>(siphash24(sip_key_, std::span<const uint8_t>(buf, 4 + n)));
 }
 
 uint64_t ConnectionIdIssuer::issue(std::span<const uint8_t> addr, int64_t now_s) const {
