@@ -1,6 +1,8 @@
 // Names and HTTP statuses of sc::Errc, in one place so every service answers alike.
 #include "common/core/error.h"
 
+#include "common/core/http_status.h"
+
 namespace sc {
 
 std::string_view errc_name(Errc code) {
@@ -35,6 +37,20 @@ int errc_http_status(Errc code) {
     case Errc::internal: return 500;
   }
   return 500;
+}
+
+Errc errc_for_http_status(int status) {
+  switch (status) {
+    case 401: return Errc::unauthorized;
+    case 403: return Errc::forbidden;
+    case 404: return Errc::not_found;
+    case 409: return Errc::conflict;
+    case 410: return Errc::gone;
+    case 413: return Errc::too_large;
+    case 429: return Errc::unavailable;
+    case 504: return Errc::timeout;
+  }
+  return status >= 400 && status < 500 ? Errc::invalid_argument : Errc::unavailable;
 }
 
 }  // namespace sc

@@ -27,22 +27,31 @@ namespace {
 // Response headers kept per fetch; a hostile upstream cannot make us store more.
 constexpr size_t kMaxResponseHeaders = 200;
 
+// Addresses tried per host name; more is a misconfigured or hostile resolver.
+constexpr size_t kMaxAddresses = 8;
+
 std::mutex g_tls_mu;
 FetchTlsOptions g_tls_opts;
-SSL_CTX* g_ssl_ctx = nullptr;
+std::map<std::string, SSL_CTX*> g_ssl_ctx;  // by extra CA file ("" = the process-wide one)
 
-SSL_CTX* ssl_ctx() {
+SSL_CTX* ssl_ctx(const std::string& request_ca) {
   std::lock_guard lock(g_tls_mu);
-  if (g_ssl_ctx) return g_ssl_ctx;
+  const std::string& ca = request_ca.empty() ? g_tls_opts.ca_file : request_ca;
+  if (auto it = g_ssl_ctx.find(ca); it != g_ssl_ctx.end()) return it->second;
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) return nullptr;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_default_verify_paths(ctx);
-  if (!g_tls_opts.ca_file.empty() && SSL_CTX_load_verify_locations(ctx, g_tls_opts.ca_file.c_str(), nullptr) != 1)
-    SC_WARN("cannot load CA file", {"file", g_tls_opts.ca_file});
+  if (!ca.empty() && SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1)
+    SC_WARN("cannot load CA file", {"file", ca});
   SSL_CTX_set_verify(ctx, g_tls_opts.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
-  g_ssl_ctx = ctx;
+  g_ssl_ctx[ca] = ctx;
   return ctx;
+}
+
+bool is_literal(const std::string& host) {
+  in6_addr probe;
+  return inet_pton(AF_INET, host.c_str(), &probe) == 1 || inet_pton(AF_INET6, host.c_str(), &probe) == 1;
 }
 
 // One evdns base per event loop (thread), created on first use and kept for the process.
@@ -113,6 +122,7 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
   }
 
   void cancel() override {
+    resolving_.reset();
     on_head_ = nullptr;
     on_data_ = nullptr;
     on_done_ = nullptr;
@@ -136,9 +146,32 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
     auto parts = split_url(url);
     if (!parts) return std::unexpected(parts.error());
     current_url_ = url;
+    if (!req_.check_address) return dial(*parts, parts->host);
+    auto port = static_cast<uint16_t>(parts->port);
+    if (is_literal(parts->host)) {
+      if (auto st = req_.check_address(parts->host, port); !st) return st;
+      return dial(*parts, parts->host);
+    }
+    std::weak_ptr<FetchImpl> weak = weak_from_this();
+    resolving_ = resolve_host(base_, parts->host, [weak, p = *parts, port](Result<std::vector<std::string>> ips) {
+      auto self = weak.lock();
+      if (!self || self->finished_) return;
+      self->resolving_.reset();
+      if (!ips) return self->finish(std::unexpected(ips.error()));
+      for (const auto& ip : *ips)
+        if (auto st = self->req_.check_address(ip, port); !st) return self->finish(st);
+      if (auto st = self->dial(p, ips->front()); !st) self->finish(st);
+    });
+    return {};
+  }
+
+  // Connects to `address` (the URL's host, or the address it was checked as) and sends the
+  // request; TLS names and the Host header keep the URL's host.
+  Status dial(const UrlParts& p, const std::string& address) {
+    const UrlParts* parts = &p;
     bufferevent* bev = nullptr;
     if (parts->scheme == "https") {
-      SSL_CTX* ctx = ssl_ctx();
+      SSL_CTX* ctx = ssl_ctx(req_.ca_file);
       if (!ctx) return fail(Errc::internal, "no TLS context");
       SSL* ssl = SSL_new(ctx);
       if (!ssl) return fail(Errc::internal, "SSL_new failed");
@@ -152,10 +185,8 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
       bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     }
     // Literal addresses need no resolver (and then none is created for this loop).
-    in6_addr probe;
-    bool literal = inet_pton(AF_INET, parts->host.c_str(), &probe) == 1 || inet_pton(AF_INET6, parts->host.c_str(), &probe) == 1;
-    conn_ = evhttp_connection_base_bufferevent_new(base_, literal ? nullptr : dns_for(base_), bev, parts->host.c_str(),
-                                                   static_cast<uint16_t>(parts->port));
+    conn_ = evhttp_connection_base_bufferevent_new(base_, is_literal(address) ? nullptr : dns_for(base_), bev,
+                                                   address.c_str(), static_cast<uint16_t>(parts->port));
     if (!conn_) return fail(Errc::internal, "cannot create connection");
     timeval tv{static_cast<time_t>(req_.timeout_ms / 1000), static_cast<suseconds_t>((req_.timeout_ms % 1000) * 1000)};
     evhttp_connection_set_timeout_tv(conn_, &tv);
@@ -309,6 +340,7 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
   void finish(Status st) {
     if (finished_) return;
     finished_ = true;
+    resolving_.reset();
     auto done = std::move(on_done_);
     on_head_ = nullptr;
     on_data_ = nullptr;
@@ -352,6 +384,7 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
   DoneFn on_done_;
   std::shared_ptr<FetchImpl> self_;
   evhttp_connection* conn_ = nullptr;
+  ResolveHandle resolving_;
   std::string current_url_, redirect_to_, first_host_;
   FetchHead head_;
   int redirects_ = 0;
@@ -364,7 +397,83 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
   bool cancelled_by_head_ = false;
 };
 
+// One lookup. evdns calls back exactly once (also when cancelled, and possibly from inside
+// evdns_getaddrinfo itself), so the state frees itself there; the handle only detaches.
+struct Lookup {
+  evdns_getaddrinfo_request* req = nullptr;
+  std::function<void(Result<std::vector<std::string>>)> done;
+  Result<std::vector<std::string>> result;
+  struct Handle* handle = nullptr;
+  event_base* base = nullptr;
+  bool starting = true;
+};
+struct Handle {
+  Lookup* lookup = nullptr;
+  ~Handle() {
+    if (!lookup) return;
+    lookup->handle = nullptr;
+    lookup->done = nullptr;
+    if (lookup->req) evdns_getaddrinfo_cancel(lookup->req);  // its callback frees it
+  }
+};
+
+void deliver(Lookup* l) {
+  if (l->handle) l->handle->lookup = nullptr;
+  auto done = std::move(l->done);
+  auto result = std::move(l->result);
+  delete l;
+  if (done) done(std::move(result));
+}
+
+void lookup_cb(int err, evutil_addrinfo* res, void* arg) {
+  auto* l = static_cast<Lookup*>(arg);
+  l->req = nullptr;
+  std::vector<std::string> ips;
+  for (evutil_addrinfo* a = res; a && ips.size() < kMaxAddresses; a = a->ai_next) {
+    char out[INET6_ADDRSTRLEN] = "";
+    if (a->ai_family == AF_INET)
+      evutil_inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, out, sizeof out);
+    else if (a->ai_family == AF_INET6)
+      evutil_inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, out, sizeof out);
+    if (*out) ips.emplace_back(out);
+  }
+  if (res) evutil_freeaddrinfo(res);
+  if (err == EVUTIL_EAI_CANCEL || !l->done) {
+    if (l->handle) l->handle->lookup = nullptr;
+    delete l;
+    return;
+  }
+  if (err != 0 || ips.empty())
+    l->result = fail(Errc::unavailable, std::string("cannot resolve: ") + evutil_gai_strerror(err));
+  else l->result = std::move(ips);
+  if (!l->starting) return deliver(l);
+  // Answered from inside evdns_getaddrinfo (a literal, /etc/hosts): report on the next turn.
+  event_base_once(l->base, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* a) { deliver(static_cast<Lookup*>(a)); },
+                  l, nullptr);
+}
+
 }  // namespace
+
+ResolveHandle resolve_host(event_base* base, const std::string& host,
+                           std::function<void(Result<std::vector<std::string>>)> done) {
+  auto handle = std::make_shared<Handle>();
+  auto* l = new Lookup;
+  l->done = std::move(done);
+  l->base = base;
+  l->handle = handle.get();
+  handle->lookup = l;
+  evutil_addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  evdns_getaddrinfo_request* req = evdns_getaddrinfo(dns_for(base), host.c_str(), nullptr, &hints, lookup_cb, l);
+  // Still pending only when req is non-null; otherwise lookup_cb already ran and owns l.
+  if (req) {
+    l->req = req;
+    l->starting = false;
+  }
+  return handle;
+}
 
 std::string_view FetchHead::header(std::string_view name) const {
   for (auto& [k, v] : headers)
@@ -375,10 +484,8 @@ std::string_view FetchHead::header(std::string_view name) const {
 void set_fetch_tls_options(const FetchTlsOptions& o) {
   std::lock_guard lock(g_tls_mu);
   g_tls_opts = o;
-  if (g_ssl_ctx) {
-    SSL_CTX_free(g_ssl_ctx);
-    g_ssl_ctx = nullptr;
-  }
+  for (auto& [ca, ctx] : g_ssl_ctx) SSL_CTX_free(ctx);
+  g_ssl_ctx.clear();
 }
 
 std::shared_ptr<Fetch> Fetch::start(event_base* base, FetchRequest req, HeadFn on_head, DataFn on_data, DoneFn on_done) {

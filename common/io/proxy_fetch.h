@@ -27,6 +27,11 @@ struct FetchRequest {
   // Bounds the connect and every read/write: a stalled upstream fails with Errc::timeout.
   int64_t timeout_ms = 30'000;
   int max_redirects = 5;
+  std::string ca_file;  // extra CA bundle for this request's TLS ("" = the process-wide one)
+  // Called with every address the host (of the URL and of each redirect) resolves to, before
+  // dialling; an error fails the fetch with it. The connection then goes to the checked
+  // address, so a second lookup cannot swap it (DNS rebinding).
+  std::function<Status(std::string_view ip, uint16_t port)> check_address;
 };
 
 struct FetchHead {
@@ -62,6 +67,13 @@ class Fetch {
   virtual void pause() = 0;   // stop reading the body (the client is slow)
   virtual void resume() = 0;
 };
+
+// Resolves `host` (a name or a literal address) on base's resolver; `done` gets the textual
+// addresses, always from a later loop turn. Errors: unavailable (no such host). Dropping the
+// handle cancels (done is then never called).
+using ResolveHandle = std::shared_ptr<void>;
+ResolveHandle resolve_host(struct event_base* base, const std::string& host,
+                           std::function<void(Result<std::vector<std::string>>)> done);
 
 // Whole-body convenience for small documents (manifests, tokens, .torrent files): errors
 // too_large past max_bytes.

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/core/bytes.h"
+#include "common/core/http_status.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_client.h"
 
@@ -24,20 +25,6 @@ namespace {
 // kMaxApiJsonBytes; anything bigger is a broken or hostile server.
 constexpr size_t kMaxResponseBytes = 32 << 20;
 
-Errc errc_for_status(int status) {
-  switch (status) {
-    case 400: return Errc::invalid_argument;
-    case 401: return Errc::unauthorized;
-    case 403: return Errc::forbidden;
-    case 404: return Errc::not_found;
-    case 409: return Errc::conflict;
-    case 410: return Errc::gone;
-    case 413: return Errc::too_large;
-    case 503: return Errc::unavailable;
-    case 504: return Errc::timeout;
-    default: return status >= 500 ? Errc::unavailable : Errc::internal;
-  }
-}
 
 }  // namespace
 
@@ -88,7 +75,7 @@ Result<MetastoreClient::Reply> MetastoreClient::call(std::string_view method, co
   if (r.status < 200 || r.status > 299) {
     std::string msg = "metastore answered " + std::to_string(r.status);
     if (auto e = error_from_json(r.body)) msg += ": " + e->message;
-    return fail(errc_for_status(r.status), msg);
+    return fail(errc_for_http_status(r.status), msg);
   }
   return r;
 }

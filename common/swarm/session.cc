@@ -89,9 +89,9 @@ std::string endpoint_str(const lt::tcp::endpoint& ep) {
   return o.str();
 }
 
-std::string client_of(const lt::peer_id& pid) {
+std::string printable(const lt::peer_id& pid, int len) {
   std::string s;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < len; ++i) {
     char c = pid[i];
     s.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '.');
   }
@@ -225,7 +225,8 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
     }
     PeerProvenance p;
     p.endpoint = id == "other" ? "other" : endpoint_str(ep);
-    p.client = id == "other" ? "" : client_of(pid);
+    p.client = id == "other" ? "" : printable(pid, 8);
+    p.peer_id = id == "other" || pid.is_all_zeros() ? "" : printable(pid, 20);
     r.peers.push_back(std::move(p));
     r.peer_index.emplace(id, static_cast<int>(r.peers.size() - 1));
     return static_cast<int>(r.peers.size() - 1);
@@ -472,6 +473,13 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
 SwarmSession::~SwarmSession() = default;
 
 uint16_t SwarmSession::listen_port() const { return impl_->port; }
+
+void SwarmSession::set_peer_id(std::string_view peer_id) {
+  if (!impl_->ses) return;
+  lt::settings_pack sp;
+  sp.set_str(lt::settings_pack::peer_fingerprint, std::string(peer_id));
+  impl_->ses->apply_settings(std::move(sp));
+}
 
 Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOptions& o) try {
   if (!impl_->ses) return fail(Errc::unavailable, "swarm session stopped");

@@ -11,10 +11,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "common/core/bytes.h"
 #include "common/core/log.h"
+#include "common/core/metrics.h"
 
 namespace sc {
 namespace fs = std::filesystem;
@@ -38,10 +40,12 @@ Result<std::unique_ptr<BlobCache>> BlobCache::open(const BlobCacheOptions& optio
   c->dir_ = options.dir;
   c->blobs_dir_ = options.dir + "/blobs";
   c->tmp_dir_ = options.dir + "/tmp";
+  c->meta_dir_ = options.dir + "/meta";
   c->budget_ = options.budget_bytes;
   std::error_code ec;
   fs::create_directories(c->blobs_dir_, ec);
   if (!ec) fs::create_directories(c->tmp_dir_, ec);
+  if (!ec) fs::create_directories(c->meta_dir_, ec);
   if (ec) return fail(Errc::io, "cache dir " + options.dir + ": " + ec.message());
   if (auto st = c->reconcile(); !st) return std::unexpected(st.error());
   c->evict_to_budget("");
@@ -90,14 +94,66 @@ Status BlobCache::reconcile() {
   }
   std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.mtime < b.mtime; });
   for (auto& f : found) {
-    insert(f.hex, f.size);
+    // A truncated or grown file, or one whose record is missing (a crash between rename and
+    // record, or a hand-copied file), is never served: it would go out as a short 200.
+    int64_t size = -1;
+    std::string sha;
+    std::ifstream(record_path(f.hex)) >> size >> sha;
+    if (size != f.size || !is_blob_hex(sha)) {
+      fs::remove(blob_path(f.hex), ec);
+      fs::remove(record_path(f.hex), ec);
+      ++report_.removed_corrupt;
+      ++corrupt_;
+      continue;
+    }
+    insert(f.hex, f.size, sha, false);
     ++report_.kept;
     report_.bytes += f.size;
+  }
+  // Records whose blob is gone.
+  for (auto it = fs::directory_iterator(meta_dir_, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!index_.count(name)) fs::remove(it->path(), ec);
   }
   return {};
 }
 
-void BlobCache::insert(const std::string& hex, int64_t size) {
+Status BlobCache::write_record(const std::string& hex, int64_t size, const std::string& sha256) {
+  std::string path = record_path(hex), tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << size << " " << sha256 << "\n";
+    if (!out.flush()) return fail(Errc::io, "write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(Errc::io, "rename " + tmp + ": " + errno_text());
+  return {};
+}
+
+const BlobCache::EntryInfo* BlobCache::info(std::string_view hex) const {
+  auto it = index_.find(std::string(hex));
+  return it == index_.end() ? nullptr : &it->second;
+}
+
+void BlobCache::set_counters(Counter* evictions, Counter* corrupt) {
+  evictions_counter_ = evictions;
+  corrupt_counter_ = corrupt;
+  if (evictions_counter_ && evictions_ > 0) evictions_counter_->inc(static_cast<uint64_t>(evictions_));
+  if (corrupt_counter_ && corrupt_ > 0) corrupt_counter_->inc(static_cast<uint64_t>(corrupt_));
+}
+
+void BlobCache::mark_verified(std::string_view hex) {
+  if (auto it = index_.find(std::string(hex)); it != index_.end()) it->second.verified = true;
+}
+
+void BlobCache::mark_corrupt(std::string_view hex) {
+  if (!contains(hex)) return;
+  ++corrupt_;
+  if (corrupt_counter_) corrupt_counter_->inc();
+  SC_WARN("corrupt cache entry removed", {"blob", hex});
+  remove(hex);
+}
+
+void BlobCache::insert(const std::string& hex, int64_t size, std::string sha256, bool verified) {
   auto it = index_.find(hex);
   if (it != index_.end()) {
     used_ -= it->second.size;
@@ -105,7 +161,12 @@ void BlobCache::insert(const std::string& hex, int64_t size) {
     index_.erase(it);
   }
   lru_.push_back(hex);
-  index_[hex] = Entry{size, std::prev(lru_.end())};
+  Entry e;
+  e.size = size;
+  e.sha256 = std::move(sha256);
+  e.verified = verified;
+  e.pos = std::prev(lru_.end());
+  index_[hex] = std::move(e);
   used_ += size;
 }
 
@@ -120,6 +181,7 @@ void BlobCache::evict_to_budget(const std::string& keep) {
     ++it;
     remove(hex);
     ++evictions_;
+    if (evictions_counter_) evictions_counter_->inc();
   }
 }
 
@@ -133,6 +195,7 @@ void BlobCache::remove(std::string_view hex_view) {
   index_.erase(it);
   // Readers holding the file open (sendfile in progress) keep their bytes until they close.
   ::unlink(blob_path(hex).c_str());
+  ::unlink(record_path(hex).c_str());
 }
 
 std::optional<int64_t> BlobCache::lookup(std::string_view hex) {
@@ -221,7 +284,11 @@ Status BlobCache::Writer::commit() {
     return fail(Errc::io, "rename into cache: " + errno_text());
   }
   done_ = true;
-  cache_->insert(hex_, written_);
+  if (auto st = cache_->write_record(hex_, written_, to_hex(digest)); !st) {
+    ::unlink(dest.c_str());
+    return st;
+  }
+  cache_->insert(hex_, written_, to_hex(digest), true);
   cache_->evict_to_budget(hex_);
   return {};
 }
@@ -247,13 +314,15 @@ void BlobCache::clear_partial(std::string_view hex) {
   ::unlink((blob_path(hex) + std::string(kPartialSuffix)).c_str());
 }
 
-Status BlobCache::adopt(std::string_view hex) {
+Status BlobCache::adopt(std::string_view hex, std::string_view sha256) {
   struct stat st;
   std::string path = blob_path(hex);
   if (::stat(path.c_str(), &st) != 0) return fail(Errc::not_found, "adopt " + path + ": " + errno_text());
   if (st.st_size > budget_) return fail(Errc::too_large, "blob larger than the cache budget");
+  std::string sha(sha256.empty() ? hex : sha256);
+  if (auto w = write_record(std::string(hex), st.st_size, sha); !w) return w;
   clear_partial(hex);
-  insert(std::string(hex), st.st_size);
+  insert(std::string(hex), st.st_size, sha, true);
   evict_to_budget(std::string(hex));
   return {};
 }

@@ -3,8 +3,11 @@
 // eviction. A blob enters only through a Writer that hashes what it writes and renames the
 // temp file into place after the sha256 matches (or, for content without a digest, after the
 // caller vouches for it), or through adopt() of a file a swarm download verified. Files being
-// filled by the swarm carry a "<hex>.partial" marker. At open, temp files and marked files are
-// deleted (a crash's leftovers are never served) and what remains is indexed.
+// filled by the swarm carry a "<hex>.partial" marker. Each entry has a record <dir>/meta/<hex>
+// ("<size> <sha256 of the content>"). At open, temp files and marked files are deleted (a
+// crash's leftovers are never served), entries without a record or whose size differs from it
+// are deleted, and what remains is indexed as unverified: its bytes are hashed again the first
+// time it is served (or scrubbed) before it counts as verified.
 // Not thread-safe: the proxy touches it from its loop thread only.
 #include <cstdint>
 #include <functional>
@@ -20,6 +23,8 @@
 
 namespace sc {
 
+class Counter;
+
 struct BlobCacheOptions {
   std::string dir;
   int64_t budget_bytes = 10LL << 30;
@@ -29,6 +34,7 @@ struct ReconcileReport {
   int kept = 0;
   int removed_partial = 0;  // temp files and swarm downloads interrupted by a crash
   int removed_unknown = 0;  // names that are not a blob
+  int removed_corrupt = 0;  // size differs from the record, or no record
   int64_t bytes = 0;
 };
 
@@ -41,6 +47,21 @@ class BlobCache {
 
   // Called before an entry's file is deleted by eviction (stop seeding it).
   void on_evict(std::function<void(const std::string& hex)> fn) { on_evict_ = std::move(fn); }
+
+  // What the cache knows of an entry; nullptr when absent.
+  struct EntryInfo {
+    int64_t size = 0;
+    std::string sha256;     // hex digest of the content (the name, for registry blobs)
+    bool verified = false;  // hashed (written, adopted or checked) since this process started
+  };
+  const EntryInfo* info(std::string_view hex) const;
+  void mark_verified(std::string_view hex);
+  // The entry's bytes do not match its record: delete it and count it.
+  void mark_corrupt(std::string_view hex);
+  int64_t corrupt_found() const { return corrupt_; }
+  // Counters to bump on each eviction and each corrupt entry found (those found by open()
+  // are added at once). Either may be null.
+  void set_counters(Counter* evictions, Counter* corrupt);
 
   // Size of a cached blob, marking it most recently used; nullopt when absent.
   std::optional<int64_t> lookup(std::string_view hex);
@@ -84,7 +105,8 @@ class BlobCache {
   Status mark_partial(std::string_view hex);
   void clear_partial(std::string_view hex);
   // Indexes a file already at blob_path(hex) that the caller verified; clears its marker.
-  Status adopt(std::string_view hex);
+  // `sha256` is the content's digest ("" = the name is the digest).
+  Status adopt(std::string_view hex, std::string_view sha256 = "");
   // Deletes an entry (and calls on_evict). No-op when absent.
   void remove(std::string_view hex);
 
@@ -99,17 +121,21 @@ class BlobCache {
  private:
   BlobCache() = default;
   Status reconcile();
-  void insert(const std::string& hex, int64_t size);
+  void insert(const std::string& hex, int64_t size, std::string sha256, bool verified);
+  Status write_record(const std::string& hex, int64_t size, const std::string& sha256);
+  std::string record_path(std::string_view hex) const { return meta_dir_ + "/" + std::string(hex); }
   void evict_to_budget(const std::string& keep);
 
-  struct Entry {
-    int64_t size = 0;
+  struct Entry : EntryInfo {
     std::list<std::string>::iterator pos;
   };
-  std::string dir_, blobs_dir_, tmp_dir_;
+  std::string dir_, blobs_dir_, tmp_dir_, meta_dir_;
   int64_t budget_ = 0;
   int64_t used_ = 0;
   int64_t evictions_ = 0;
+  int64_t corrupt_ = 0;
+  Counter* evictions_counter_ = nullptr;
+  Counter* corrupt_counter_ = nullptr;
   uint64_t tmp_seq_ = 0;
   std::list<std::string> lru_;  // front = least recently used
   std::unordered_map<std::string, Entry> index_;

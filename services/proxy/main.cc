@@ -2,8 +2,6 @@
 // cache, starts the swarm session, wires the upstream and metastore clients into the proxy
 // logic, and serves /v2/ (registry mirror), forward-proxy requests, /healthz, /readyz and
 // /metrics until SIGTERM.
-#include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -14,12 +12,12 @@
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
 #include "common/io/proxy_fetch.h"
+#include "common/swarm/metastore_client.h"
 #include "common/swarm/session.h"
 #include "services/proxy/blob_cache.h"
 #include "services/proxy/config.h"
 #include "services/proxy/metastore_client.h"
 #include "services/proxy/proxy.h"
-#include "services/proxy/upstream.h"
 
 namespace sc {
 namespace {
@@ -31,38 +29,20 @@ constexpr int64_t kWriteTimeoutMs = 120'000;
 // Metastore calls are small; a slow metastore must not hold a pull for long.
 constexpr int64_t kMetastoreTimeoutMs = 5'000;
 
-std::string read_token(const std::string& path) {
-  if (path.empty()) return {};
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\n')) line.pop_back();
-  return line;
-}
-
 int run(int argc, char** argv) {
-  daemon_init();
   Options opts("swarmcache-proxy", "OCI registry pull-through mirror and OSTree forward proxy over the swarm");
   ProxyConfig cfg;
   declare_proxy_options(opts, cfg);
-  auto parsed = opts.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "swarmcache-proxy: %s\n", parsed.error().message.c_str());
+  if (auto exit_code = parse_command_line(opts, "swarmcache-proxy", argc, argv, cfg.log_level)) return *exit_code;
+  if (auto st = finish_proxy_config(cfg); !st) {
+    SC_ERROR("bad configuration", {"error", st.error().message});
     return 2;
   }
-  if (*parsed == Options::Outcome::exit_ok) return 0;
-  auto level = parse_log_level(cfg.log_level);
-  if (!level) {
-    std::fprintf(stderr, "swarmcache-proxy: log_level: %s\n", level.error().message.c_str());
-    return 2;
-  }
-  set_log_level(*level);
-  for (const auto& w : opts.warnings()) SC_WARN("config", {"detail", w});
   if (cfg.cache_size <= 0) {
     SC_ERROR("cache.size must be positive");
     return 2;
   }
-  set_fetch_tls_options({cfg.upstream_ca_file, cfg.upstream_tls_verify});
+  set_fetch_tls_options({"", cfg.upstream_tls_verify});  // CA files are per upstream
 
   EventLoop loop;
   MetricsRegistry metrics;
@@ -89,13 +69,18 @@ int run(int argc, char** argv) {
     swarm = std::move(*s);
     log_listener("peer", swarm->listen_port());
   }
-  std::unique_ptr<MetastoreClient> metastore;
-  if (!cfg.metastore.empty())
-    metastore = std::make_unique<MetastoreClient>(loop, cfg.metastore, read_token(cfg.token_file), kMetastoreTimeoutMs);
+  std::unique_ptr<MetastoreAsync> metastore;
+  if (!cfg.metastore.empty()) {
+    auto token = read_token_file(cfg.token_file);
+    if (!token) {
+      SC_ERROR("cannot read the token file", {"file", cfg.token_file}, {"error", token.error().message});
+      return 1;
+    }
+    metastore = std::make_unique<MetastoreAsync>(loop, cfg.metastore, *token, kMetastoreTimeoutMs);
+  }
 
-  Upstream upstream(loop, {cfg.upstream, cfg.upstream_username, cfg.upstream_password, cfg.upstream_timeout_ms,
-                           static_cast<int>(cfg.upstream_retries)});
-  Proxy proxy(loop, cfg, **cache, upstream, metastore.get(), swarm.get(), metrics);
+  Proxy proxy(loop, cfg, **cache, metastore.get(), swarm.get(), metrics);
+  if (swarm) proxy.add_own_port(swarm->listen_port());
   proxy.sync_torrents();
 
   HttpServerOptions hopts;
@@ -121,7 +106,7 @@ int run(int argc, char** argv) {
     SC_ERROR("cannot listen", {"listen", cfg.listen}, {"error", st.error().message});
     return 1;
   }
-  proxy.set_own_port(server.port());
+  proxy.add_own_port(server.port());
   log_listener("http", server.port());
 
   return run_daemon(loop, [&](std::function<void()> done) {

@@ -13,9 +13,9 @@ namespace sc {
 
 class EventLoop;
 
-class MetastoreClient {
+class MetastoreAsync {
  public:
-  MetastoreClient(EventLoop& loop, std::string base_url, std::string token, int64_t timeout_ms);
+  MetastoreAsync(EventLoop& loop, std::string base_url, std::string token, int64_t timeout_ms);
   // The .torrent bytes registered under key; nullopt when none (404). Errors: unavailable…
   void get_torrent(const std::string& key, std::function<void(Result<std::optional<std::string>>)> done);
   // 201/200 → ok; 409 (key holds another torrent) → conflict; others → the mapped error.
@@ -24,6 +24,11 @@ class MetastoreClient {
   void take_lease(const std::string& key, const std::string& holder, int64_t ttl_ms,
                   std::function<void(Result<bool>)> done);
   void release_lease(const std::string& key, const std::string& holder);
+  // POST /v1/quarantine/{key} {"infohash","reason"}: the torrent's bytes failed their digest;
+  // the metastore drops the registration if it is still that infohash and refuses it from then
+  // on. true when a registration was removed. Errors: unauthorized, forbidden, unavailable…
+  void quarantine(const std::string& key, const std::string& infohash, const std::string& reason,
+                  std::function<void(Result<bool>)> done);
 
  private:
   std::string url_for(std::string_view prefix, const std::string& key) const;

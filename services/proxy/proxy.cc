@@ -13,6 +13,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -24,8 +25,8 @@
 #include "common/core/metrics.h"
 #include "common/core/sha.h"
 #include "common/io/event_loop.h"
+#include "common/io/http_request_target.h"
 #include "common/io/http_server.h"
-#include "common/io/tunnel.h"
 #include "common/io/proxy_fetch.h"
 #include "common/swarm/session.h"
 #include "common/swarm/stream_resume.h"
@@ -33,8 +34,12 @@
 #include "proto/content_key.h"
 #include "proto/oci.h"
 #include "services/proxy/blob_cache.h"
+#include "services/proxy/cache_scrub.h"
+#include "services/proxy/connect.h"
 #include "services/proxy/metastore_client.h"
+#include "services/proxy/target_policy.h"
 #include "services/proxy/upstream.h"
+#include "services/proxy/verifying_sender.h"
 
 namespace sc {
 namespace fs = std::filesystem;
@@ -134,46 +139,66 @@ Result<std::string> sha256_file_hex(const std::string& path) {
   return to_hex(h.finish());
 }
 
-Status check_sha256_file(const std::string& path, const std::string& hex) {
+// The piece layout of a single-file v1 torrent (the shape this proxy makes and accepts).
+struct PieceLayout {
+  int64_t piece_len = 0, total = 0, pieces = 0;
+  std::string hashes;  // 20 bytes of SHA-1 per piece
+};
+
+Result<PieceLayout> parse_single_file_torrent(const std::string& torrent) {
+  auto root = bdecode(torrent);
+  const BValue* info = root && root->is_dict() ? root->find("info") : nullptr;
+  const BValue* plen = info && info->is_dict() ? info->find("piece length") : nullptr;
+  const BValue* pieces = info && info->is_dict() ? info->find("pieces") : nullptr;
+  const BValue* length = info && info->is_dict() ? info->find("length") : nullptr;
+  if (!plen || !plen->is_int() || plen->as_int() <= 0 || !pieces || !pieces->is_str() || !length ||
+      !length->is_int() || length->as_int() < 0)
+    return fail(Errc::invalid_argument, "not a single-file v1 torrent");
+  PieceLayout p{plen->as_int(), length->as_int(), 0, pieces->as_str()};
+  p.pieces = (p.total + p.piece_len - 1) / p.piece_len;
+  if (static_cast<int64_t>(p.hashes.size()) != p.pieces * 20) return fail(Errc::invalid_argument, "piece count mismatch");
+  return p;
+}
+
+// What a finished swarm download's check learned: the content's sha256 (for the cache record).
+struct FileCheck {
+  std::string sha256;
+};
+
+Result<FileCheck> check_sha256_file(const std::string& path, const std::string& hex) {
   auto d = sha256_file_hex(path);
   if (!d) return std::unexpected(d.error());
   if (*d != hex) return fail(Errc::invalid_argument, "sha256 mismatch");
-  return {};
+  return FileCheck{*d};
 }
 
-// Checks a single-file torrent's data against its v1 piece hashes (SHA-1 per piece).
-Status check_pieces_file(const std::string& path, const std::string& torrent) {
-  auto root = bdecode(torrent);
-  if (!root || !root->is_dict()) return fail(Errc::invalid_argument, "bad torrent");
-  const BValue* info = root->find("info");
-  if (!info || !info->is_dict()) return fail(Errc::invalid_argument, "torrent without info");
-  const BValue* plen = info->find("piece length");
-  const BValue* pieces = info->find("pieces");
-  const BValue* length = info->find("length");
-  if (!plen || !plen->is_int() || !pieces || !pieces->is_str() || !length || !length->is_int() || plen->as_int() <= 0)
-    return fail(Errc::invalid_argument, "not a single-file v1 torrent");
-  int64_t piece_len = plen->as_int(), total = length->as_int();
-  const std::string& hashes = pieces->as_str();
-  int64_t n = (total + piece_len - 1) / piece_len;
-  if (static_cast<int64_t>(hashes.size()) != n * 20) return fail(Errc::invalid_argument, "piece count mismatch");
+// Checks a single-file torrent's data against its v1 piece hashes (SHA-1 per piece), and
+// hashes the content with sha256 on the way.
+Result<FileCheck> check_pieces_file(const std::string& path, const std::string& torrent) {
+  auto info = parse_single_file_torrent(torrent);
+  if (!info) return std::unexpected(info.error());
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(Errc::io, "open " + path);
-  std::string buf(static_cast<size_t>(piece_len), '\0');
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t want = std::min(piece_len, total - i * piece_len);
-    ssize_t got = ::pread(fd, buf.data(), static_cast<size_t>(want), i * piece_len);
+  Sha256 whole;
+  std::string buf(static_cast<size_t>(info->piece_len), '\0');
+  for (int64_t i = 0; i < info->pieces; ++i) {
+    int64_t want = std::min(info->piece_len, info->total - i * info->piece_len);
+    ssize_t got = ::pread(fd, buf.data(), static_cast<size_t>(want), i * info->piece_len);
     if (got != want) {
       ::close(fd);
       return fail(Errc::io, "short read");
     }
-    auto h = sha1(std::string_view(buf.data(), static_cast<size_t>(want)));
-    if (std::string_view(reinterpret_cast<const char*>(h.data()), h.size()) != std::string_view(hashes).substr(i * 20, 20)) {
+    std::string_view piece(buf.data(), static_cast<size_t>(want));
+    auto h = sha1(piece);
+    if (std::string_view(reinterpret_cast<const char*>(h.data()), h.size()) !=
+        std::string_view(info->hashes).substr(static_cast<size_t>(i) * 20, 20)) {
       ::close(fd);
       return fail(Errc::invalid_argument, "piece " + std::to_string(i) + " hash mismatch");
     }
+    whole.update(piece);
   }
   ::close(fd);
-  return {};
+  return FileCheck{to_hex(whole.finish())};
 }
 
 void reply_oci(HttpRequest& req, std::string_view code, int status, std::string_view msg) {
@@ -201,16 +226,32 @@ Error error_for_upstream_status(int status, std::string_view what) {
   return {Errc::unavailable, msg};
 }
 
-uint16_t host_port(std::string_view host) {
-  if (host.starts_with("[")) {
-    size_t close = host.find(']');
-    if (close != std::string_view::npos && close + 2 < host.size() && host[close + 1] == ':')
-      return static_cast<uint16_t>(std::atoi(std::string(host.substr(close + 2)).c_str()));
-    return 80;
+// The value of `name` in a raw query string ("" when absent).
+std::string_view query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    if (kv.size() > name.size() && kv.starts_with(name) && kv[name.size()] == '=') return kv.substr(name.size() + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
   }
-  size_t colon = host.rfind(':');
-  if (colon == std::string_view::npos) return 80;
-  return static_cast<uint16_t>(std::atoi(std::string(host.substr(colon + 1)).c_str()));
+  return {};
+}
+
+// A forwarded path must stay below its remote's prefix once the origin normalises it: no dot
+// segments, no encoded dots or slashes, no backslashes, no empty segments.
+bool safe_forward_path(std::string_view path) {
+  if (!path.starts_with('/') || path.find("//") != std::string_view::npos || path.find('\\') != std::string_view::npos)
+    return false;
+  for (std::string_view bad : {"%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "%00"})
+    if (path.find(bad) != std::string_view::npos) return false;
+  for (size_t pos = 0; pos != std::string_view::npos;) {
+    size_t next = path.find('/', pos + 1);
+    std::string_view seg = path.substr(pos + 1, next == std::string_view::npos ? std::string_view::npos : next - pos - 1);
+    if (seg == "." || seg == "..") return false;
+    pos = next;
+  }
+  return true;
 }
 
 }  // namespace
@@ -226,6 +267,7 @@ struct Proxy::Impl {
     std::string hashes;
     int64_t next = 0;               // next piece to check
     int64_t sent = 0;               // bytes handed to the client (always whole pieces, in order)
+    bool started = false;           // the response head went out (with the first verified piece)
     std::unique_ptr<Timer> timer;
     ~SwarmStream() {
       if (fd >= 0) ::close(fd);
@@ -235,6 +277,7 @@ struct Proxy::Impl {
     std::string hex, key;
     bool verify = true;
     std::string name;  // repository (registry blobs)
+    Upstream* up = nullptr;  // the registry (registry blobs)
     std::string url;   // absolute origin URL (OSTree); "" for registry blobs
     std::vector<std::shared_ptr<HttpRequest>> waiters;
     bool leased = false;
@@ -249,7 +292,6 @@ struct Proxy::Impl {
     std::unique_ptr<BlobCache::Writer> writer;
     OwnedBuffer held;
     bool started = false;
-    int64_t skip = 0;  // bytes the streamer already has (carried over from a stalled swarm stream)
     int status = 0;
     std::shared_ptr<Fetch> call;
     std::unique_ptr<Timer> bp_timer;
@@ -265,10 +307,10 @@ struct Proxy::Impl {
   EventLoop& loop;
   ProxyConfig cfg;
   BlobCache& cache;
-  Upstream& upstream;
-  MetastoreClient* metastore;
+  MetastoreAsync* metastore;
   SwarmSession* swarm;
-  uint16_t own_port = 0;
+  TargetPolicy policy;
+  std::map<std::string, std::unique_ptr<Upstream>, std::less<>> registries;  // by configured name
   std::string node_id;
   std::string torrents_dir;
 
@@ -290,15 +332,20 @@ struct Proxy::Impl {
   Family<Counter>& swarm_downloads;
   Family<Counter>& leases;
   Counter& upstream_blob_fetches;
+  Counter& quarantined;
+  ConnectHandler connect;
+  std::unique_ptr<CacheScrubber> scrubber;
+  // Cache entries being served while hashed, until their sender is done (freed a turn later).
+  std::unordered_map<uint64_t, std::unique_ptr<VerifyingSender>> senders;
+  uint64_t next_sender = 0;
 
-  Impl(EventLoop& l, const ProxyConfig& c, BlobCache& bc, Upstream& up, MetastoreClient* ms, SwarmSession* sw,
-       MetricsRegistry& m)
+  Impl(EventLoop& l, const ProxyConfig& c, BlobCache& bc, MetastoreAsync* ms, SwarmSession* sw, MetricsRegistry& m)
       : loop(l),
         cfg(c),
         cache(bc),
-        upstream(up),
         metastore(ms),
         swarm(sw),
+        policy(configured_targets(c)),
         served(m.counter_family("swarmcache_proxy_served_bytes_total", "Body bytes served, by where they came from",
                                 {"source"})),
         served_cache(served.with({"cache"})),
@@ -313,7 +360,15 @@ struct Proxy::Impl {
         leases(m.counter_family("swarmcache_proxy_leases_total", "Upstream-fetch lease requests by outcome",
                                 {"outcome"})),
         upstream_blob_fetches(m.counter("swarmcache_proxy_upstream_blob_fetches_total",
-                                        "Blob (and OSTree delta) fetches sent upstream")) {
+                                        "Blob (and OSTree delta) fetches sent upstream")),
+        quarantined(m.counter("swarmcache_proxy_torrents_quarantined_total",
+                              "Torrents reported to the metastore because their bytes failed the digest")),
+        connect(c.connect_allow, policy, requests) {
+    for (const auto& r : cfg.upstreams) {
+      registries[r.name] = std::make_unique<Upstream>(
+          loop, UpstreamOptions{r.url, r.username, r.password, r.ca_file, cfg.upstream_timeout_ms,
+                                static_cast<int>(cfg.upstream_retries), dial_check()});
+    }
     node_id = cfg.node_id;
     if (node_id.empty()) {
       char host[256] = "";
@@ -327,8 +382,13 @@ struct Proxy::Impl {
                      [this] { return static_cast<double>(cache.used_bytes()); });
     m.gauge_callback("swarmcache_proxy_cache_entries", "Blobs in the cache",
                      [this] { return static_cast<double>(cache.count()); });
-    m.gauge_callback("swarmcache_proxy_cache_evictions", "Blobs evicted since start",
-                     [this] { return static_cast<double>(cache.evictions()); });
+    cache.set_counters(&m.counter("swarmcache_proxy_cache_evictions_total", "Blobs evicted to stay in budget"),
+                       &m.counter("swarmcache_proxy_cache_corrupt_total",
+                                  "Cache entries deleted because their bytes or size did not match their record"));
+    if (cfg.cache_scrub_rate > 0)
+      scrubber = std::make_unique<CacheScrubber>(
+          loop, cache, cfg.cache_scrub_rate,
+          m.counter("swarmcache_proxy_cache_scrubbed_bytes_total", "Bytes re-hashed by the background scrub"));
     cache.on_evict([this](const std::string& hex) { stop_seeding(hex); });
     if (swarm) {
       swarm->on_complete([this](const std::string& ih) { on_swarm_complete(ih); });
@@ -339,9 +399,23 @@ struct Proxy::Impl {
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  bool is_forward(HttpRequest& req) const {
-    std::string_view host = req.header("Host");
-    return !host.empty() && host_port(host) != own_port;
+  static std::vector<std::string> configured_targets(const ProxyConfig& c) {
+    std::vector<std::string> out = c.connect_allow;
+    for (const auto& u : c.upstreams) out.push_back(u.url);
+    for (const auto& r : c.ostree_remotes) out.push_back(r.url);
+    return out;
+  }
+
+  std::function<Status(std::string_view, uint16_t)> dial_check() {
+    return [this](std::string_view ip, uint16_t port) { return policy.check(ip, port); };
+  }
+
+  // A refused target: 403, a warning line (rare, and worth an operator's eye) and a counter.
+  void refuse(HttpRequest& req, std::string_view kind, std::string_view target, std::string_view why) {
+    count(kind, "refused");
+    SC_WARN("refused target", {"method", req.method()}, {"target", target}, {"client", req.peer_ip()},
+            {"reason", why});
+    req.reply(403, "text/plain", std::string(why) + "\n");
   }
 
   void count(std::string_view kind, std::string_view result) { requests.with({kind, result}).inc(); }
@@ -359,6 +433,12 @@ struct Proxy::Impl {
       return reply_oci(req, "BLOB_UNKNOWN", 404, "blob not available");
     }
     auto [fd, size] = *opened;
+    const auto* info = cache.info(hex);
+    bool verified = !info || info->verified || req.method() == "HEAD";
+    if (!verified && !req.header("Range").empty()) {
+      ::close(fd);
+      return verify_then_serve(req, hex, source, digest_header);
+    }
     if (digest_header) req.add_header("Docker-Content-Digest", "sha256:" + hex);
     req.add_header("Accept-Ranges", "bytes");
     req.add_header("ETag", "\"sha256:" + hex + "\"");
@@ -385,9 +465,56 @@ struct Proxy::Impl {
       count("blob", "head");
       return req.reply(status, "application/octet-stream", "");
     }
+    if (!verified) return serve_unverified(req, hex, fd, size, source);
     source_counter(source).inc(static_cast<uint64_t>(len));
     count("blob", std::string(source));
     req.reply_file(status, "application/octet-stream", fd, first, len);
+  }
+
+  // First hit since start of a Range request: the whole file is hashed on the worker first.
+  void verify_then_serve(HttpRequest& req, const std::string& hex, std::string_view source, bool digest_header) {
+    auto held = req.hold();
+    std::weak_ptr<bool> weak_alive = alive;
+    std::string path = cache.blob_path(hex), want = cache.info(hex)->sha256, src(source);
+    work->post([this, weak_alive, held, hex, path, want, src, digest_header] {
+      auto got = sha256_file_hex(path);
+      bool ok = got && *got == want;
+      loop.defer([this, weak_alive, held, hex, ok, src, digest_header] {
+        if (weak_alive.expired()) return;
+        if (!ok) {
+          cache.mark_corrupt(hex);
+          count("blob", "corrupt_cache");
+          if (held->alive()) reply_oci(*held, "UNAVAILABLE", 503, "the cached copy was corrupt; retry");
+          return;
+        }
+        cache.mark_verified(hex);
+        if (held->alive()) serve_from_cache(*held, hex, src, digest_header);
+      });
+    });
+  }
+
+  // First whole-body GET since start: sent while hashed, aborted on a mismatch.
+  void serve_unverified(HttpRequest& req, const std::string& hex, int fd, int64_t size, std::string_view source) {
+    std::string want = cache.info(hex)->sha256;
+    uint64_t id = next_sender++;
+    Counter& served_from = source_counter(source);
+    std::weak_ptr<bool> weak_alive = alive;
+    senders[id] = std::make_unique<VerifyingSender>(
+        loop, req.hold(), fd, size, want,
+        [this, weak_alive, id, hex, &served_from](VerifyingSender::Outcome o, int64_t sent) {
+          if (weak_alive.expired()) return;
+          if (sent > 0) served_from.inc(static_cast<uint64_t>(sent));
+          if (o == VerifyingSender::Outcome::matched) {
+            cache.mark_verified(hex);
+            count("blob", "cache_verified");
+          } else if (o == VerifyingSender::Outcome::mismatch) {
+            cache.mark_corrupt(hex);
+            count("blob", "corrupt_cache");
+          }
+          loop.defer([this, weak_alive, id] {
+            if (!weak_alive.expired()) senders.erase(id);
+          });
+        });
   }
 
   // ---- /v2/ ------------------------------------------------------------------------------
@@ -405,16 +532,28 @@ struct Proxy::Impl {
       return reply_oci(req, "UNSUPPORTED", 405, "this mirror is read-only");
     }
     req.add_header("Docker-Distribution-API-Version", "registry/2.0");
+    if (p->route == OciRoute::base) return req.reply(200, "application/json", "{}");
+    if (p->route == OciRoute::unsupported) return reply_oci(req, "UNSUPPORTED", 404, "not served by this mirror");
+    // containerd names the registry it mirrors in ?ns=; dockerd mirrors docker.io only.
+    std::string_view ns = query_param(req.query(), "ns");
+    std::string_view registry = ns.empty() ? std::string_view(cfg.default_registry) : ns;
+    auto it = registries.find(registry);
+    if (it == registries.end()) {
+      count("v2", "unknown_registry");
+      SC_WARN("refused target", {"method", req.method()}, {"registry", registry}, {"client", req.peer_ip()},
+              {"reason", "registry not in upstreams"});
+      return reply_oci(req, "NAME_UNKNOWN", 404, "registry " + std::string(registry) + " is not mirrored here");
+    }
+    Upstream& up = *it->second;
     switch (p->route) {
-      case OciRoute::base: return req.reply(200, "application/json", "{}");
-      case OciRoute::unsupported: return reply_oci(req, "UNSUPPORTED", 404, "not served by this mirror");
-      case OciRoute::tags_list: return handle_tags(req, *p);
-      case OciRoute::manifest: return handle_manifest(req, *p);
-      case OciRoute::blob: return handle_blob(req, *p);
+      case OciRoute::tags_list: return handle_tags(req, *p, up);
+      case OciRoute::manifest: return handle_manifest(req, *p, up, it->first);
+      case OciRoute::blob: return handle_blob(req, *p, up);
+      default: return;
     }
   }
 
-  void handle_tags(HttpRequest& req, const OciPath& p) {
+  void handle_tags(HttpRequest& req, const OciPath& p, Upstream& upstream) {
     auto held = req.hold();
     UpstreamRequest ur{"GET", "/v2/" + p.name + "/tags/list", "repository:" + p.name + ":pull", {}};
     upstream.get_all(std::move(ur), kMaxManifestBytes, [held](Result<FetchResult> r) {
@@ -431,7 +570,6 @@ struct Proxy::Impl {
       req.add_header("Content-Length", std::to_string(m.body.size()));
       return req.reply(200, m.content_type, "");
     }
-    served_cache.inc(0);
     req.reply(200, m.content_type, m.body);
   }
 
@@ -450,7 +588,7 @@ struct Proxy::Impl {
     }
   }
 
-  void handle_manifest(HttpRequest& req, const OciPath& p) {
+  void handle_manifest(HttpRequest& req, const OciPath& p, Upstream& upstream, const std::string& registry) {
     // Clients such as dockerd send one Accept line per media type and only the first reaches
     // us; a registry answers 404 when the manifest's type is not acceptable, so the types
     // every current client handles are always added.
@@ -463,7 +601,7 @@ struct Proxy::Impl {
       if (comma == std::string_view::npos) break;
       pos = comma + 1;
     }
-    std::string tag_key = p.name + ":" + p.reference + "\n" + accept;
+    std::string tag_key = registry + "/" + p.name + ":" + p.reference + "\n" + accept;
     if (p.reference_is_digest) {
       if (auto it = manifests.find(p.reference); it != manifests.end()) {
         count("manifest", "cache");
@@ -471,7 +609,7 @@ struct Proxy::Impl {
       }
     } else if (auto t = tags.find(tag_key); t != tags.end()) {
       auto m = manifests.find(t->second.digest);
-      if (m != manifests.end() && loop.clock().now_ms() - t->second.at_ms < cfg.tag_ttl_ms) {
+      if (m != manifests.end() && loop.clock().mono_ms() - t->second.at_ms < cfg.tag_ttl_ms) {
         count("manifest", "cache");
         return reply_manifest(req, m->first, m->second);
       }
@@ -518,7 +656,7 @@ struct Proxy::Impl {
       remember_manifest(digest, m);
       if (!path.reference_is_digest) {
         if (tags.size() >= kMaxTagEntries) tags.clear();
-        tags[tag_key] = {digest, loop.clock().now_ms()};
+        tags[tag_key] = {digest, loop.clock().mono_ms()};
       }
       count("manifest", "upstream");
       reply_manifest(*held, digest, m);
@@ -527,19 +665,22 @@ struct Proxy::Impl {
 
   // ---- blobs -----------------------------------------------------------------------------
 
-  void handle_blob(HttpRequest& req, const OciPath& p) {
+  void handle_blob(HttpRequest& req, const OciPath& p, Upstream& upstream) {
     std::string hex = p.reference.substr(7);
     if (cache.lookup(hex)) return serve_from_cache(req, hex, "cache", true);
-    if (req.method() == "HEAD") return head_upstream_blob(req, p);
+    if (req.method() == "HEAD") return head_upstream_blob(req, p, upstream);
     auto f = inflight_for(hex, "sha256:" + hex);
     if (!f) return reply_oci(req, "TOOMANYREQUESTS", 429, "too many clients waiting for this blob");
     bool fresh = f->name.empty() && f->url.empty();
-    if (fresh) f->name = p.name;
+    if (fresh) {
+      f->name = p.name;
+      f->up = &upstream;
+    }
     f->waiters.push_back(req.hold());
     if (fresh) start_fetch(f);
   }
 
-  void head_upstream_blob(HttpRequest& req, const OciPath& p) {
+  void head_upstream_blob(HttpRequest& req, const OciPath& p, Upstream& upstream) {
     auto held = req.hold();
     UpstreamRequest ur{"HEAD", "/v2/" + p.name + "/blobs/" + p.reference, "repository:" + p.name + ":pull", {}};
     std::string digest = p.reference;
@@ -599,7 +740,7 @@ struct Proxy::Impl {
           return fetch_upstream(f);
         }
         leases.with({"lost"}).inc();
-        f->wait_deadline_ms = loop.clock().now_ms() + cfg.lease_wait_ms;
+        f->wait_deadline_ms = loop.clock().mono_ms() + cfg.lease_wait_ms;
         poll_for_torrent(f);
       });
     });
@@ -613,7 +754,7 @@ struct Proxy::Impl {
       metastore->get_torrent(f->key, [this, weak_alive, f](Result<std::optional<std::string>> r) {
         if (weak_alive.expired()) return;
         if (r && *r) return fetch_swarm(f, std::move(**r));
-        if (loop.clock().now_ms() >= f->wait_deadline_ms) {
+        if (loop.clock().mono_ms() >= f->wait_deadline_ms) {
           leases.with({"wait_timeout"}).inc();
           return fetch_upstream(f);
         }
@@ -653,17 +794,13 @@ struct Proxy::Impl {
   }
 
   void start_stream(std::shared_ptr<Inflight> f, int64_t total) {
-    auto root = bdecode(f->torrent);
-    const BValue* info = root && root->is_dict() ? root->find("info") : nullptr;
-    const BValue* plen = info && info->is_dict() ? info->find("piece length") : nullptr;
-    const BValue* pieces = info && info->is_dict() ? info->find("pieces") : nullptr;
-    if (!plen || !plen->is_int() || plen->as_int() <= 0 || !pieces || !pieces->is_str()) return;
+    auto info = parse_single_file_torrent(f->torrent);
+    if (!info || info->total != total) return;
     auto s = std::make_shared<SwarmStream>();
-    s->piece_len = plen->as_int();
+    s->piece_len = info->piece_len;
     s->total = total;
-    s->pieces = (total + s->piece_len - 1) / s->piece_len;
-    s->hashes = pieces->as_str();
-    if (static_cast<int64_t>(s->hashes.size()) != s->pieces * 20) return;
+    s->pieces = info->pieces;
+    s->hashes = std::move(info->hashes);
     for (auto it = f->waiters.begin(); it != f->waiters.end(); ++it) {
       if ((*it)->alive() && (*it)->method() == "GET" && (*it)->header("Range").empty()) {
         s->req = *it;
@@ -673,7 +810,6 @@ struct Proxy::Impl {
     }
     if (!s->req) return;
     if (f->verify) s->req->add_header("Docker-Content-Digest", "sha256:" + f->hex);
-    s->req->stream_start(200, "application/octet-stream", total);
     f->stream = s;
     std::weak_ptr<bool> weak_alive = alive;
     std::weak_ptr<Inflight> weak_f = f;
@@ -687,6 +823,10 @@ struct Proxy::Impl {
     if (len <= 0) return;
     int fd = ::dup(s.fd);
     if (fd < 0) return;
+    // The head goes out with the first piece that checked out: until then the client can still
+    // be handed to the upstream fetch whole.
+    if (!s.started) s.req->stream_start(200, "application/octet-stream", s.total);
+    s.started = true;
     OwnedBuffer b;
     b.add_file(fd, off, len);
     s.req->stream_write(b.get());
@@ -698,7 +838,9 @@ struct Proxy::Impl {
     auto& s = f.stream;
     if (!s) return;
     if (!s->req->alive()) {
-      s.reset();  // the client left; the download goes on for the cache and other waiters
+      // The client left; the download goes on for the cache and other waiters. The stream
+      // owns the timer running this callback: free it on the next loop turn.
+      loop.defer([gone = std::move(s)] {});
       return;
     }
     if (s->req->pending_output() > kTeeHighWater) return;
@@ -739,19 +881,33 @@ struct Proxy::Impl {
   void arm_swarm_stall_timer(std::shared_ptr<Inflight> f, int64_t last_downloaded) {
     std::weak_ptr<bool> weak_alive = alive;
     f->timer = loop.after(cfg.swarm_timeout_ms, [this, weak_alive, f, last_downloaded] {
-      if (weak_alive.expired() || f->infohash.empty()) return;
-      auto st = swarm->status_of(f->infohash);
-      int64_t now = st ? st->downloaded : 0;
-      if (now > std::max<int64_t>(last_downloaded, 0)) return arm_swarm_stall_timer(f, now);
-      swarm_downloads.with({"timeout"}).inc();
-      abandon_swarm(f);
+      // Re-arming or abandoning replaces f->timer, the timer running this callback: do it from
+      // the next loop turn.
+      loop.defer([this, weak_alive, f, last_downloaded] {
+        if (weak_alive.expired() || f->infohash.empty()) return;
+        auto st = swarm->status_of(f->infohash);
+        int64_t now = st ? st->downloaded : 0;
+        if (now > std::max<int64_t>(last_downloaded, 0)) return arm_swarm_stall_timer(f, now);
+        swarm_downloads.with({"timeout"}).inc();
+        abandon_swarm(f);
+      });
     });
   }
 
+  // Gives the swarm download up; the waiters are served from upstream. A client that already
+  // got bytes from the swarm is cut (its response aborted): they passed only the torrent's
+  // piece hashes, and a torrent registered under a digest can itself be wrong, so an upstream
+  // tail must never complete them. One that got nothing yet rejoins the waiters.
   void abandon_swarm(std::shared_ptr<Inflight> f) {
-    // A client already streaming from the swarm continues from upstream where it stopped.
-    auto carried = std::move(f->stream);
-    if (carried) carried->timer.reset();
+    if (auto s = std::move(f->stream)) {
+      if (!s->started && s->req->alive()) {
+        f->waiters.insert(f->waiters.begin(), s->req);
+      } else if (s->req->alive()) {
+        s->req->stream_abort();
+        count("blob", "aborted");
+      }
+      loop.defer([s] {});  // its timer may be the one running now
+    }
     swarm_pending.erase(f->infohash);
     f->timer.reset();
     (void)swarm->remove(f->infohash, false);
@@ -760,7 +916,7 @@ struct Proxy::Impl {
     ::unlink(cache.blob_path(f->hex).c_str());
     cache.clear_partial(f->hex);
     f->infohash.clear();
-    fetch_upstream(f, carried);
+    fetch_upstream(f);
   }
 
   void on_swarm_complete(const std::string& ih) {
@@ -780,7 +936,7 @@ struct Proxy::Impl {
     std::string path = cache.blob_path(f->hex);
     std::weak_ptr<bool> weak_alive = alive;
     work->post([this, weak_alive, f, path, attempt] {
-      Status ok = f->verify ? check_sha256_file(path, f->hex) : check_pieces_file(path, f->torrent);
+      Result<FileCheck> ok = f->verify ? check_sha256_file(path, f->hex) : check_pieces_file(path, f->torrent);
       loop.defer([this, weak_alive, f, ok, attempt] {
         if (weak_alive.expired()) return;
         if (!ok) {
@@ -793,9 +949,10 @@ struct Proxy::Impl {
           digest_mismatch.inc();
           swarm_downloads.with({"digest_mismatch"}).inc();
           SC_WARN("swarm file failed verification; going upstream", {"key", f->key}, {"error", ok.error().message});
+          if (f->verify) quarantine(f->key, f->infohash);
           return abandon_swarm(f);
         }
-        if (auto st = cache.adopt(f->hex); !st) {
+        if (auto st = cache.adopt(f->hex, ok->sha256); !st) {
           swarm_downloads.with({"cache_error"}).inc();
           return abandon_swarm(f);
         }
@@ -809,14 +966,9 @@ struct Proxy::Impl {
     });
   }
 
-  void fetch_upstream(std::shared_ptr<Inflight> f, std::shared_ptr<SwarmStream> carried = nullptr) {
+  void fetch_upstream(std::shared_ptr<Inflight> f) {
     upstream_blob_fetches.inc();
     auto tee = std::make_shared<Tee>();
-    if (carried && carried->req->alive()) {
-      tee->streamer = carried->req;
-      tee->started = true;  // headers (with the blob's length) went out with the swarm stream
-      tee->skip = carried->sent;
-    }
     for (auto it = f->waiters.begin(); !tee->streamer && it != f->waiters.end(); ++it) {
       if ((*it)->alive() && (*it)->method() == "GET" && (*it)->header("Range").empty()) {
         tee->streamer = *it;
@@ -853,11 +1005,6 @@ struct Proxy::Impl {
           if (ws) ws = t->writer->write(s);
         });
         if (!ws) t->writer.reset();
-      }
-      if (t->started && t->streamer && t->streamer->alive() && t->skip > 0) {
-        size_t n = std::min<size_t>(static_cast<size_t>(t->skip), buffer_length(buf));
-        buffer_drain(buf, n);  // the client had these bytes from the swarm
-        t->skip -= static_cast<int64_t>(n);
       }
       if (t->started && t->streamer && t->streamer->alive() && buffer_length(buf) > 0) {
         served_upstream.inc(buffer_length(buf));
@@ -908,10 +1055,7 @@ struct Proxy::Impl {
       }
       if (tee->streamer && tee->streamer->alive()) {
         if (ok) {
-          if (tee->held.size() > 0) {
-            served_upstream.inc(0);
-            tee->streamer->stream_write(tee->held.get());
-          }
+          if (tee->held.size() > 0) tee->streamer->stream_write(tee->held.get());
           tee->streamer->stream_end();
           count("blob", "upstream");
         } else if (tee->started) {
@@ -933,11 +1077,12 @@ struct Proxy::Impl {
     };
     if (f->url.empty()) {
       UpstreamRequest ur{"GET", "/v2/" + f->name + "/blobs/sha256:" + f->hex, "repository:" + f->name + ":pull", {}};
-      tee->call = upstream.start(std::move(ur), on_head, on_data, on_done);
+      tee->call = f->up->start(std::move(ur), on_head, on_data, on_done);
     } else {
       FetchRequest fr;
       fr.url = f->url;
       fr.timeout_ms = cfg.upstream_timeout_ms;
+      fr.check_address = dial_check();
       tee->call = Fetch::start(loop.base(), std::move(fr), on_head, on_data, on_done);
     }
   }
@@ -1011,6 +1156,16 @@ struct Proxy::Impl {
     });
   }
 
+  // The torrent under `key` gave bytes that are not the digest: tell the metastore, so that no
+  // proxy trusts it again (it drops the registration and refuses that infohash for the key).
+  void quarantine(const std::string& key, const std::string& infohash) {
+    quarantined.inc();
+    if (!metastore || infohash.empty()) return;
+    metastore->quarantine(key, infohash, "content does not match " + key, [key](Result<bool> r) {
+      if (!r) SC_WARN("cannot quarantine torrent", {"key", key}, {"error", r.error().message});
+    });
+  }
+
   void stop_seeding(const std::string& hex) {
     auto it = torrent_of.find(hex);
     if (it != torrent_of.end()) {
@@ -1059,41 +1214,39 @@ struct Proxy::Impl {
 
   // ---- forward proxy (OSTree) ------------------------------------------------------------
 
-  // CONNECT host:port → a byte tunnel (HTTPS origins through http_proxy), to allowed ports only.
-  void handle_connect(HttpRequest& req) {
-    auto hp = split_host_port(req.path());
-    if (!hp || hp->first.empty()) {
-      count("connect", "bad_request");
-      return req.reply(400, "text/plain", "CONNECT needs host:port\n");
-    }
-    std::string port = std::to_string(hp->second);
-    if (std::find(cfg.connect_ports.begin(), cfg.connect_ports.end(), port) == cfg.connect_ports.end()) {
-      count("connect", "port_refused");
-      return req.reply(403, "text/plain", "CONNECT to port " + port + " is not allowed\n");
-    }
-    start_tunnel(req.hold(), hp->first, hp->second, TunnelOptions{}, [this](const TunnelResult& t) {
-      count("connect", t.status ? "ok" : "unreachable");
-    });
-  }
-
-  void handle_forward(HttpRequest& req) {
-    if (!cfg.forward_proxy) return reply_oci(req, "UNSUPPORTED", 404, "forward proxy disabled");
-    if (req.method() == "CONNECT") return handle_connect(req);
+  // Absolute-form requests (OSTree's http_proxy): only for configured remotes. The request
+  // line's authority picks the remote; the Host header plays no part, and what is fetched is
+  // the remote's configured origin plus the (checked) path.
+  void handle_forward(HttpRequest& req, const std::string& origin) {
+    if (!cfg.forward_proxy || cfg.ostree_remotes.empty())
+      return refuse(req, "forward", origin, "the forward proxy is off (no ostree.remotes configured)");
+    if (!origin.starts_with("http://"))
+      return refuse(req, "forward", origin, "only http:// is forwarded; https goes through CONNECT, never downgraded");
     if (req.method() != "GET" && req.method() != "HEAD") {
       count("forward", "method");
       return req.reply(405, "text/plain", "only GET and HEAD are proxied\n");
     }
-    std::string url = "http://" + std::string(req.header("Host")) + std::string(req.path());
-    if (!req.query().empty()) url += "?" + std::string(req.query());
-    auto u = parse_absolute_url(url);
-    if (!u) {
+    std::string path(req.path());
+    auto u = parse_absolute_url(origin + path);
+    if (!u || !safe_forward_path(path)) {
       count("forward", "bad_request");
-      return req.reply(400, "text/plain", "bad proxy request: " + u.error().message + "\n");
+      return req.reply(400, "text/plain", "bad proxy request path\n");
     }
-    std::string hostport = u->host + (u->port != 80 ? ":" + std::to_string(u->port) : "");
-    std::string key = "ostree/" + hostport + u->path;
-    if (req.method() == "GET" && u->query.empty() && req.header("Range").empty() &&
-        u->path.find("/deltas/") != std::string::npos && is_valid_content_key(key)) {
+    const OstreeRemote* remote = nullptr;
+    for (const auto& r : cfg.ostree_remotes) {
+      if (r.host == u->host && r.port == u->port &&
+          (r.prefix.empty() || path == r.prefix || path.starts_with(r.prefix + "/"))) {
+        remote = &r;
+        break;
+      }
+    }
+    if (!remote) return refuse(req, "forward", origin + path, "not below a configured ostree remote");
+    std::string url = remote->origin + path;
+    if (!req.query().empty()) url += "?" + std::string(req.query());
+    std::string rest = path.substr(std::min(path.size(), remote->prefix.size() + 1));
+    std::string key = "ostree/" + remote->name + "/" + rest;
+    if (req.method() == "GET" && req.query().empty() && req.header("Range").empty() &&
+        path.find("/deltas/") != std::string::npos && is_valid_content_key(key)) {
       std::string hex = to_hex(sha256(key));
       if (cache.lookup(hex)) return serve_from_cache(req, hex, "cache", false);
       auto f = inflight_for(hex, key);
@@ -1116,6 +1269,7 @@ struct Proxy::Impl {
     fr.method = std::string(req.method());
     fr.url = url;
     fr.timeout_ms = cfg.upstream_timeout_ms;
+    fr.check_address = dial_check();
     for (const char* h : {"Accept", "Range", "If-None-Match", "If-Modified-Since", "User-Agent"}) {
       std::string_view v = req.header(h);
       if (!v.empty()) fr.headers.emplace_back(h, std::string(v));
@@ -1164,9 +1318,9 @@ struct Proxy::Impl {
   }
 };
 
-Proxy::Proxy(EventLoop& loop, const ProxyConfig& cfg, BlobCache& cache, Upstream& upstream, MetastoreClient* metastore,
-             SwarmSession* swarm, MetricsRegistry& metrics)
-    : impl_(std::make_unique<Impl>(loop, cfg, cache, upstream, metastore, swarm, metrics)) {}
+Proxy::Proxy(EventLoop& loop, const ProxyConfig& cfg, BlobCache& cache, MetastoreAsync* metastore, SwarmSession* swarm,
+             MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(loop, cfg, cache, metastore, swarm, metrics)) {}
 
 Proxy::~Proxy() = default;
 
@@ -1174,14 +1328,15 @@ void Proxy::sync_torrents() { impl_->sync_torrents(); }
 
 bool Proxy::ready() const { return true; }
 
-void Proxy::set_own_port(uint16_t port) { impl_->own_port = port; }
+void Proxy::add_own_port(uint16_t port) { impl_->policy.add_own_port(port); }
 
 void Proxy::install(HttpServer& server) {
   Impl* p = impl_.get();
   server.route("/v2", [p](HttpRequest& req) { p->handle_v2(req); });
   server.route("/v2/*", [p](HttpRequest& req) { p->handle_v2(req); });
   server.route("*", [p](HttpRequest& req) {  // "*", not "/*": a CONNECT target is "host:port"
-    if (p->is_forward(req) || req.method() == "CONNECT") return p->handle_forward(req);
+    if (req.method() == "CONNECT") return p->connect.handle(req);
+    if (std::string origin = absolute_form_origin(req); !origin.empty()) return p->handle_forward(req, origin);
     req.reply(404, "application/json", oci_error_json("UNSUPPORTED", "not a registry API path"));
   });
 }

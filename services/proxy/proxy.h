@@ -14,22 +14,23 @@ class EventLoop;
 class HttpServer;
 class MetricsRegistry;
 class BlobCache;
-class Upstream;
-class MetastoreClient;
+class MetastoreAsync;
 class SwarmSession;
 
 class Proxy {
  public:
   // metastore and swarm may be null (cache + upstream only).
-  Proxy(EventLoop& loop, const ProxyConfig& cfg, BlobCache& cache, Upstream& upstream, MetastoreClient* metastore,
-        SwarmSession* swarm, MetricsRegistry& metrics);
+  // One upstream client per configured registry is made here; every address the proxy dials
+  // passes its TargetPolicy.
+  Proxy(EventLoop& loop, const ProxyConfig& cfg, BlobCache& cache, MetastoreAsync* metastore, SwarmSession* swarm,
+        MetricsRegistry& metrics);
   ~Proxy();
   // Re-adds torrents of cached blobs (seeding resumes) and drops torrents whose blob is gone.
   void sync_torrents();
   // Registers /v2 and the forward-proxy catch-all; call before the server starts.
   void install(HttpServer& server);
-  // The listener's bound port: requests whose Host names another port are forward-proxied.
-  void set_own_port(uint16_t port);
+  // A port this process listens on: local addresses on it are never dialled.
+  void add_own_port(uint16_t port);
   bool ready() const;
 
   struct Impl;

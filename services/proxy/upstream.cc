@@ -2,8 +2,9 @@
 // the first byte reaches the caller, and whole-document fetches for manifests.
 #include "services/proxy/upstream.h"
 
-#include <jansson.h>
+#include <openssl/evp.h>
 
+#include "common/core/json.h"
 #include "common/core/log.h"
 #include "common/io/event_loop.h"
 #include "proto/oci.h"
@@ -21,20 +22,10 @@ constexpr int64_t kTokenSlackMs = 10'000;
 constexpr int64_t kDefaultTokenLifetimeS = 60;
 
 std::string base64(std::string_view in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
   return out;
 }
 
@@ -44,19 +35,12 @@ bool retryable_status(int s) { return s == 500 || s == 502 || s == 503 || s == 5
 
 Result<std::pair<std::string, int64_t>> parse_token_response(std::string_view body) {
   if (body.size() > kMaxTokenBytes) return fail(Errc::too_large, "token response too large");
-  json_error_t err;
-  json_t* root = json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES, &err);
-  if (!root || !json_is_object(root)) {
-    if (root) json_decref(root);
-    return fail(Errc::invalid_argument, "token response is not a JSON object");
-  }
-  const char* tok = json_string_value(json_object_get(root, "token"));
-  if (!tok || !*tok) tok = json_string_value(json_object_get(root, "access_token"));
-  std::string token = tok ? tok : "";
-  int64_t expires = kDefaultTokenLifetimeS;
-  if (json_t* e = json_object_get(root, "expires_in"); json_is_integer(e) && json_integer_value(e) > 0)
-    expires = json_integer_value(e);
-  json_decref(root);
+  auto root = json_parse(body);
+  if (!root || !root->is_object()) return fail(Errc::invalid_argument, "token response is not a JSON object");
+  std::string token(root->string_or("token", ""));
+  if (token.empty()) token = root->string_or("access_token", "");
+  int64_t expires = root->int_or("expires_in", kDefaultTokenLifetimeS);
+  if (expires <= 0) expires = kDefaultTokenLifetimeS;
   if (token.empty()) return fail(Errc::invalid_argument, "token response has no token");
   return std::make_pair(token, expires * 1000);
 }
@@ -95,9 +79,11 @@ class UpstreamCall final : public Fetch, public std::enable_shared_from_this<Ups
     fr.method = req_.method;
     fr.url = up_.opt_.url + req_.path;
     fr.timeout_ms = up_.opt_.timeout_ms;
+    fr.ca_file = up_.opt_.ca_file;
+    fr.check_address = up_.opt_.check_address;
     fr.headers = req_.headers;
     auto it = up_.tokens_.find(req_.scope);
-    if (it != up_.tokens_.end() && it->second.expires_ms > up_.loop_.clock().now_ms())
+    if (it != up_.tokens_.end() && it->second.expires_ms > up_.loop_.clock().mono_ms())
       fr.headers.emplace_back("Authorization", "Bearer " + it->second.value);
     need_token_ = need_retry_ = false;
     std::weak_ptr<UpstreamCall> weak = weak_from_this();
@@ -170,6 +156,8 @@ class UpstreamCall final : public Fetch, public std::enable_shared_from_this<Ups
     FetchRequest fr;
     fr.url = token_url(challenge_);
     fr.timeout_ms = up_.opt_.timeout_ms;
+    fr.ca_file = up_.opt_.ca_file;
+    fr.check_address = up_.opt_.check_address;
     if (!up_.opt_.username.empty())
       fr.headers.emplace_back("Authorization", "Basic " + base64(up_.opt_.username + ":" + up_.opt_.password));
     std::weak_ptr<UpstreamCall> weak = weak_from_this();
@@ -188,7 +176,7 @@ class UpstreamCall final : public Fetch, public std::enable_shared_from_this<Ups
         return;
       }
       int64_t life = std::max<int64_t>(tok->second - kTokenSlackMs, 1000);
-      self->up_.tokens_[self->req_.scope] = {tok->first, self->up_.loop_.clock().now_ms() + life};
+      self->up_.tokens_[self->req_.scope] = {tok->first, self->up_.loop_.clock().mono_ms() + life};
       self->attempt();
     });
   }

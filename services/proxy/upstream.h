@@ -20,8 +20,11 @@ class EventLoop;
 struct UpstreamOptions {
   std::string url;  // e.g. https://registry-1.docker.io
   std::string username, password;
+  std::string ca_file;  // extra CA bundle for this registry ("" = system store)
   int64_t timeout_ms = 30'000;
   int retries = 3;
+  // Every address dialled (registry, token realm, redirect targets) passes this first.
+  std::function<Status(std::string_view ip, uint16_t port)> check_address;
 };
 
 struct UpstreamRequest {

@@ -122,7 +122,8 @@ TEST(RedisSentinel, MetastoreAndTrackerFollowAFailover) {
                                        "  storage:\n    name: redis\n    config:\n"
                                        "      peer_lifetime: 10m\n"
                                        "      redis_broker: " + url + "\n");
-  Process tracker({build_path("services/tracker/swarmcache-tracker"), "--config", dir.file("tracker.yaml")});
+  Process tracker({build_path("services/tracker/swarmcache-tracker"), "--config", dir.file("tracker.yaml"),
+                   "--udp-listen", "127.0.0.1:0"});
   int tr_port = tracker.wait_for_number("http_port", 10s).value_or(0);
   ASSERT_NE(tr_port, 0) << tracker.output();
 

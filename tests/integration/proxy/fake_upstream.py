@@ -61,6 +61,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if p.startswith("/v2/bad/redirect-internal/"):
+            return self.send(307, b"", extra={"Location": "http://127.0.0.2:%d/storage/blob" % port})
         if p.startswith("/v2/bad/redirect/"):
             return self.send(307, b"", extra={"Location": "http://127.0.0.1:%d/storage/blob" % port})
         if p.startswith("/v2/auth/"):

@@ -1,7 +1,8 @@
 // OSTree through the forward proxy: an archive repository with static deltas served by a
 // plain HTTP server (python3 http.server), `ostree pull` with http_proxy through proxy A, then
-// into a fresh repository through proxy B. Delta files go through the swarm keyed
-// ostree/<host>/<path>: the origin serves each delta file once; B gets them from A.
+// into a fresh repository through proxy B. The origin is a configured remote ("origin"); delta
+// files go through the swarm keyed ostree/origin/<path below the remote's prefix>: the origin
+// serves each delta file once; B gets them from A.
 #include <gtest/gtest.h>
 
 #include "tests/integration/proxy/proxy_test_util.h"
@@ -42,11 +43,18 @@ class OstreeProxy : public ::testing::Test {
     meta_port_ = *mp;
   }
 
+  std::string remotes_config() {
+    std::string cfg = dir_.file("remotes.yaml");
+    std::ofstream(cfg) << "ostree:\n  remotes:\n    - name: origin\n      url: http://127.0.0.1:" << origin_port_
+                       << "/repo\n";
+    return cfg;
+  }
+
   ProxyProc proxy(const std::string& id) {
     return start_proxy(dir_, id, "http://127.0.0.1:1",
                        {"--metastore", "http://127.0.0.1:" + std::to_string(meta_port_), "--tracker",
                         "http://127.0.0.1:" + std::to_string(tracker_port_) + "/announce", "--token-file",
-                        dir_.file("tokens")});
+                        dir_.file("tokens"), "--config", remotes_config()});
   }
 
   int pull(const ProxyProc& p, const std::string& client) {
@@ -76,6 +84,11 @@ TEST_F(OstreeProxy, DeltasThroughTheSwarmTwice) {
       [&] { return metric_or_zero(a.metrics(), "swarmcache_proxy_torrents_registered_total") >= double(delta_gets); }, 30s))
       << a.proc->output();
 
+  // Registered under the configured remote's name, never under the host the client named.
+  auto listing = http_request(meta_port_, "GET", "/v1/torrents?prefix=ostree/");
+  EXPECT_NE(listing.body.find("\"ostree/origin/deltas/"), std::string::npos) << listing.body;
+  EXPECT_EQ(listing.body.find("127.0.0.1"), std::string::npos) << listing.body;
+
   ASSERT_EQ(pull(b, "client-b"), 0) << b.proc->output();
   EXPECT_EQ(count_occurrences(origin_->output(), "GET /repo/deltas/"), delta_gets)
       << "proxy B took every delta file from the swarm\n" << origin_->output();
@@ -89,11 +102,11 @@ TEST_F(OstreeProxy, DeltasThroughTheSwarmTwice) {
   EXPECT_EQ(run_cmd("ostree --repo=" + dir_.file("client-b") + " fsck"), 0);
 }
 
-TEST_F(OstreeProxy, ConnectTunnelsToAllowedPortsOnly) {
+TEST_F(OstreeProxy, ConnectTunnelsToAllowedTargetsOnly) {
   std::string origin = "127.0.0.1:" + std::to_string(origin_port_);
   auto a = start_proxy(dir_, "a", "http://127.0.0.1:1",
-                       {"--metastore", "http://127.0.0.1:" + std::to_string(meta_port_), "--connect-ports",
-                        "443," + std::to_string(origin_port_)});
+                       {"--metastore", "http://127.0.0.1:" + std::to_string(meta_port_), "--connect-allow",
+                        "registry.example:443," + origin});
   // Through the tunnel, a plain request reaches the origin untouched.
   std::string resp = raw_exchange(a.port,
                                   "CONNECT " + origin + " HTTP/1.1\r\nHost: " + origin + "\r\n\r\n" +
@@ -101,9 +114,13 @@ TEST_F(OstreeProxy, ConnectTunnelsToAllowedPortsOnly) {
                                   10s);
   EXPECT_TRUE(resp.starts_with("HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.")) << resp;
   EXPECT_NE(resp.find("[core]"), std::string::npos) << "the origin's repo config came back\n" << resp;
-  // Ports outside the allow-list are refused: the proxy is no open relay.
-  std::string refused = raw_exchange(a.port, "CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: 127.0.0.1:25\r\n\r\n", 5s);
-  EXPECT_NE(refused.find(" 403 "), std::string::npos) << refused;
+  // Targets outside the allow-list are refused: the proxy is no open relay. The metastore's port
+  // on the same (allowed) address is not reachable either: pairs, not ports or hosts.
+  for (const std::string& target :
+       std::vector<std::string>{"127.0.0.1:25", "127.0.0.1:" + std::to_string(meta_port_), "registry.example:80"}) {
+    std::string refused = raw_exchange(a.port, "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n", 5s);
+    EXPECT_NE(refused.find(" 403 "), std::string::npos) << target << "\n" << refused;
+  }
   auto r = http_request(a.port, "GET", "/repo/config", "", {}, 10s, "127.0.0.1");
   EXPECT_EQ(r.status, 404) << "a direct non-/v2 request is not proxied anywhere";
   EXPECT_TRUE(wait_until(

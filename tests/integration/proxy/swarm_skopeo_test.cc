@@ -229,7 +229,7 @@ TEST_F(SwarmSkopeo, EvictionStopsSeeding) {
   ASSERT_EQ(pull(a, "test/new", dir_.file("out-new")), 0) << a.proc->output();
   EXPECT_FALSE(std::filesystem::exists(a.cache + "/blobs/" + hex)) << "the old layer was evicted";
   auto ma = a.metrics();
-  EXPECT_GE(metric_or_zero(ma, "swarmcache_proxy_cache_evictions"), 1);
+  EXPECT_GE(metric_or_zero(ma, "swarmcache_proxy_cache_evictions_total"), 1);
   EXPECT_LE(metric_or_zero(ma, "swarmcache_proxy_cache_bytes"), 4 << 20);
   EXPECT_TRUE(wait_until([&] { return scrape_complete(tracker_port_, ih) == "0"; }, 20s))
       << "the tracker still lists a seed: " << scrape_complete(tracker_port_, ih);

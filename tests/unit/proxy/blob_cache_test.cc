@@ -158,5 +158,53 @@ TEST(BlobCache, SwarmAdoptionClearsMarker) {
   EXPECT_FALSE(std::filesystem::exists((*c)->blob_path(h) + ".partial"));
 }
 
+TEST(BlobCache, SizeCheckedAtOpenAndReopenedEntriesAreUnverified) {
+  test::TempDir dir;
+  std::string a(800, 'a'), b(900, 'b'), c(300, 'c');
+  {
+    auto cache = BlobCache::open({dir.path(), 1 << 20});
+    ASSERT_TRUE(cache);
+    put(**cache, a);
+    put(**cache, b);
+    EXPECT_TRUE((*cache)->info(hex_of(a))->verified) << "written (and hashed) in this run";
+    EXPECT_EQ((*cache)->info(hex_of(a))->sha256, hex_of(a));
+  }
+  std::string blobs = dir.path() + "/blobs";
+  // Truncated on disk, and a blob copied in by hand with no record: neither may be served.
+  ::truncate((blobs + "/" + hex_of(b)).c_str(), 100);
+  write_file(blobs + "/" + hex_of(c), c);
+  auto cache = BlobCache::open({dir.path(), 1 << 20});
+  ASSERT_TRUE(cache);
+  EXPECT_TRUE((*cache)->contains(hex_of(a)));
+  EXPECT_FALSE((*cache)->contains(hex_of(b)));
+  EXPECT_FALSE((*cache)->contains(hex_of(c)));
+  EXPECT_FALSE(std::filesystem::exists(blobs + "/" + hex_of(b)));
+  EXPECT_EQ((*cache)->reconcile_report().removed_corrupt, 2);
+  EXPECT_EQ((*cache)->corrupt_found(), 2);
+  ASSERT_NE((*cache)->info(hex_of(a)), nullptr);
+  EXPECT_FALSE((*cache)->info(hex_of(a))->verified) << "a restart forgets what was hashed";
+  (*cache)->mark_verified(hex_of(a));
+  EXPECT_TRUE((*cache)->info(hex_of(a))->verified);
+  (*cache)->mark_corrupt(hex_of(a));
+  EXPECT_FALSE((*cache)->contains(hex_of(a)));
+  EXPECT_FALSE(std::filesystem::exists(blobs + "/" + hex_of(a)));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/meta/" + hex_of(a)));
+  EXPECT_EQ((*cache)->corrupt_found(), 3);
+}
+
+TEST(BlobCache, AdoptionRecordsTheContentDigest) {
+  test::TempDir dir;
+  auto c = BlobCache::open({dir.path(), 1 << 20});
+  ASSERT_TRUE(c);
+  std::string data = "an ostree delta part";
+  std::string name = hex_of("ostree/fedora/deltas/x");  // keyed by name, not by content
+  write_file((*c)->blob_path(name), data);
+  ASSERT_TRUE((*c)->adopt(name, hex_of(data)));
+  c = BlobCache::open({dir.path(), 1 << 20});
+  ASSERT_TRUE(c);
+  ASSERT_NE((*c)->info(name), nullptr);
+  EXPECT_EQ((*c)->info(name)->sha256, hex_of(data));
+}
+
 }  // namespace
 }  // namespace sc
