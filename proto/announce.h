@@ -82,7 +82,7 @@ struct AnnounceReply {
   bool ipv6 = false;           // peers are 18-byte entries (BEP 7 peers6) instead of 6-byte
   std::string_view peers;      // compact entries: ip (network order) then port (big-endian)
   bool compact = true;
-  bool no_peer_id = false;     // we never store peer ids, so non-compact lists omit them
+  bool no_peer_id = false;     // peer ids are not stored: dict lists (compact=false) omit them
   std::string_view external_ip;  // BEP 24: 4 or 16 raw bytes, "" to omit
 };
 

@@ -51,8 +51,13 @@ bool read_udp_header(std::span<const uint8_t> packet, UdpHeader& out);
 Status parse_udp_request(std::span<const uint8_t> packet, UdpRequest& out, const UdpLimits& limits = {},
                          uint32_t* transaction_id_out = nullptr);
 
-// Stateless connection ids: 4 bytes of timestamp (seconds) and 4 bytes of
-// HMAC-SHA256(key, timestamp || client address) (Chihaya's construction).
+// SipHash-2-4 (Aumasson & Bernstein), a keyed PRF for short inputs; key as two little-endian
+// 64-bit words.
+uint64_t siphash24(const uint64_t key[2], std::span<const uint8_t> data);
+
+// Stateless connection ids: 4 bytes of timestamp (seconds) and 4 bytes of a keyed MAC of
+// timestamp || client address (Chihaya's construction, with SipHash-2-4 instead of
+// HMAC-SHA256: as unforgeable for 32 bits of output, and ~100x cheaper per announce).
 class ConnectionIdIssuer {
  public:
   ConnectionIdIssuer(std::string key, int64_t max_clock_skew_s);
@@ -62,7 +67,7 @@ class ConnectionIdIssuer {
 
  private:
   uint32_t mac(uint32_t ts, std::span<const uint8_t> client_addr) const;
-  std::string key_;
+  uint64_t sip_key_[2];
   int64_t skew_s_;
 };
 

@@ -10,11 +10,15 @@ packages=(
   clang-16 libclang-rt-16-dev
   python3-kubernetes python3-yaml
   docker-registry skopeo ostree nginx-light
+  chromium nodejs
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (the dashboard's browser test installs playwright-core with `npm ci`): Debian packages it
+# apart from nodejs; a nodejs from elsewhere brings its own.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   sudo_cmd=()
   [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)

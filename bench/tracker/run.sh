@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Tracker benchmark: swarmcache-tracker beside opentracker (Debian package) on loopback, each
 # pinned to one core, driven with the same announce mix: HTTP by wrk + announce.lua (keep-alive,
-# and one request per connection), UDP by our udp_load. Then, on fresh instances, resident
-# memory per peer after loading LOAD_PEERS distinct peers over UDP (ΔVmRSS / peers).
+# and one request per connection), UDP by our udp_load. Each throughput cell runs ROUNDS times,
+# ours and opentracker alternated (and which goes first alternated too), and the median is
+# reported, because the machine is shared and single runs move 2x. Then, on fresh instances,
+# resident memory per peer after loading LOAD_PEERS distinct peers over UDP (ΔVmRSS / peers).
 # Prints one table: announces/s and p99 per tracker and mode, bytes/peer, and ours ÷ opentracker.
 # Usage: bench/tracker/run.sh [BUILD_DIR]
 #   env: DURATION=10s CONNS=64 TORRENTS=1000 UDP_WINDOW=64 LOAD_PEERS=1000000 LOAD_TORRENTS=10000
+#        ROUNDS=3  MODES="ka close udp mem" (any subset)
+#        TRACKER=path (another swarmcache-tracker binary, for A/B runs of one change)
 #        PERF=1 (perf record our tracker during the throughput runs; report in $PERF_DATA)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +24,8 @@ load_peers=${LOAD_PEERS:-1000000}
 # trackers identify a peer by address and port within its swarm.
 load_torrents=${LOAD_TORRENTS:-10000}
 perf_data=${PERF_DATA:-/tmp/tracker-bench.perf.data}
+rounds=${ROUNDS:-3}
+modes=" ${MODES:-ka close udp mem} "
 server_core=0
 client_core=1
 
@@ -52,7 +58,7 @@ udp: {addr: "127.0.0.1:0", threads: 1}
 YAML
 start_ours() {  # sets ours_pid ours_port ours_udp
   : >"$work/ours.log"
-  taskset -c $server_core "$build/services/tracker/swarmcache-tracker" --config "$work/tracker.yaml" \
+  taskset -c $server_core "${TRACKER:-$build/services/tracker/swarmcache-tracker}" --config "$work/tracker.yaml" \
     >"$work/ours.log" 2>&1 &
   ours_pid=$!
   pids+=("$ours_pid")
@@ -112,6 +118,30 @@ load_run() {  # load_run PID UDP_PORT → bytes per peer
   python3 -c "print(f'{($after - $before) * 1024 / $load_peers:.1f}')"
 }
 
+median() { python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+# cell MODE: runs MODE (ka | close | udp) ROUNDS times for both trackers, alternating who goes
+# first; sets o_rps o_p99 t_rps t_p99 (medians) and appends every round to $work/rounds.txt.
+cell() {
+  local mode=$1 r o=() o99=() t=() t99=() a b
+  for r in $(seq "$rounds"); do
+    for who in $( ((r % 2)) && echo "ours ot" || echo "ot ours"); do
+      local port
+      if [[ $who == ours ]]; then port=$([[ $mode == udp ]] && echo "$ours_udp" || echo "$ours_port"); else port=$ot_port; fi
+      case $mode in
+        ka) read -r a b < <(http_run "$port" 0) ;;
+        close) read -r a b < <(http_run "$port" 1) ;;
+        udp) read -r a b < <(udp_run "$port") ;;
+      esac
+      echo "round $r $mode $who: $a/s p99 $b ms" >>"$work/rounds.txt"
+      if [[ $who == ours ]]; then o+=("$a"); o99+=("$b"); else t+=("$a"); t99+=("$b"); fi
+    done
+  done
+  o_rps=$(median "${o[@]}"); o_p99=$(median "${o99[@]}"); t_rps=$(median "${t[@]}"); t_p99=$(median "${t99[@]}")
+}
+
+: >"$work/rounds.txt"
+: >"$work/udp.txt"
+: >"$work/load.txt"
 start_ours
 start_ot
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -119,25 +149,25 @@ if [[ ${PERF:-0} == 1 ]]; then
   perf record -g -o "$perf_data" -p "$ours_pid" >/dev/null 2>&1 &
   perf_pid=$!
 fi
-read -r o_ka o_ka99 < <(http_run "$ours_port" 0)
-read -r t_ka t_ka99 < <(http_run "$ot_port" 0)
-read -r o_cl o_cl99 < <(http_run "$ours_port" 1)
-read -r t_cl t_cl99 < <(http_run "$ot_port" 1)
-read -r o_udp o_udp99 < <(udp_run "$ours_udp")
-read -r t_udp t_udp99 < <(udp_run "$ot_port")
+o_ka=- o_ka99=- t_ka=- t_ka99=- o_cl=- o_cl99=- t_cl=- t_cl99=- o_udp=- o_udp99=- t_udp=- t_udp99=- o_bpp=- t_bpp=-
+if [[ $modes == *" ka "* ]]; then cell ka; o_ka=$o_rps o_ka99=$o_p99 t_ka=$t_rps t_ka99=$t_p99; fi
+if [[ $modes == *" close "* ]]; then cell close; o_cl=$o_rps o_cl99=$o_p99 t_cl=$t_rps t_cl99=$t_p99; fi
+if [[ $modes == *" udp "* ]]; then cell udp; o_udp=$o_rps o_udp99=$o_p99 t_udp=$t_rps t_udp99=$t_p99; fi
 if [[ ${PERF:-0} == 1 ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 load_mid=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# Memory on fresh instances, so the throughput runs' peers and buffers do not count.
-kill "$ours_pid" "$ot_pid"
-wait "$ours_pid" "$ot_pid" 2>/dev/null || true
-start_ours
-start_ot
-o_bpp=$(load_run "$ours_pid" "$ours_udp")
-t_bpp=$(load_run "$ot_pid" "$ot_port")
+if [[ $modes == *" mem "* ]]; then
+  # Memory on fresh instances, so the throughput runs' peers and buffers do not count.
+  kill "$ours_pid" "$ot_pid"
+  wait "$ours_pid" "$ot_pid" 2>/dev/null || true
+  start_ours
+  start_ot
+  o_bpp=$(load_run "$ours_pid" "$ours_udp")
+  t_bpp=$(load_run "$ot_pid" "$ot_port")
+fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-ratio() { python3 -c "print(f'{float($1)/float($2):.2f}x')"; }
+ratio() { [[ $1 == - || $2 == - ]] && echo - || python3 -c "print(f'{float($1)/float($2):.2f}x')"; }
 fmt='%-20s | %12s %8s | %12s %8s | %12s %8s | %10s\n'
 echo
 printf "$fmt" "tracker" "HTTP k-a/s" "p99 ms" "HTTP 1/conn" "p99 ms" "UDP ann/s" "p99 ms" "bytes/peer"
@@ -146,9 +176,11 @@ printf "$fmt" "opentracker" "$t_ka" "$t_ka99" "$t_cl" "$t_cl99" "$t_udp" "$t_udp
 printf "$fmt" "ours / opentracker" "$(ratio "$o_ka" "$t_ka")" "$(ratio "$o_ka99" "$t_ka99")" \
   "$(ratio "$o_cl" "$t_cl")" "$(ratio "$o_cl99" "$t_cl99")" "$(ratio "$o_udp" "$t_udp")" "$(ratio "$o_udp99" "$t_udp99")" \
   "$(ratio "$o_bpp" "$t_bpp")"
+echo "ours keep-alive / opentracker one-per-connection: $(ratio "$o_ka" "$t_cl")"
 echo
-echo "goals: HTTP >= 1.20x, UDP >= 1.00x, bytes/peer ratio <= 1.00x (p99 and bytes/peer: lower is better)"
-echo "each server pinned to core $server_core, wrk/udp_load to core $client_core; $duration per run, $conns wrk connections,"
-echo "UDP window $udp_window (connect before every 10th announce); memory: $load_peers peers over $load_torrents torrents"
-cat "$work/udp.txt" "$work/load.txt"
+echo "goals (issue 12): HTTP 1/conn >= 1.30x, UDP >= 1.50x, ours <= 11 bytes/peer, keep-alive >= 4x opentracker's 1/conn"
+echo "medians of $rounds alternated rounds; each server pinned to core $server_core, wrk/udp_load to core $client_core;"
+echo "$duration per run, $conns wrk connections, UDP window $udp_window (connect before every 10th announce);"
+echo "memory: $load_peers peers over $load_torrents torrents"
+cat "$work/rounds.txt" "$work/udp.txt" "$work/load.txt"
 echo "load average (1/5/15 min) at start: $load_start; after throughput runs: $load_mid; at end: $load_end; $(nproc) cores"

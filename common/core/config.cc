@@ -18,6 +18,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/core/build_info.h"
+
 namespace sc {
 namespace {
 
@@ -420,6 +422,11 @@ Result<Options::Outcome> Options::parse(int argc, const char* const* argv) {
       std::cout.flush();
       return Outcome::exit_ok;
     }
+    if (a == "--version") {
+      std::cout << version_line(program_) << "\n";
+      std::cout.flush();
+      return Outcome::exit_ok;
+    }
   }
 
   std::string config_path;
@@ -512,7 +519,8 @@ std::string Options::help_text() const {
   out << "Each flag can also be set in the environment as SWARMCACHE_<FLAG> (upper case, '-' as '_').\n";
   out << "Precedence: flags, then environment, then the config file, then defaults.\n\n";
   out << "  --config FILE  (env SWARMCACHE_CONFIG)\n      YAML configuration file.\n";
-  out << "  --help\n      Print this help and exit.\n\n";
+  out << "  --help\n      Print this help and exit.\n";
+  out << "  --version\n      Print the version, git revision and build type, and exit.\n\n";
   out << "Keys:\n";
   for (const auto& d : decls_) {
     out << "  " << d.key;

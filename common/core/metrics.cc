@@ -1,12 +1,21 @@
 // Prometheus metrics: atomics on the update path, a mutex only where a family creates or finds
-// a child, and a renderer for the text exposition format 0.0.4 served at /metrics.
+// a child, and a renderer for the text exposition format 0.0.4 served at /metrics. Every
+// registry also carries the standard process_* metrics (read from /proc when scraped) and
+// swarmcache_build_info, so every daemon exports them.
 #include "common/core/metrics.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <variant>
+
+#include "common/core/build_info.h"
 
 namespace sc {
 namespace {
@@ -155,7 +164,64 @@ struct MetricsRegistry::Entry {
       impl;
 };
 
-MetricsRegistry::MetricsRegistry() = default;
+namespace {
+
+// Fields of /proc/self/stat after the ")" that closes the command name; field 3 is index 0.
+std::vector<std::string> proc_stat_fields() {
+  std::ifstream in("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  std::vector<std::string> out;
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return out;
+  std::istringstream rest(text.substr(close + 1));
+  for (std::string f; rest >> f;) out.push_back(std::move(f));
+  return out;
+}
+
+double stat_field(const std::vector<std::string>& f, size_t field_number) {
+  size_t i = field_number - 3;
+  return i < f.size() ? std::strtod(f[i].c_str(), nullptr) : 0;
+}
+
+double process_cpu_seconds() {
+  auto f = proc_stat_fields();
+  return (stat_field(f, 14) + stat_field(f, 15)) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double process_resident_bytes() {
+  return stat_field(proc_stat_fields(), 24) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+double process_open_fds() {
+  std::error_code ec;
+  double n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) n++;
+  return n;
+}
+
+// Boot time (btime of /proc/stat) plus the process's start in ticks since boot.
+double process_start_seconds() {
+  std::ifstream in("/proc/stat");
+  double btime = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("btime ")) btime = std::strtod(line.c_str() + 6, nullptr);
+  return btime + stat_field(proc_stat_fields(), 22) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+MetricsRegistry::MetricsRegistry() {
+  const BuildInfo& b = build_info();
+  gauge_family("swarmcache_build_info", "Always 1; the labels say what was built.", {"version", "revision", "build_type"})
+      .with({b.version, b.revision, b.build_type})
+      .set(1);
+  callback("process_cpu_seconds_total", "User and system CPU time spent in seconds.", "counter", process_cpu_seconds);
+  callback("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", process_resident_bytes);
+  callback("process_open_fds", "Number of open file descriptors.", "gauge", process_open_fds);
+  double start = process_start_seconds();
+  callback("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.", "gauge",
+           [start] { return start; });
+}
 MetricsRegistry::~MetricsRegistry() = default;
 
 MetricsRegistry::Entry& MetricsRegistry::add(std::string name, std::string help, std::string type) {
@@ -229,10 +295,18 @@ Histogram& MetricsRegistry::histogram(std::string name, std::string help, std::v
 }
 
 void MetricsRegistry::gauge_callback(std::string name, std::string help, std::function<double()> fn) {
+  callback(std::move(name), std::move(help), "gauge", std::move(fn));
+}
+
+void MetricsRegistry::counter_callback(std::string name, std::string help, std::function<double()> fn) {
+  callback(std::move(name), std::move(help), "counter", std::move(fn));
+}
+
+void MetricsRegistry::callback(std::string name, std::string help, std::string type, std::function<double()> fn) {
   std::lock_guard lock(mu_);
-  Entry& e = add(std::move(name), std::move(help), "gauge");
-  if (std::holds_alternative<std::unique_ptr<Family<Gauge>>>(e.impl)) {
-    throw std::logic_error("metric '" + e.name + "' is already a plain gauge");
+  Entry& e = add(std::move(name), std::move(help), std::move(type));
+  if (!std::holds_alternative<std::monostate>(e.impl) && !std::holds_alternative<std::function<double()>>(e.impl)) {
+    throw std::logic_error("metric '" + e.name + "' is already a plain " + e.type);
   }
   e.impl = std::move(fn);
 }

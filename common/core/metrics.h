@@ -77,6 +77,8 @@ class Family {
   std::map<std::vector<std::string>, std::unique_ptr<M>> children_;
 };
 
+// Every registry starts with process_cpu_seconds_total, process_resident_memory_bytes,
+// process_open_fds, process_start_time_seconds and swarmcache_build_info.
 class MetricsRegistry {
  public:
   MetricsRegistry();
@@ -93,6 +95,8 @@ class MetricsRegistry {
   // A gauge computed when scraped (e.g. a store's peer count). The callback runs on the
   // scraping thread and must be thread-safe.
   void gauge_callback(std::string name, std::string help, std::function<double()> fn);
+  // The same for a counter kept elsewhere (it must never decrease).
+  void counter_callback(std::string name, std::string help, std::function<double()> fn);
 
   std::string render() const;
 
@@ -101,6 +105,7 @@ class MetricsRegistry {
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;
   Entry& add(std::string name, std::string help, std::string type);
+  void callback(std::string name, std::string help, std::string type, std::function<double()> fn);
 };
 
 }  // namespace sc

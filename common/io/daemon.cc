@@ -55,8 +55,8 @@ void adopt_systemd_socket(HttpServerOptions& options, std::string_view fd_name) 
 
 void log_listener(std::string_view name, uint16_t port) {
   std::string key = std::string(name) + "_port";
-  // Logged at warn so it shows even at --log-level warn: a test or an operator needs it.
-  SC_LOG(LogLevel::warn, "listening", {"name", name}, {key, port});
+  // Written whatever the log level (no SC_LOG gate): a test or an operator needs it.
+  log_write(LogLevel::info, "listening", {{"name", name}, {key, port}});
 }
 
 int run_daemon(EventLoop& loop, std::function<void(std::function<void()> done)> graceful_stop) {

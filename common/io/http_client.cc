@@ -440,7 +440,7 @@ int on_header(evhttp_request* req, void* arg) {
   int code = evhttp_request_get_response_code(req);
   if (code == 100) return 0;  // an interim response; the real head follows
   c->head_seen = true;
-  c->last_activity_ms = c->impl->loop.clock().now_ms();
+  c->last_activity_ms = c->impl->loop.clock().mono_ms();
   HttpResponse head = head_of(req);
   if (c->max_bytes > 0) {
     std::string_view cl = head.header("Content-Length");
@@ -466,7 +466,7 @@ int on_header(evhttp_request* req, void* arg) {
 void on_chunk(evhttp_request* req, void* arg) {
   auto* c = static_cast<HttpCall*>(arg);
   if (c->done) return;  // libevent drains what we leave
-  c->last_activity_ms = c->impl->loop.clock().now_ms();
+  c->last_activity_ms = c->impl->loop.clock().mono_ms();
   evbuffer* in = evhttp_request_get_input_buffer(req);
   int nvec = evbuffer_peek(in, -1, nullptr, nullptr, 0);
   if (nvec <= 0) return;
@@ -516,7 +516,7 @@ Status HttpClient::Impl::start(HttpCall* c, std::string_view method, std::string
   }
   c->where = u->host_header();
   if (u->port == (u->tls ? 443 : 80)) c->where += ":" + std::to_string(u->port);
-  c->last_activity_ms = loop.clock().now_ms();
+  c->last_activity_ms = loop.clock().mono_ms();
   const int64_t timeout_ms = c->timeout_ms;
   const uint64_t max_bytes = c->max_bytes;
 
@@ -583,7 +583,7 @@ Status HttpClient::Impl::start(HttpCall* c, std::string_view method, std::string
   if (c->streaming) {
     int64_t period = std::clamp<int64_t>(timeout_ms / 4, 10, kMaxIdleCheckMs);
     c->timer = loop.every(period, [this, c] {
-      if (!c->done && !c->paused && loop.clock().now_ms() - c->last_activity_ms >= c->timeout_ms) {
+      if (!c->done && !c->paused && loop.clock().mono_ms() - c->last_activity_ms >= c->timeout_ms) {
         finish(c, fail(Errc::timeout, "no data from " + c->where + " for " + std::to_string(c->timeout_ms) + " ms"));
       }
     });
@@ -654,7 +654,7 @@ void HttpClient::resume(RequestId id) {
   HttpCall* c = it->second.get();
   if (!c->paused || c->done) return;
   c->paused = false;
-  c->last_activity_ms = impl_->loop.clock().now_ms();
+  c->last_activity_ms = impl_->loop.clock().mono_ms();
   // Deferred, so that resume() called from inside on_body does not re-enter it.
   std::weak_ptr<Impl> weak = impl_;
   impl_->loop.defer([weak, id] {

@@ -78,6 +78,13 @@ void HttpRequest::reply_error(const Error& err) {
   reply(errc_http_status(err.code), "application/json", body.dump());
 }
 
+void HttpRequest::stream_write_copy(std::string_view data) {
+  evbuffer* b = evbuffer_new();
+  evbuffer_add(b, data.data(), data.size());
+  stream_write(b);
+  evbuffer_free(b);
+}
+
 struct Route {
   std::string pattern;  // without the trailing '*'
   bool prefix;
@@ -102,7 +109,31 @@ struct ConnCtx {
   bufferevent_data_cb evhtp_readcb = nullptr;
   void* evhtp_readcb_arg = nullptr;
   std::weak_ptr<EvRequest> held;
+  // Pipelined bytes behind a bodiless request, kept from evhtp until that request is answered:
+  // evhtp parses one request per read and complains on stderr about the rest ("ODDITY").
+  evbuffer* backlog = nullptr;
+
+  ~ConnCtx() {
+    if (backlog) evbuffer_free(backlog);
+  }
+  // Puts the held-back bytes in front of what the socket delivered since.
+  void restore_backlog(bufferevent* bev) {
+    if (backlog && evbuffer_get_length(backlog) > 0) evbuffer_prepend_buffer(bufferevent_get_input(bev), backlog);
+  }
 };
+
+// Whether a request head (the first head_len bytes of `in`) announces a body. Without
+// Content-Length or Transfer-Encoding a request has none (RFC 9112 6.3).
+static bool declares_body(evbuffer* in, size_t head_len) {
+  std::string_view head(reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(head_len))), head_len);
+  for (size_t nl = head.find('\n'); nl != std::string_view::npos; nl = head.find('\n', nl + 1)) {
+    std::string_view line = head.substr(nl + 1);
+    for (std::string_view name : {std::string_view("content-length:"), std::string_view("transfer-encoding:")}) {
+      if (line.size() >= name.size() && strncasecmp(line.data(), name.data(), name.size()) == 0) return true;
+    }
+  }
+  return false;
+}
 
 // Releases a connection's state when evhtp will not call its fini hooks (take_over()).
 static void forget_connection(ConnCtx* c);
@@ -231,6 +262,7 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
     ConnCtx* c = ctx_;
     r_ = nullptr;
     bufferevent* bev = evhtp_connection_take_ownership(conn);
+    c->restore_backlog(bev);  // bytes the client sent right behind its CONNECT are the tunnel's
     forget_connection(c);  // evhtp dropped our hooks with the connection: no fini hook will run
     evhtp_connection_free(conn);  // frees evhtp's state, not the bufferevent we now own
     return bev;
@@ -391,8 +423,26 @@ struct HttpServer::Impl {
           refuse(c, false, status, uri ? "request URI too long" : "request header fields too large");
           return;
         }
+        size_t end = static_cast<size_t>(head_end) + 4;
+        if (head_end >= 0 && evbuffer_get_length(in) > end && !declares_body(in, end)) {
+          // Pipelined: evhtp gets this request alone; the rest waits in the backlog. (Only
+          // the front of a bufferevent's input may be changed: its end is libevent's.)
+          if (!c->backlog) c->backlog = evbuffer_new();
+          evbuffer* head = evbuffer_new();
+          evbuffer_remove_buffer(in, head, end);
+          evbuffer_remove_buffer(in, c->backlog, evbuffer_get_length(in));
+          evbuffer_prepend_buffer(in, head);
+          evbuffer_free(head);
+        }
       }
       c->awaiting_head = false;
+    } else if (c && c->backlog && evbuffer_get_length(c->backlog) > 0) {
+      // More pipelined requests while the current one (bodiless) is answered: queue them, and
+      // stop reading the socket once a head's worth waits (TCP pushes back on the client).
+      evbuffer* in = bufferevent_get_input(bev);
+      evbuffer_remove_buffer(in, c->backlog, evbuffer_get_length(in));
+      if (evbuffer_get_length(c->backlog) > c->server->head_cap()) bufferevent_disable(bev, EV_READ);
+      return;
     }
     if (c) c->evhtp_readcb(bev, arg);
   }
@@ -458,6 +508,10 @@ struct HttpServer::Impl {
     // socket to become readable again, though the next requests may already be buffered. Ask
     // for the read callback again, deferred: evhtp resets its parser after this hook returns.
     bufferevent* bev = c->conn->bev;
+    if (bev && c->backlog && evbuffer_get_length(c->backlog) > 0) {
+      c->restore_backlog(bev);
+      bufferevent_enable(bev, EV_READ);
+    }
     if (bev && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
       bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
     return EVHTP_RES_OK;
@@ -544,6 +598,7 @@ struct Linger {
   std::unique_ptr<Timer> timer;  // its callback frees this Linger: Timer allows that
   uint64_t discarded = 0;
   bool shut = false;
+  bool peer_done = false;  // the client closed its side first: close once the answer is out
 
   void close() {
     {
@@ -556,6 +611,7 @@ struct Linger {
   static void on_write(bufferevent* bev, void* arg) {
     auto* l = static_cast<Linger*>(arg);
     if (l->shut || evbuffer_get_length(bufferevent_get_output(bev)) > 0) return;
+    if (l->peer_done) return l->close();
     l->shut = true;
     ::shutdown(bufferevent_getfd(bev), SHUT_WR);  // the client sees the end of the answer
   }
@@ -566,7 +622,15 @@ struct Linger {
     evbuffer_drain(in, evbuffer_get_length(in));
     if (l->discarded > kLingerMaxBytes) l->close();
   }
-  static void on_event(bufferevent*, short, void* arg) { static_cast<Linger*>(arg)->close(); }
+  static void on_event(bufferevent* bev, short what, void* arg) {
+    auto* l = static_cast<Linger*>(arg);
+    if ((what & BEV_EVENT_EOF) && !l->shut && evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+      l->peer_done = true;
+      bufferevent_disable(bev, EV_READ);
+      return;
+    }
+    l->close();
+  }
 };
 
 void HttpServer::Impl::refuse(ConnCtx* c, bool in_parser, int status, const std::string& message) {

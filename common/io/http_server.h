@@ -48,6 +48,8 @@ class HttpRequest {
   // Streaming: start (with Content-Length if known, else chunked), append bytes, end.
   virtual void stream_start(int status, std::string_view content_type, int64_t content_length = -1) = 0;
   virtual void stream_write(struct evbuffer* data) = 0;
+  // The same for bytes in memory (copied): for callers that keep libevent out of sight.
+  void stream_write_copy(std::string_view data);
   virtual void stream_end() = 0;
   // Ends a streamed response without completing it (the body failed a check after its start
   // was sent): the connection closes after what is queued, so the client sees a truncated body,

@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstdio>
+#include <map>
+#include <set>
 #include <thread>
 
+#include "common/core/bytes.h"
 #include "common/core/config.h"
 #include "common/core/log.h"
 #include "common/core/metrics.h"
+#include "common/core/sha.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
 #include "common/io/systemd.h"
@@ -27,6 +30,21 @@ constexpr uint64_t kControlMaxBody = 4096;
 constexpr size_t kMaxAdvertisedSwarms = kMaxNodeSwarms;
 // Heartbeats are dropped rather than queued behind a stuck metastore.
 constexpr size_t kMaxHeartbeatBacklog = 4;
+// Traffic counters are brought up to date at every scrape and at least this often, so the bytes
+// of a torrent removed between two scrapes are lost for at most this long.
+constexpr int64_t kTrafficSampleMs = 5000;
+
+// "-SC0100-" then 12 hex digits of sha256(node id): peers recognise the node by its peer id
+// whatever address or ephemeral port its connections come from.
+std::string peer_id_for(const std::string& node_id) {
+  return "-SC0100-" + to_hex(sha256(node_id)).substr(0, 12);
+}
+
+// libtorrent keeps the last measured rate of a torrent nothing ticks any more: a finished
+// download, or a seed without peers, moves nothing. {download, upload} bytes/s.
+std::pair<int64_t, int64_t> live_rates(const TorrentStatus& t) {
+  return {t.complete ? 0 : t.download_rate, t.peers == 0 ? 0 : t.upload_rate};
+}
 
 std::string hostname() {
   char buf[256] = {};
@@ -42,11 +60,13 @@ std::string render_status_json(const std::vector<StatusField>& node, const std::
   for (const auto& f : node) node_obj.set(f.name, f.value);
   Json list = Json::array();
   for (const auto& t : torrents) {
+    auto [download_rate, upload_rate] = live_rates(t);
     Json prov = Json::array();
     for (const auto& p : t.provenance) {
       Json peer = Json::object();
       peer.set("endpoint", p.endpoint)
           .set("client", p.client)
+          .set("peer_id", p.peer_id)
           .set("bytes_given", p.bytes_given)
           .set("bytes_taken", p.bytes_taken)
           .set("pieces_given", p.pieces_given)
@@ -65,8 +85,8 @@ std::string render_status_json(const std::vector<StatusField>& node, const std::
         .set("complete", t.complete)
         .set("peers", t.peers)
         .set("seeds", t.seeds)
-        .set("download_rate", t.download_rate)
-        .set("upload_rate", t.upload_rate)
+        .set("download_rate", download_rate)
+        .set("upload_rate", upload_rate)
         .set("downloaded", t.downloaded)
         .set("uploaded", t.uploaded)
         .set("seeding_seconds", t.seeding_seconds)
@@ -85,11 +105,15 @@ std::string render_status_json(const std::vector<StatusField>& node, const std::
   return doc.dump();
 }
 
-void declare_node_options(Options& o, NodeConfig& c) {
+void declare_node_options(Options& o, NodeConfig& c, std::string_view role) {
+  bool seeder = role == "seeder";
   o.add_string("metastore", &c.metastore, "Metastore base URL, e.g. http://metastore:7070.", "metastore");
-  o.add_string("tracker", &c.tracker, "Announce URL put into torrents (e.g. http://tracker:6969/announce).", "tracker");
+  o.add_string("tracker", &c.tracker,
+               seeder ? "Announce URL put into torrents (e.g. http://tracker:6969/announce)."
+                      : "Announce URL added to every torrent followed (e.g. http://tracker:6969/announce).",
+               "tracker");
   o.add_string("token_file", &c.token_file, "File holding the bearer token sent to the metastore.", "token-file");
-  o.add_string("data", &c.data, "Content directory.", "data");
+  o.add_string("data", &c.data, seeder ? "Content directory to seed." : "Directory downloads are written to.", "data");
   o.add_string("state", &c.state, "State directory (resume data, caches, event position).", "state");
   o.add_string("listen", &c.listen, "Control API HOST:PORT (port 0 = any free port).", "listen");
   o.add_string("peer_listen", &c.peer_listen, "BitTorrent listener HOST:PORT (port 0 = any free port).", "peer-listen");
@@ -101,8 +125,9 @@ void declare_node_options(Options& o, NodeConfig& c) {
   o.add_int("swarm.connections_limit", &c.connections_limit, "Peer connections over all torrents.", "connections-limit");
   o.add_int("swarm.unchoke_slots", &c.unchoke_slots, "Peers unchoked at once (-1 = all interested peers).", "unchoke-slots");
   o.add_bool("swarm.dht", &c.dht, "Trackerless mode: DHT and local service discovery.", "dht");
-  o.add_bool("swarm.super_seed", &c.super_seed,
-             "Seeder: reveal pieces one at a time (BEP 16) so the origin sends each piece about once.", "super-seed");
+  if (seeder)
+    o.add_bool("swarm.super_seed", &c.super_seed,
+               "Reveal pieces one at a time (BEP 16) so the origin sends each piece about once.", "super-seed");
   o.add_duration("heartbeat_interval", &c.heartbeat_interval_ms, "How often the node registers itself.", "heartbeat-interval");
   o.add_duration("swarm.resume_save_interval", &c.resume_save_interval_ms, "How often resume data is saved.", "resume-save-interval");
 }
@@ -116,12 +141,25 @@ struct SwarmNode::Impl {
   std::unique_ptr<SwarmSession> swarm;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<MetastoreWorker> worker;
+  // Heartbeats get their own worker thread (and so their own connection): on the shared one
+  // they queued behind the leecher's 30 s event long-poll and outlived their 3x-interval TTL.
+  std::unique_ptr<MetastoreWorker> beat_worker;
   std::unique_ptr<Timer> heartbeat_timer, watchdog;
   std::function<std::vector<StatusField>()> extra;
   std::function<bool()> ready = [] { return true; };
   std::function<void(std::function<void()>)> shutdown_hook;
   bool draining = false;
   std::string control_url;
+  // libtorrent's per-torrent byte totals vanish with the torrent and restart when it is added
+  // again: the sampler adds each torrent's growth since its last look to lifetime counters.
+  std::map<std::string, std::pair<int64_t, int64_t>> traffic_seen;  // infohash → {down, up}
+  std::set<std::string> keyed;  // keys with their own series, at most kMaxKeyedSeries
+  Counter* bytes_down = nullptr;
+  Counter* bytes_up = nullptr;
+  Family<Counter>* key_down = nullptr;
+  Family<Counter>* key_up = nullptr;
+  Gauge* peers = nullptr;
+  std::unique_ptr<Timer> traffic_timer;
   Counter* heartbeats_ok = nullptr;
   Counter* heartbeats_failed = nullptr;
   Counter* status_requests = nullptr;
@@ -129,13 +167,37 @@ struct SwarmNode::Impl {
   std::vector<StatusField> node_fields() const {
     return {{"id", Json::string(id)},
             {"role", Json::string(role)},
+            {"peer_id", Json::string(peer_id_for(id))},
             {"control_port", Json::integer(http ? http->port() : 0)},
             {"peer_port", Json::integer(swarm ? swarm->listen_port() : 0)},
             {"dropped_alerts", Json::integer(swarm ? swarm->dropped_alerts() : 0)}};
   }
 
+  void sample_traffic() {
+    std::map<std::string, std::pair<int64_t, int64_t>> seen;
+    int64_t connected = 0;
+    for (const auto& t : swarm->status()) {
+      connected += t.peers;
+      auto before = traffic_seen.find(t.infohash);
+      auto [down0, up0] = before == traffic_seen.end() ? std::pair<int64_t, int64_t>{0, 0} : before->second;
+      // A total below the last look means the torrent was added again: it counts from zero.
+      uint64_t down = static_cast<uint64_t>(t.downloaded >= down0 ? t.downloaded - down0 : t.downloaded);
+      uint64_t up = static_cast<uint64_t>(t.uploaded >= up0 ? t.uploaded - up0 : t.uploaded);
+      bytes_down->inc(down);
+      bytes_up->inc(up);
+      if (!t.key.empty() && (keyed.contains(t.key) || keyed.size() < kMaxKeyedSeries)) {
+        keyed.insert(t.key);
+        key_down->with({t.key}).inc(down);
+        key_up->with({t.key}).inc(up);
+      }
+      seen[t.infohash] = {t.downloaded, t.uploaded};
+    }
+    traffic_seen = std::move(seen);
+    peers->set(connected);
+  }
+
   void heartbeat() {
-    if (!worker || worker->backlog() > kMaxHeartbeatBacklog) return;
+    if (!beat_worker || beat_worker->backlog() > kMaxHeartbeatBacklog) return;
     NodeInfo n;
     n.id = id;
     n.role = role;
@@ -146,14 +208,15 @@ struct SwarmNode::Impl {
     for (auto& t : st) {
       if (n.swarms.size() < kMaxAdvertisedSwarms) n.swarms.push_back(t.infohash);
       complete += t.complete;
-      down += t.download_rate;
-      up += t.upload_rate;
+      auto [d, u] = live_rates(t);
+      down += d;
+      up += u;
     }
     n.info_json = "{\"torrents\":" + std::to_string(st.size()) + ",\"complete\":" + std::to_string(complete) +
                   ",\"download_rate\":" + std::to_string(down) + ",\"upload_rate\":" + std::to_string(up) +
                   ",\"peer_port\":" + std::to_string(swarm->listen_port()) + "}";
     auto ok = std::make_shared<Status>();
-    worker->post([n, ok](const MetastoreClient& c) { *ok = c.heartbeat(n); },
+    beat_worker->post([n, ok](const MetastoreClient& c) { *ok = c.heartbeat(n); },
                  [this, ok] {
                    if (*ok) {
                      heartbeats_ok->inc();
@@ -172,6 +235,7 @@ SwarmNode::SwarmNode(std::string role, NodeConfig config) : impl_(std::make_uniq
 
 SwarmNode::~SwarmNode() {
   if (impl_->worker) impl_->worker->stop();
+  if (impl_->beat_worker) impl_->beat_worker->stop();
 }
 
 Status SwarmNode::start() {
@@ -197,6 +261,7 @@ Status SwarmNode::start() {
   if (!swarm) return std::unexpected(swarm.error());
   im.swarm = std::move(*swarm);
   im.id = c.node_id.empty() ? hostname() + "-" + std::to_string(im.swarm->listen_port()) : c.node_id;
+  im.swarm->set_peer_id(peer_id_for(im.id));
 
   std::string prefix = "swarmcache_" + im.role + "_";
   im.heartbeats_ok = &im.registry.counter(prefix + "heartbeats_total", "Heartbeats accepted by the metastore.");
@@ -206,10 +271,18 @@ Status SwarmNode::start() {
   im.registry.gauge_callback(prefix + "torrents", "Torrents in the session.", [sw] {
     return static_cast<double>(sw->infohashes().size());
   });
+  im.bytes_down = &im.registry.counter(prefix + "downloaded_bytes_total", "Payload bytes received from peers.");
+  im.bytes_up = &im.registry.counter(prefix + "uploaded_bytes_total", "Payload bytes sent to peers.");
+  im.key_down = &im.registry.counter_family(prefix + "key_downloaded_bytes_total",
+                                            "Payload bytes received, per content key (the first keys only).", {"key"});
+  im.key_up = &im.registry.counter_family(prefix + "key_uploaded_bytes_total",
+                                          "Payload bytes sent, per content key (the first keys only).", {"key"});
+  im.peers = &im.registry.gauge(prefix + "peers", "Peer connections over all torrents.");
 
   {
     auto client = MetastoreClient::create({.base_url = c.metastore, .token = *token});
     if (!client) return std::unexpected(client.error());
+    im.beat_worker = std::make_unique<MetastoreWorker>(im.loop, *client);
     im.worker = std::make_unique<MetastoreWorker>(im.loop, std::move(*client));
   }
 
@@ -234,6 +307,7 @@ Status SwarmNode::start() {
     req.reply(200, "text/plain", "ready\n");
   });
   im.http->route("/metrics", [p](HttpRequest& req) {
+    p->sample_traffic();
     req.reply(200, "text/plain; version=0.0.4; charset=utf-8", p->registry.render());
   });
   if (auto st = im.http->start(); !st) return fail(st.error().code, "control listener " + c.listen + ": " + st.error().message);
@@ -245,17 +319,18 @@ Status SwarmNode::start() {
   }
   im.control_url = "http://" + host + ":" + std::to_string(im.http->port());
 
-  std::printf("%s listening control_port=%u peer_port=%u node_id=%s\n", ("swarmcache-" + im.role).c_str(),
-              static_cast<unsigned>(im.http->port()), static_cast<unsigned>(im.swarm->listen_port()), im.id.c_str());
-  std::fflush(stdout);
-  SC_INFO("listening", {"role", im.role}, {"control_port", static_cast<int>(im.http->port())},
-          {"peer_port", static_cast<int>(im.swarm->listen_port())}, {"node_id", im.id},
-          {"control_adopted", ho.adopted_fd >= 0});
+  // The daemons' start-up line (common/io/daemon's log_listener format), written whatever the
+  // log level; control_port is the http port's older name, kept for scripts that read it.
+  log_write(LogLevel::info, "listening",
+            {{"name", "http"}, {"http_port", im.http->port()}, {"control_port", im.http->port()},
+             {"peer_port", im.swarm->listen_port()}, {"node_id", im.id}, {"role", im.role},
+             {"control_adopted", ho.adopted_fd >= 0}});
 
   if (im.worker && c.heartbeat_interval_ms > 0) {
     im.heartbeat_timer = im.loop.every(c.heartbeat_interval_ms, [p] { p->heartbeat(); });
     im.loop.defer([p] { p->heartbeat(); });
   }
+  im.traffic_timer = im.loop.every(kTrafficSampleMs, [p] { p->sample_traffic(); });
   im.watchdog = start_watchdog(im.loop);
   return {};
 }
@@ -269,8 +344,10 @@ int SwarmNode::run() {
     SC_INFO("shutting down", {"role", p->role});
     notify_stopping();
     p->heartbeat_timer.reset();
+    p->traffic_timer.reset();
     auto finish_swarm = [p] {
       if (p->worker) p->worker->stop();
+      if (p->beat_worker) p->beat_worker->stop();
       p->swarm->shutdown([p] {
         p->http->shutdown([p] { p->loop.stop(); });
       });

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/core/error.h"
@@ -41,8 +42,13 @@ struct NodeConfig {
   int64_t resume_save_interval_ms = 30'000;
 };
 
-// Declares the flags and config keys every swarm node takes (see design.md).
-void declare_node_options(Options& options, NodeConfig& config);
+// Metric series labelled by content key stop at this many keys per process (the totals keep
+// counting): a Prometheus series per key is fine for tens of keys, not for a registry of them.
+inline constexpr size_t kMaxKeyedSeries = 100;
+
+// Declares the flags and config keys every swarm node takes (see design.md), with help text
+// for `role` ("seeder" or "leecher"); seeder-only keys are declared for the seeder only.
+void declare_node_options(Options& options, NodeConfig& config, std::string_view role = "seeder");
 
 // One extra top-level field of the status document.
 struct StatusField {

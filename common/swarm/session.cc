@@ -24,6 +24,11 @@
 //   super_seed, seeder --super-seed) brings that to ~1.05 but was slower end to end on loopback
 //   (2.8x vs 2.5x the limit, 10 leechers, 64 MiB, 8 MiB/s caps, loaded 2-core host), so it is
 //   off by default until measured on the emulated LAN. Large send buffers keep LAN pipes full.
+// - Strict end game: a block is requested from a second peer only once every block of the
+//   torrent has been requested. Without it libtorrent duplicates requests whenever a peer has
+//   nothing new to offer, and on bench/swarm/lan.sh (64 MiB, 10 hosts, 100 Mbit/s) leechers
+//   received 1.147 payload bytes per byte delivered; strict, 1.014 (and 1.03 instead of 1.16
+//   bytes on the wire), in about the same time.
 // - TCP only (uTP measured 15x slower on loopback), no UPnP/NAT-PMP/LSD/DHT unless asked.
 #include "common/swarm/session.h"
 
@@ -84,9 +89,9 @@ std::string endpoint_str(const lt::tcp::endpoint& ep) {
   return o.str();
 }
 
-std::string client_of(const lt::peer_id& pid) {
+std::string printable(const lt::peer_id& pid, int len) {
   std::string s;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < len; ++i) {
     char c = pid[i];
     s.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '.');
   }
@@ -220,7 +225,8 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
     }
     PeerProvenance p;
     p.endpoint = id == "other" ? "other" : endpoint_str(ep);
-    p.client = id == "other" ? "" : client_of(pid);
+    p.client = id == "other" ? "" : printable(pid, 8);
+    p.peer_id = id == "other" || pid.is_all_zeros() ? "" : printable(pid, 20);
     r.peers.push_back(std::move(p));
     r.peer_index.emplace(id, static_cast<int>(r.peers.size() - 1));
     return static_cast<int>(r.peers.size() - 1);
@@ -381,7 +387,8 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   sp.set_int(lt::settings_pack::seed_choking_algorithm, lt::settings_pack::round_robin);
   sp.set_int(lt::settings_pack::unchoke_slots_limit, options.unchoke_slots);
   sp.set_bool(lt::settings_pack::send_redundant_have, true);
-  sp.set_bool(lt::settings_pack::strict_end_game_mode, false);
+  // Duplicate requests only once every block of the torrent is requested (see the top of file).
+  sp.set_bool(lt::settings_pack::strict_end_game_mode, true);
   sp.set_bool(lt::settings_pack::announce_to_all_trackers, true);
   sp.set_bool(lt::settings_pack::announce_to_all_tiers, true);
   // Turn a tracker reply into connections at once, and keep LAN pipes full.
@@ -466,6 +473,13 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
 SwarmSession::~SwarmSession() = default;
 
 uint16_t SwarmSession::listen_port() const { return impl_->port; }
+
+void SwarmSession::set_peer_id(std::string_view peer_id) {
+  if (!impl_->ses) return;
+  lt::settings_pack sp;
+  sp.set_str(lt::settings_pack::peer_fingerprint, std::string(peer_id));
+  impl_->ses->apply_settings(std::move(sp));
+}
 
 Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOptions& o) try {
   if (!impl_->ses) return fail(Errc::unavailable, "swarm session stopped");

@@ -41,6 +41,7 @@ struct SwarmOptions {
 struct PeerProvenance {
   std::string endpoint;      // "ip:port" as seen on the connection
   std::string client;        // peer id prefix in printable form ("-SC0100-", "-aria2-")
+  std::string peer_id;       // the whole peer id in printable form (maps swarmcache peers to nodes)
   int64_t bytes_given = 0;   // payload we received from it (blocks it supplied)
   int64_t bytes_taken = 0;   // payload we sent to it
   int64_t pieces_given = 0;  // pieces whose last block came from it
@@ -97,6 +98,9 @@ class SwarmSession {
   SwarmSession& operator=(const SwarmSession&) = delete;
 
   uint16_t listen_port() const;
+  // Sets the 20-byte peer id of torrents added from now on (libtorrent pads shorter ids
+  // with random bytes per torrent; a full one makes the node recognisable to its peers).
+  void set_peer_id(std::string_view peer_id);
 
   // Adds a torrent (bencoded .torrent bytes); uses saved resume data for it when present.
   // Returns the info hash. Adding one already present updates its key and returns its hash.

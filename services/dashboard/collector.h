@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/core/error.h"
 #include "overview.h"
@@ -23,6 +24,8 @@ using Getter = std::function<void(const std::string& url, std::function<void(Res
 struct CollectorOptions {
   std::string metastore;           // base URL, e.g. http://metastore:7070
   int64_t poll_interval_ms = 2000;
+  std::string tracker_admin;         // tracker's admin base URL ("" = not shown)
+  std::vector<std::string> proxies;  // proxy base URLs: health and bytes by source
 };
 
 class Collector {
@@ -40,6 +43,8 @@ class Collector {
  private:
   struct Round;
   void finish(Round& round);
+  void probe(const std::shared_ptr<Round>& round, size_t index);
+  void settle(const std::shared_ptr<Round>& round);
   EventLoop& loop_;
   CollectorOptions opt_;
   Getter get_;

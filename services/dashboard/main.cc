@@ -23,10 +23,14 @@ constexpr size_t kMaxBodyBytes = 8 << 20;
 int main(int argc, char** argv) {
   std::string listen = "0.0.0.0:8080", metastore = "http://127.0.0.1:7070", token_file, log_level = "info";
   int64_t poll_ms = 2000;
+  std::string tracker_admin;
+  std::vector<std::string> proxies;
   Options opts("swarmcache-dashboard", "Web page and JSON API over every swarmcache node and swarm.");
   opts.add_string("listen", &listen, "HTTP listener HOST:PORT (port 0 = any free port)", "listen");
   opts.add_string("metastore", &metastore, "metastore base URL", "metastore");
   opts.add_string("token_file", &token_file, "bearer token sent to the metastore (when reads are closed)", "token-file");
+  opts.add_string("tracker_admin", &tracker_admin, "tracker admin base URL whose health is shown, e.g. http://tracker:6880", "tracker-admin");
+  opts.add_list("proxies", &proxies, "proxy base URLs whose health and bytes by source are shown (comma-separated or repeated)", "proxy");
   opts.add_duration("poll_interval", &poll_ms, "how often nodes are polled", "poll-interval");
   opts.add_string("log_level", &log_level, "debug, info, warn or error", "log-level");
   if (auto exit_code = parse_command_line(opts, "swarmcache-dashboard", argc, argv, log_level)) return *exit_code;
@@ -56,7 +60,7 @@ int main(int argc, char** argv) {
                      done(std::move(r->body));
                    });
   };
-  dashboard::DashboardApp app(loop, http, dashboard::CollectorOptions{metastore, poll_ms}, get);
+  dashboard::DashboardApp app(loop, http, dashboard::CollectorOptions{metastore, poll_ms, tracker_admin, proxies}, get);
   if (auto st = app.start(); !st) {
     fprintf(stderr, "swarmcache-dashboard: %s\n", st.error().message.c_str());
     return 1;

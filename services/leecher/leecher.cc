@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "common/core/config.h"
 #include "common/core/log.h"
@@ -33,6 +34,8 @@ constexpr int64_t kPolicyCheckMs = 1000;
 constexpr int kListPage = 500;
 // Keys followed at once: a bound on what a hostile metastore can make us add.
 constexpr size_t kMaxItems = 100'000;
+// Download durations, seconds: from a small file on a LAN to a large image over a slow link.
+const std::vector<double> kDurationBuckets = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
 
 // The literal part of a glob before its first wildcard: what the first sync lists by prefix.
 std::string glob_prefix(const std::string& glob) {
@@ -95,6 +98,10 @@ struct Leecher::Impl {
   Counter& poll_failures;
   Counter& completed;
   Counter& retired;
+  Histogram& download_seconds;
+  Family<Gauge>& key_download_seconds;
+  std::map<std::string, int64_t> added_ms;  // infohash → when this run started downloading it
+  std::set<std::string> key_download_seconds_keys;  // at most kMaxKeyedSeries
 
   Impl(SwarmNode& n, LeecherConfig c)
       : node(n),
@@ -102,7 +109,13 @@ struct Leecher::Impl {
         events_applied(n.metrics().counter("swarmcache_leecher_events_applied_total", "Metastore events applied.")),
         poll_failures(n.metrics().counter("swarmcache_leecher_event_poll_failures_total", "Failed event polls.")),
         completed(n.metrics().counter("swarmcache_leecher_completed_total", "Torrents fully downloaded and verified.")),
-        retired(n.metrics().counter("swarmcache_leecher_retired_total", "Torrents whose seed policy ended.")) {}
+        retired(n.metrics().counter("swarmcache_leecher_retired_total", "Torrents whose seed policy ended.")),
+        download_seconds(n.metrics().histogram("swarmcache_leecher_download_duration_seconds",
+                                               "From adding a torrent to having every piece verified.",
+                                               kDurationBuckets)),
+        key_download_seconds(n.metrics().gauge_family("swarmcache_leecher_key_download_seconds",
+                                                      "Last download duration per content key (the first keys only).",
+                                                      {"key"})) {}
 
   const std::string& state_dir() const { return node.config().state; }
 
@@ -127,6 +140,7 @@ struct Leecher::Impl {
     if (!node.config().tracker.empty()) ao.trackers.push_back(node.config().tracker);
     auto ih = node.swarm().add(torrent, ao);
     if (!ih) return std::unexpected(ih.error());
+    added_ms.try_emplace(*ih, node.loop().clock().mono_ms());
     return {};
   }
 
@@ -289,15 +303,24 @@ struct Leecher::Impl {
 
   void on_complete(const std::string& ih) {
     bool changed = false;
+    auto added = added_ms.find(ih);
+    double seconds = added == added_ms.end() ? -1 : static_cast<double>(node.loop().clock().mono_ms() - added->second) / 1000;
     for (auto& [key, item] : state.items) {
       if (item.infohash != ih || item.complete) continue;
       item.complete = true;
       item.completed_at_ms = system_now_ms();
-      completed.inc();
       changed = true;
+      if (seconds >= 0 && key_download_seconds_keys.size() < kMaxKeyedSeries) key_download_seconds_keys.insert(key);
+      if (seconds >= 0 && key_download_seconds_keys.contains(key))
+        key_download_seconds.with({key}).set(static_cast<int64_t>(seconds + 0.5));
       SC_INFO("complete", {"key", key}, {"infohash", ih});
     }
-    if (changed) save();
+    if (added != added_ms.end()) added_ms.erase(added);
+    if (!changed) return;
+    // One torrent, however many keys share its bytes.
+    completed.inc();
+    if (seconds >= 0) download_seconds.observe(seconds);
+    save();
   }
 
   void check_policy() {

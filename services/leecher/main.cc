@@ -23,8 +23,11 @@ int run(int argc, char** argv) {
                "verifies them and seeds them for a policy-defined time");
   NodeConfig cfg;
   cfg.resume_save_interval_ms = kLeecherResumeSaveMs;
+  // Clear of the seeder's defaults (7880, 6881), so both run on one host as they are.
+  cfg.listen = "0.0.0.0:7881";
+  cfg.peer_listen = "0.0.0.0:6882";
   LeecherConfig lcfg;
-  declare_node_options(opts, cfg);
+  declare_node_options(opts, cfg, "leecher");
   declare_leecher_options(opts, lcfg);
   if (auto exit_code = parse_command_line(opts, "swarmcache-leecher", argc, argv, cfg.log_level)) return *exit_code;
   SwarmNode node("leecher", cfg);

@@ -51,8 +51,11 @@ int run(int argc, char** argv) {
   // 0.57-0.71x with 2.
   int64_t threads = 2;
   opts.add_string("listen", &listen, "HTTP listener HOST:PORT (port 0 picks a free one)", "listen");
-  opts.add_string("redis.url", &redis_url, "redis://[:password@]host:port/db", "redis");
+  opts.add_string("redis.url", &redis_url, "redis://[:password@]host:port/db or sentinel://[:password@]h1:26379,h2:26379/master/db", "redis");
   opts.add_string("redis.prefix", &redis_prefix, "prefix of every Redis key this service writes");
+  int64_t wait_replicas = 0;
+  opts.add_int("redis.wait_replicas", &wait_replicas,
+               "acknowledge a write only once this many replicas have it (Redis WAIT; 0: do not wait)");
   opts.add_string("auth.tokens_file", &tokens_file, "file of bearer tokens allowed to write, one per line", "auth-tokens");
   opts.add_string("auth.jwt.keys_file", &jwt_keys_file, "JWKS (JSON) or PEM public key: JWTs signed with it may write");
   opts.add_string("auth.jwt.issuer", &jwt.issuer, "required JWT iss (empty: not checked)");
@@ -100,7 +103,7 @@ int run(int argc, char** argv) {
   }
   if (!auth.configured()) SC_WARN("no --auth-tokens nor JWT keys: writes are open to anyone who can reach this port");
   if (cfg.max_torrent_bytes <= 0 || cfg.gc_interval_ms <= 0 || cfg.gc_max_age_ms < 0 || cfg.gc_max_count < 0 ||
-      threads < 0 || threads > 64 || cfg.events_max_len < 1) {
+      threads < 0 || threads > 64 || cfg.events_max_len < 1 || wait_replicas < 0 || wait_replicas > 100) {
     SC_ERROR("invalid limits or gc settings");
     return 2;
   }
@@ -113,7 +116,7 @@ int run(int argc, char** argv) {
     auto w = std::make_unique<Worker>();
     w->redis = std::make_unique<RedisClient>(base, *ropts);
     if (auto st = w->redis->start(); !st) return std::unexpected(st.error());
-    w->store = std::make_unique<RedisTorrentStore>(*w->redis, redis_prefix, cfg.events_max_len);
+    w->store = std::make_unique<RedisTorrentStore>(*w->redis, redis_prefix, cfg.events_max_len, wait_replicas);
     w->service = std::make_unique<MetastoreService>(base, loop.clock(), *w->store, auth, metrics, cfg, housekeeping);
     return w;
   };
@@ -149,6 +152,19 @@ int run(int argc, char** argv) {
     std::lock_guard lock(workers_mu);
     workers.push_back(std::move(*w));
   };
+  // On the worker thread as it ends, before its event_base goes: its service, store and Redis
+  // connection are torn down there, in that order.
+  hopts.thread_exit = [&](struct event_base*) {
+    std::unique_ptr<Worker> mine;
+    {
+      std::lock_guard lock(workers_mu);
+      auto it = std::find_if(workers.begin(), workers.end(), [](const auto& w) { return w->service.get() == t_service; });
+      if (it == workers.end()) return;
+      mine = std::move(*it);
+      workers.erase(it);
+    }
+    t_service = nullptr;
+  };
   HttpServer server(loop, hopts);
   MetastoreService::install_routes(server, [] { return t_service; });
   if (auto st = server.start(); !st) {
@@ -162,16 +178,12 @@ int run(int argc, char** argv) {
     (*main_worker)->service->stop();
     server.shutdown(std::move(done));
   });
-  if (threads > 0) {
-    // Worker objects live on event_bases that the HttpServer owns and frees with its threads,
-    // with no per-thread exit hook to tear them down in order: end the process here instead.
-    std::fflush(nullptr);
-    std::_Exit(rc);
-  }
-  return rc;
+  return rc;  // the server's worker threads free their Workers on the way out (thread_exit)
 }
 
 }  // namespace
 }  // namespace sc::metastore
 
-int main(int argc, char** argv) { return sc::metastore::run(argc, argv); }
+int main(int argc, char** argv) {
+  return sc::guarded_main("swarmcache-metastore", [&] { return sc::metastore::run(argc, argv); });
+}

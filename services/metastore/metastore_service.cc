@@ -4,8 +4,6 @@
 // thread, usually after one store round trip (the request is held meanwhile).
 #include "services/metastore/metastore_service.h"
 
-#include <event2/buffer.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -104,13 +102,6 @@ bool valid_node_id(std::string_view id) {
     if (!ok) return false;
   }
   return true;
-}
-
-void write_text(HttpRequest& req, std::string_view text) {
-  evbuffer* b = evbuffer_new();
-  evbuffer_add(b, text.data(), text.size());
-  req.stream_write(b);
-  evbuffer_free(b);
 }
 
 std::string sse_event(const MetaEvent& e) {
@@ -477,7 +468,7 @@ void MetastoreService::on_events(HttpRequest& req) {
         w->req->add_header("X-Accel-Buffering", "no");
         w->req->stream_start(200, "text/event-stream");
         w->started = true;
-        write_text(*w->req, "retry: 1000\n\n");
+        w->req->stream_write_copy("retry: 1000\n\n");
         fetch(w);
       });
     });
@@ -556,7 +547,7 @@ void MetastoreService::fetch(const std::shared_ptr<Waiter>& w) {
     }
     std::string text;
     for (auto& e : *r) text += sse_event(e);
-    write_text(*w->req, text);
+    w->req->stream_write_copy(text);
     w->last_write_ms = clock_.now_ms();
     if (static_cast<int64_t>(r->size()) == kMaxEventsPerPage) fetch(w);  // more behind these
   });
@@ -589,7 +580,7 @@ void MetastoreService::on_waiter_tick() {
       continue;
     }
     if (w->sse && w->started && now - w->last_write_ms >= kSseHeartbeatMs) {
-      write_text(*w->req, ": ping\n\n");
+      w->req->stream_write_copy(": ping\n\n");
       w->last_write_ms = now;
     }
   }

@@ -180,14 +180,35 @@ int64_t int_of(const RedisReply& r) { return r.is_integer() ? r.integer : to_i64
 
 }  // namespace
 
-RedisTorrentStore::RedisTorrentStore(RedisClient& redis, std::string prefix, int64_t events_max_len)
-    : redis_(redis), prefix_(std::move(prefix)), max_len_(std::to_string(events_max_len)) {}
+RedisTorrentStore::RedisTorrentStore(RedisClient& redis, std::string prefix, int64_t events_max_len, int64_t wait_replicas)
+    : redis_(redis), prefix_(std::move(prefix)), max_len_(std::to_string(events_max_len)), wait_replicas_(wait_replicas) {}
+
+void RedisTorrentStore::write(const RedisScript& script, std::span<const std::string> keys, std::span<const std::string> args,
+                              RedisClient::Callback cb) {
+  if (wait_replicas_ <= 0) return redis_.eval(script, keys, args, std::move(cb));
+  // WAIT covers every earlier write of this connection, so it is sent once the script has
+  // answered (after a possible NOSCRIPT retry), never pipelined ahead of it.
+  redis_.eval(script, keys, args, [this, cb = std::move(cb)](Result<RedisReply> r) mutable {
+    if (!r) return cb(std::move(r));
+    auto done = [cb = std::move(cb), reply = std::move(*r), want = wait_replicas_](Result<RedisReply> w) mutable {
+      if (!w) return cb(std::unexpected(w.error()));
+      if (!w->is_integer() || w->integer < want) {
+        return cb(fail(Errc::unavailable, "written on the master but acknowledged by " +
+                                               std::to_string(w->is_integer() ? w->integer : 0) + " of " +
+                                               std::to_string(want) + " replicas in time"));
+      }
+      cb(std::move(reply));
+    };
+    redis_.command({"WAIT", std::to_string(wait_replicas_), std::to_string(kWaitReplicasMs)}, std::move(done),
+                   kWaitReplicasMs + kRedisCommandTimeoutMs);
+  });
+}
 
 void RedisTorrentStore::put(NewTorrent t, StoreCb<PutResult> cb) {
   std::vector<std::string> keys{k("t:" + t.key), k("keys"), k("atime"), k("events"), k("q:" + t.key)};
   std::vector<std::string> args{t.key, t.infohash, std::move(t.bytes), std::move(t.meta_json), std::to_string(t.now_ms),
                                 max_len_, std::to_string(t.size), std::to_string(t.now_ms - kQuarantineTtlMs)};
-  redis_.eval(put_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
+  write(put_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
     if (!r) return cb(std::unexpected(backend(r.error())));
     if (!r->is_array() || r->elements.size() != 3) return cb(fail(Errc::internal, "storage: bad put reply"));
     PutResult out;
@@ -274,7 +295,7 @@ void RedisTorrentStore::remove(const std::string& key, StoreCb<std::string> cb) 
   touches_.erase(key);
   std::vector<std::string> keys{k("t:" + key), k("keys"), k("atime"), k("events")};
   std::vector<std::string> args{key, max_len_};
-  redis_.eval(delete_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
+  write(delete_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
     if (!r) return cb(std::unexpected(backend(r.error())));
     if (r->is_nil()) return cb(fail(Errc::not_found, "no torrent under this key"));
     cb(std::move(r->str));
@@ -286,7 +307,7 @@ void RedisTorrentStore::quarantine(const std::string& key, const std::string& in
   std::vector<std::string> keys{k("t:" + key), k("keys"), k("atime"), k("events"), k("q:" + key)};
   std::vector<std::string> args{key, infohash, max_len_, std::to_string(now_ms), std::to_string(kQuarantineTtlMs),
                                 std::to_string(kMaxQuarantinedPerKey)};
-  redis_.eval(quarantine_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
+  write(quarantine_script(), keys, args, [cb = std::move(cb)](Result<RedisReply> r) {
     if (!r) return cb(std::unexpected(backend(r.error())));
     cb(int_of(*r) == 1);
   });

@@ -21,7 +21,10 @@ namespace sc::metastore {
 
 class RedisTorrentStore final : public TorrentStore {
  public:
-  RedisTorrentStore(RedisClient& redis, std::string prefix = "mt:", int64_t events_max_len = kEventsMaxLen);
+  // wait_replicas > 0: every write is followed by WAIT on the same connection, and is reported
+  // (Errc::unavailable) unless that many replicas acknowledged it within kWaitReplicasMs.
+  RedisTorrentStore(RedisClient& redis, std::string prefix = "mt:", int64_t events_max_len = kEventsMaxLen,
+                    int64_t wait_replicas = 0);
 
   void put(NewTorrent t, StoreCb<PutResult> cb) override;
   void get_bytes(const std::string& key, StoreCb<TorrentBytes> cb) override;
@@ -44,9 +47,13 @@ class RedisTorrentStore final : public TorrentStore {
 
  private:
   std::string k(std::string_view suffix) const { return prefix_ + std::string(suffix); }
+  // A multi-key write script, then WAIT when wait_replicas_ asks for it.
+  void write(const RedisScript& script, std::span<const std::string> keys, std::span<const std::string> args,
+             RedisClient::Callback cb);
   RedisClient& redis_;
   std::string prefix_;
   std::string max_len_;
+  int64_t wait_replicas_ = 0;
   std::unordered_map<std::string, int64_t> touches_;
 };
 

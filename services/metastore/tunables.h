@@ -53,6 +53,11 @@ inline constexpr int64_t kCountRefreshMs = 5'000;
 // request fails with 503 instead of hanging.
 inline constexpr int64_t kRedisCommandTimeoutMs = 1'000;
 inline constexpr int64_t kReadyzTimeoutMs = 500;
+// redis.wait_replicas: how long a write waits for its replicas (WAIT). Replicas on a LAN ack in
+// about a millisecond; a replica that has not acked after half a second is lagging or gone, and
+// the writer gets a 503 rather than a slow yes. WAIT holds its connection meanwhile (every
+// request pipelined behind it waits too), which is why this stays well under a second.
+inline constexpr int64_t kWaitReplicasMs = 500;
 // Quarantine (POST /v1/quarantine/{key}): an infohash that failed verification under a key
 // stays refused there for 30 days, the longest GC age we expect (README example: 30d), so a
 // proxy that still has the bad torrent cached cannot re-register it meanwhile. A key collects

@@ -47,7 +47,7 @@ struct ProxyConfig {
   int64_t cache_size = 10LL << 30;
   int64_t cache_scrub_rate = 0;  // bytes/s re-hashed in the background; 0 = no scrub
   std::string state_dir = "/var/lib/swarmcache/proxy";
-  std::string peer_listen = "0.0.0.0:6881";
+  std::string peer_listen = "0.0.0.0:6883";  // clear of the seeder (6881) and leecher (6882)
   bool swarm = true;                 // false: never use BitTorrent (cache + upstream only)
   std::string node_id;               // lease holder name; default hostname-pid
   int64_t tag_ttl_ms = 30'000;       // how long a tag → digest answer is reused

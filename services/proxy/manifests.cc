@@ -93,7 +93,7 @@ void ManifestMirror::handle_manifest(HttpRequest& req, const OciPath& p, Upstrea
     }
   } else if (auto t = tags_.find(tag_key); t != tags_.end()) {
     auto m = manifests_.find(t->second.digest);
-    if (m != manifests_.end() && loop_.clock().now_ms() - t->second.at_ms < tag_ttl_ms_) {
+    if (m != manifests_.end() && loop_.clock().mono_ms() - t->second.at_ms < tag_ttl_ms_) {
       count("cache");
       return reply_manifest(req, m->first, m->second);
     }
@@ -140,7 +140,7 @@ void ManifestMirror::handle_manifest(HttpRequest& req, const OciPath& p, Upstrea
     remember_manifest(digest, m);
     if (!path.reference_is_digest) {
       if (tags_.size() >= kMaxTagEntries) tags_.clear();
-      tags_[tag_key] = {digest, loop_.clock().now_ms()};
+      tags_[tag_key] = {digest, loop_.clock().mono_ms()};
     }
     count("upstream");
     reply_manifest(*held, digest, m);

@@ -588,7 +588,7 @@ struct Proxy::Impl {
           return fetch_upstream(f);
         }
         leases.with({"lost"}).inc();
-        f->wait_deadline_ms = loop.clock().now_ms() + cfg.lease_wait_ms;
+        f->wait_deadline_ms = loop.clock().mono_ms() + cfg.lease_wait_ms;
         poll_for_torrent(f);
       });
     });
@@ -602,7 +602,7 @@ struct Proxy::Impl {
       metastore->get_torrent(f->key, [this, weak_alive, f](Result<std::optional<std::string>> r) {
         if (weak_alive.expired()) return;
         if (r && *r) return fetch_swarm(f, std::move(**r));
-        if (loop.clock().now_ms() >= f->wait_deadline_ms) {
+        if (loop.clock().mono_ms() >= f->wait_deadline_ms) {
           leases.with({"wait_timeout"}).inc();
           return fetch_upstream(f);
         }

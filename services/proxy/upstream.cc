@@ -83,7 +83,7 @@ class UpstreamCall final : public Fetch, public std::enable_shared_from_this<Ups
     fr.check_address = up_.opt_.check_address;
     fr.headers = req_.headers;
     auto it = up_.tokens_.find(req_.scope);
-    if (it != up_.tokens_.end() && it->second.expires_ms > up_.loop_.clock().now_ms())
+    if (it != up_.tokens_.end() && it->second.expires_ms > up_.loop_.clock().mono_ms())
       fr.headers.emplace_back("Authorization", "Bearer " + it->second.value);
     need_token_ = need_retry_ = false;
     std::weak_ptr<UpstreamCall> weak = weak_from_this();
@@ -176,7 +176,7 @@ class UpstreamCall final : public Fetch, public std::enable_shared_from_this<Ups
         return;
       }
       int64_t life = std::max<int64_t>(tok->second - kTokenSlackMs, 1000);
-      self->up_.tokens_[self->req_.scope] = {tok->first, self->up_.loop_.clock().now_ms() + life};
+      self->up_.tokens_[self->req_.scope] = {tok->first, self->up_.loop_.clock().mono_ms() + life};
       self->attempt();
     });
   }

@@ -15,17 +15,20 @@ namespace {
 
 int run(int argc, char** argv) {
   Options opts("swarmcache-seeder",
-               "Makes deterministic torrents of a data directory (one per file and per directory), "
+               "Makes deterministic torrents of a data directory (one per file; per directory too with "
+               "--dir-torrents), "
                "registers them with the metastore and seeds them; watches the directory for changes");
   NodeConfig cfg;
   declare_node_options(opts, cfg);
+  SeederOptions seeder_cfg;
+  declare_seeder_options(opts, seeder_cfg);
   if (auto exit_code = parse_command_line(opts, "swarmcache-seeder", argc, argv, cfg.log_level)) return *exit_code;
   SwarmNode node("seeder", cfg);
   if (auto st = node.start(); !st) {
     SC_ERROR("cannot start", {"error", st.error().message});
     return st.error().code == Errc::invalid_argument ? 2 : 1;
   }
-  Seeder seeder(node);
+  Seeder seeder(node, seeder_cfg);
   if (auto st = seeder.start(); !st) {
     SC_ERROR("cannot start", {"error", st.error().message});
     return 1;

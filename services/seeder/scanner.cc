@@ -1,5 +1,6 @@
 // Data directory scan for the seeder: walks the tree, computes a signature per content key,
-// and makes (or reuses from the cache) one deterministic torrent per file and per directory.
+// and makes (or reuses from the cache) one deterministic torrent per file (and per directory
+// when asked).
 // Runs on a background thread; touches nothing shared but the file system.
 #include "services/seeder/scanner.h"
 
@@ -118,6 +119,7 @@ Result<ScanResult> scan_data_dir(const ScanOptions& opt) {
     cands.push_back(std::move(c));
   }
   for (auto& d : dirs) {
+    if (!opt.dir_torrents) break;
     if (hidden_component(d)) continue;
     std::string prefix = d + "/";
     Candidate c{"dirs/" + d, d, true, "", false};

@@ -1,6 +1,6 @@
 #pragma once
-// The seeder's view of its data directory: one entry per regular file (key files/<rel>) and
-// one per non-empty subdirectory (key dirs/<rel>), each with its torrent. Torrents are cached
+// The seeder's view of its data directory: one entry per regular file (key files/<rel>) and,
+// when asked, one per non-empty subdirectory (key dirs/<rel>), each with its torrent. Torrents are cached
 // in <state>/made keyed by the content key and a signature (sizes and mtimes of the bytes
 // covered, plus the tracker), so a restart or a rescan re-hashes only what changed.
 #include <cstdint>
@@ -36,6 +36,10 @@ struct ScanOptions {
   // skipped this time and the result says unsettled.
   int64_t settle_ms = 1000;
   int64_t now_ms = 0;  // wall clock at scan start
+  // Also one torrent per non-empty subdirectory. Off by default: a directory torrent holds the
+  // same bytes as its files' torrents, so a leecher following "*" would download, store and
+  // verify every file twice, and the seeder would hash it twice.
+  bool dir_torrents = false;
   // Called for every directory walked (the seeder adds an inotify watch there).
   std::function<void(const std::string& dir)> on_directory;
 };

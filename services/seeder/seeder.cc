@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/core/config.h"
 #include "common/core/log.h"
 #include "common/core/metrics.h"
 #include "common/io/event_loop.h"
@@ -45,8 +46,16 @@ struct Pub {
 
 }  // namespace
 
+void declare_seeder_options(Options& o, SeederOptions& c) {
+  o.add_bool("seeder.dir_torrents", &c.dir_torrents,
+             "Also make one torrent per subdirectory (key dirs/<path>). Off: its bytes are already in the "
+             "files' torrents, and a leecher following both would download them twice.",
+             "dir-torrents");
+}
+
 struct Seeder::Impl {
   SwarmNode& node;
+  SeederOptions opt;
   int inotify_fd = -1;
   std::unique_ptr<Timer> poll_timer, rescan_timer, full_timer, retry_timer;
   bool rescan_scheduled = false;
@@ -62,8 +71,9 @@ struct Seeder::Impl {
   Counter& register_failures;
   Counter& unpublished_total;
 
-  explicit Impl(SwarmNode& n)
+  Impl(SwarmNode& n, SeederOptions o)
       : node(n),
+        opt(o),
         scans_total(n.metrics().counter("swarmcache_seeder_scans_total", "Data directory scans.")),
         hashed_bytes(n.metrics().counter("swarmcache_seeder_hashed_bytes_total", "Bytes hashed into new torrents.")),
         registered_total(n.metrics().counter("swarmcache_seeder_registrations_total", "Keys registered with the metastore.")),
@@ -99,6 +109,7 @@ struct Seeder::Impl {
     so.tracker = node.config().tracker;
     so.settle_ms = kSettleMs;
     so.now_ms = system_now_ms();
+    so.dir_torrents = opt.dir_torrents;
     int fd = inotify_fd;
     so.on_directory = [fd](const std::string& dir) {
       if (fd >= 0) ::inotify_add_watch(fd, dir.c_str(), kWatchMask);
@@ -258,7 +269,7 @@ struct Seeder::Impl {
 
 };
 
-Seeder::Seeder(SwarmNode& node) : impl_(std::make_unique<Impl>(node)) {}
+Seeder::Seeder(SwarmNode& node, SeederOptions options) : impl_(std::make_unique<Impl>(node, options)) {}
 Seeder::~Seeder() = default;
 
 Status Seeder::start() {

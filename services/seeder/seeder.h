@@ -9,11 +9,19 @@
 
 namespace sc {
 
+class Options;
 class SwarmNode;
+
+struct SeederOptions {
+  bool dir_torrents = false;  // see ScanOptions::dir_torrents
+};
+
+// Declares the seeder's own flags and config keys (beside declare_node_options).
+void declare_seeder_options(Options& options, SeederOptions& config);
 
 class Seeder {
  public:
-  explicit Seeder(SwarmNode& node);
+  Seeder(SwarmNode& node, SeederOptions options);
   ~Seeder();
   Seeder(const Seeder&) = delete;
   Seeder& operator=(const Seeder&) = delete;

@@ -1,6 +1,7 @@
 // swarmctl: the command-line client. `create` makes a deterministic torrent with
 // mktorrent-compatible options; `publish`, `get`, `ls`, `rm` and `nodes` talk to the
-// metastore (and, for get, to the swarm). Exit codes: 0 done, 1 failed, 2 usage error.
+// metastore (and, for get and publish --seed, to the swarm); `status` reads the dashboard.
+// Commands and options come from one table (cli.h). Exit codes: see cli.cc's overall_help.
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,13 +16,19 @@
 #include <string>
 #include <vector>
 
+#include "common/core/bencode.h"
+#include "common/core/build_info.h"
+#include "common/core/bytes.h"
 #include "common/core/config.h"
+#include "common/core/json.h"
 #include "common/core/log.h"
 #include "common/io/event_loop.h"
+#include "common/io/http_client.h"
 #include "common/swarm/metastore_client.h"
 #include "common/swarm/session.h"
 #include "common/swarm/torrent_maker.h"
 #include "proto/content_key.h"
+#include "services/swarmctl/cli.h"
 
 namespace sc {
 namespace {
@@ -31,35 +38,30 @@ namespace fs = std::filesystem;
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
+// publish registered the torrent, but no seeder has the content and --seed was not asked for.
+constexpr int kExitUnseeded = 3;
+constexpr int kExitInterrupted = 130;
 // Listing page size asked of the metastore (it caps it anyway).
 constexpr int kListPage = 500;
 // Progress refresh: fast enough to look alive, slow enough for log files.
 constexpr int64_t kTtyRefreshMs = 200;
 constexpr int64_t kPlainRefreshMs = 2000;
-
-const char* kUsage =
-    "usage: swarmctl [--metastore URL] [--token-file FILE] [--tracker URL] COMMAND ...\n"
-    "\n"
-    "commands:\n"
-    "  create PATH [-a URL]... [-l EXP] [-n NAME] [-o FILE] [-p] [-w URL]... [-c TEXT] [-t N] [--hybrid]\n"
-    "      make a torrent of a file or directory (mktorrent options; no creation date, so the\n"
-    "      same bytes give the same info hash everywhere; piece size from the total size unless -l)\n"
-    "  publish PATH|FILE.torrent [--key KEY] [-a URL]\n"
-    "      make (or read) a torrent and register it; the key defaults to files/<name> or dirs/<name>\n"
-    "  get KEY [-o DIR] [--peer-listen HOST:PORT] [--timeout DURATION]\n"
-    "      download through the swarm, with a progress bar on a terminal\n"
-    "  ls [PREFIX] [--json]      list registered torrents\n"
-    "  rm KEY                    unregister a torrent\n"
-    "  nodes [--json]            list nodes that sent a heartbeat\n"
-    "\n"
-    "environment: SWARMCACHE_METASTORE, SWARMCACHE_TOKEN_FILE, SWARMCACHE_TRACKER\n";
+// get gives up when no peer has been seen for this long: a key nothing seeds would otherwise
+// wait forever at 0%. A tracker answers within seconds; a minute covers a seeder restarting.
+constexpr int64_t kDefaultStallMs = 60'000;
+// status: the dashboard answers from memory.
+constexpr int64_t kDashboardTimeoutMs = 10'000;
+constexpr uint64_t kMaxOverviewBytes = 64ull << 20;
+// publish asks the torrent's trackers whether anyone seeds it: a scrape is one small reply.
+constexpr int64_t kScrapeTimeoutMs = 5'000;
+constexpr uint64_t kMaxScrapeBytes = 64 << 10;
 
 struct Global {
-  std::string metastore, token_file, tracker;
+  std::string metastore, token_file, tracker, dashboard;
 };
 
 int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "swarmctl: %s\n\n%s", msg.c_str(), kUsage);
+  std::fprintf(stderr, "swarmctl: %s\n(see swarmctl --help)\n", msg.c_str());
   return kExitUsage;
 }
 
@@ -82,64 +84,17 @@ std::string human_bytes(double b) {
   return buf;
 }
 
-// Splits the arguments of a subcommand into options (with values where `takes_value`) and
-// positionals. Unknown options are an error.
-struct Parsed {
-  std::multimap<std::string, std::string> opts;
-  std::vector<std::string> pos;
-  std::string error;
-  bool has(const std::string& k) const { return opts.count(k) > 0; }
-  std::string get(const std::string& k, std::string d = "") const {
-    auto it = opts.find(k);
-    return it == opts.end() ? d : it->second;
-  }
-  std::vector<std::string> all(const std::string& k) const {
-    std::vector<std::string> v;
-    for (auto [a, b] = opts.equal_range(k); a != b; ++a) v.push_back(a->second);
-    return v;
-  }
-};
-
-Parsed parse_args(const std::vector<std::string>& args, const std::vector<std::string>& with_value,
-                  const std::vector<std::string>& flags) {
-  Parsed p;
-  auto in = [](const std::vector<std::string>& v, const std::string& s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-  };
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--") {
-      p.pos.insert(p.pos.end(), args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
-    }
-    if (a.size() > 1 && a[0] == '-') {
-      std::string name = a, value;
-      auto eq = a.find('=');
-      bool inline_value = a.starts_with("--") && eq != std::string::npos;
-      if (inline_value) name = a.substr(0, eq), value = a.substr(eq + 1);
-      // mktorrent style "-l20"
-      if (!a.starts_with("--") && a.size() > 2 && in(with_value, a.substr(0, 2)))
-        name = a.substr(0, 2), value = a.substr(2), inline_value = true;
-      if (in(flags, name)) {
-        p.opts.emplace(name, "1");
-      } else if (in(with_value, name)) {
-        if (!inline_value) {
-          if (i + 1 >= args.size()) {
-            p.error = name + " needs a value";
-            return p;
-          }
-          value = args[++i];
-        }
-        p.opts.emplace(name, value);
-      } else {
-        p.error = "unknown option " + a;
-        return p;
-      }
-    } else {
-      p.pos.push_back(a);
-    }
-  }
-  return p;
+std::string human_duration(double seconds) {
+  if (seconds < 0 || !std::isfinite(seconds)) return "--";
+  auto s = static_cast<long long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%llds", s);
+  return buf;
 }
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -171,7 +126,7 @@ Result<MetastoreClient> client_of(const Global& g) {
 
 // ---- create --------------------------------------------------------------------------------
 
-Result<MakeTorrentOptions> make_options(const Parsed& p, const Global& g) {
+Result<MakeTorrentOptions> make_options(const cli::Parsed& p, const Global& g) {
   MakeTorrentOptions o;
   for (auto& a : p.all("-a"))
     for (auto& url : split_commas(a)) o.trackers.push_back(url);
@@ -193,13 +148,7 @@ Result<MakeTorrentOptions> make_options(const Parsed& p, const Global& g) {
   return o;
 }
 
-int cmd_create(const std::vector<std::string>& args, const Global& g) {
-  auto p = parse_args(args, {"-a", "-l", "-n", "-o", "-w", "-c", "-t", "-s"}, {"-p", "-v", "-d", "-h", "--hybrid"});
-  if (!p.error.empty()) return usage_error(p.error);
-  if (p.has("-h")) {
-    std::fputs(kUsage, stdout);
-    return kExitOk;
-  }
+int cmd_create(const cli::Parsed& p, const Global& g) {
   if (p.has("-s")) return usage_error("-s (source) is not supported: it would change the info hash");
   if (p.pos.size() != 1) return usage_error("create takes one PATH");
   auto o = make_options(p, g);
@@ -231,10 +180,68 @@ int cmd_create(const std::vector<std::string>& args, const Global& g) {
 
 // ---- publish ------------------------------------------------------------------------------
 
-int cmd_publish(const std::vector<std::string>& args, const Global& g) {
-  auto p = parse_args(args, {"--key", "-a", "-l", "-n", "-w", "-c", "-t"}, {"-p", "--hybrid"});
-  if (!p.error.empty()) return usage_error(p.error);
+// Complete peers an HTTP tracker reports for the info hash (BEP 48 scrape); 0 when it cannot say.
+int64_t scrape_complete(const std::string& announce, const std::string& infohash) {
+  auto at = announce.rfind("/announce");
+  auto raw = from_hex(infohash);
+  if (!announce.starts_with("http://") || at == std::string::npos || !raw) return 0;
+  std::string url = announce.substr(0, at) + "/scrape" + announce.substr(at + 9);
+  url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("info_hash=") + percent_encode(*raw);
+  auto r = http_fetch("GET", url, {}, {}, kScrapeTimeoutMs, kMaxScrapeBytes);
+  if (!r || r->status != 200) return 0;
+  auto doc = bdecode(r->body);
+  const BValue* files = doc ? doc->find("files") : nullptr;
+  const BValue* entry = files ? files->find(*raw) : nullptr;
+  const BValue* complete = entry ? entry->find("complete") : nullptr;
+  return complete && std::holds_alternative<int64_t>(complete->v) ? complete->as_int() : 0;
+}
+
+// Who seeds the info hash: a seeder whose heartbeat lists it, else a tracker of the torrent
+// that counts a complete peer (a client outside swarmcache). "" if nobody is known to.
+std::string seeder_of(const MetastoreClient& client, const TorrentSummary& t) {
+  if (auto list = client.nodes())
+    for (const auto& n : list->nodes)
+      if (n.role == "seeder" && std::find(n.swarms.begin(), n.swarms.end(), t.infohash) != n.swarms.end()) return n.id;
+  for (const auto& announce : t.trackers)
+    if (int64_t n = scrape_complete(announce, t.infohash); n > 0) return std::to_string(n) + " peer(s) of " + announce;
+  return "";
+}
+
+// publish --seed: seeds the content from where it lies until SIGINT/SIGTERM.
+int seed_in_foreground(const std::string& torrent, const std::string& key, const std::string& save_path,
+                       const Global& g) {
+  EventLoop loop;
+  SwarmOptions so;
+  so.peer_listen = env_or("SWARMCACHE_PEER_LISTEN", "0.0.0.0:0");
+  so.resume_save_interval_ms = 0;
+  auto swarm = SwarmSession::start(loop, so);
+  if (!swarm) return failed("publish --seed", swarm.error());
+  AddTorrentOptions ao;
+  ao.key = key;
+  ao.save_path = save_path.empty() ? "." : save_path;
+  ao.seed_mode = true;  // just hashed by make_torrent
+  if (!g.tracker.empty()) ao.trackers.push_back(g.tracker);
+  auto ih = (*swarm)->add(torrent, ao);
+  if (!ih) return failed("publish --seed " + key, ih.error());
+  if (g.tracker.empty()) std::fprintf(stderr, "swarmctl: warning: no --tracker: peers find this seed only through the torrent's own trackers\n");
+  std::fprintf(stderr, "seeding %s on peer port %u until interrupted (Ctrl-C)\n", key.c_str(),
+               static_cast<unsigned>((*swarm)->listen_port()));
+  auto stop = [&] { (*swarm)->shutdown([&] { loop.stop(); }); };
+  bool stopping = false;
+  auto once = [&] {
+    if (!stopping) stopping = true, stop();
+  };
+  loop.on_signal(SIGINT, once);
+  loop.on_signal(SIGTERM, once);
+  loop.run();
+  swarm->reset();
+  return kExitOk;
+}
+
+int cmd_publish(const cli::Parsed& p, const Global& g) {
   if (p.pos.size() != 1) return usage_error("publish takes one PATH or FILE.torrent");
+  if (p.has("--seed") && p.pos[0].ends_with(".torrent") && fs::is_regular_file(p.pos[0]))
+    return usage_error("--seed needs the content's PATH, not a .torrent");
   auto client = client_of(g);
   if (!client) return failed("publish", client.error());
   const std::string& path = p.pos[0];
@@ -264,14 +271,29 @@ int cmd_publish(const std::vector<std::string>& args, const Global& g) {
   auto r = client->put_torrent(key, bytes);
   if (!r) return failed("publish " + key, r.error());
   std::printf("%s %s %s\n", s->infohash.c_str(), key.c_str(), *r == 201 ? "created" : "unchanged");
-  return kExitOk;
+  std::fflush(stdout);
+  if (p.has("--seed")) return seed_in_foreground(bytes, key, fs::path(path).parent_path().string(), g);
+  // A registered torrent nobody seeds leaves every leecher at 0%: say so unless told it is fine.
+  std::string seeder = seeder_of(*client, *s);
+  if (!seeder.empty()) {
+    std::printf("seeded by %s\n", seeder.c_str());
+    return kExitOk;
+  }
+  if (p.has("--no-seed-ok")) {
+    std::fprintf(stderr, "swarmctl: note: no seeder has %s yet\n", key.c_str());
+    return kExitOk;
+  }
+  std::fprintf(stderr,
+               "swarmctl: nothing seeds %s: no seeder reports it, so downloads would wait at 0%%.\n"
+               "  Seed it from here with `swarmctl publish --seed %s`, put it in a seeder's data directory,\n"
+               "  or pass --no-seed-ok if a seeder will have it soon.\n",
+               key.c_str(), path.c_str());
+  return kExitUnseeded;
 }
 
 // ---- get ----------------------------------------------------------------------------------
 
-int cmd_get(const std::vector<std::string>& args, const Global& g) {
-  auto p = parse_args(args, {"-o", "--peer-listen", "--timeout"}, {"--quiet"});
-  if (!p.error.empty()) return usage_error(p.error);
+int cmd_get(const cli::Parsed& p, const Global& g) {
   if (p.pos.size() != 1) return usage_error("get takes one KEY");
   const std::string& key = p.pos[0];
   std::string dir = p.get("-o", ".");
@@ -280,6 +302,12 @@ int cmd_get(const std::vector<std::string>& args, const Global& g) {
     auto t = parse_duration_ms(p.get("--timeout"));
     if (!t) return usage_error("--timeout: " + t.error().message);
     timeout_ms = *t;
+  }
+  int64_t stall_ms = kDefaultStallMs;
+  if (p.has("--stall-timeout")) {
+    auto t = parse_duration_ms(p.get("--stall-timeout"));
+    if (!t) return usage_error("--stall-timeout: " + t.error().message);
+    stall_ms = *t;
   }
   auto client = client_of(g);
   if (!client) return failed("get", client.error());
@@ -308,6 +336,8 @@ int cmd_get(const std::vector<std::string>& args, const Global& g) {
   int rc = kExitFailed;
   std::string why;
   auto t0 = std::chrono::steady_clock::now();
+  // The last time a peer was connected: with none for stall_ms, nothing seeds the key.
+  auto last_peer = t0;
   auto finish = [&](int code, std::string reason) {
     rc = code;
     why = std::move(reason);
@@ -318,17 +348,24 @@ int cmd_get(const std::vector<std::string>& args, const Global& g) {
     if (finishing) return;
     auto st = (*swarm)->status_of(*ih);
     if (!st) return;
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto now = std::chrono::steady_clock::now();
+    double elapsed = std::chrono::duration<double>(now - t0).count();
+    if (st->peers > 0 || st->complete) last_peer = now;
+    double total = static_cast<double>(st->size), done = st->progress * total;
+    double rate = static_cast<double>(st->download_rate);
+    double eta = rate > 0 ? (total - done) / rate : -1;
     if (tty) {
       constexpr int kWidth = 30;
       int fill = static_cast<int>(st->progress * kWidth);
       std::string bar(static_cast<size_t>(fill), '#');
       bar.resize(kWidth, '.');
-      std::fprintf(stderr, "\r[%s] %5.1f%%  %s/s  %d peer(s)  %s   ", bar.c_str(), st->progress * 100,
-                   human_bytes(static_cast<double>(st->download_rate)).c_str(), st->peers, st->state.c_str());
+      std::fprintf(stderr, "\r[%s] %5.1f%%  %s / %s  %s/s  ETA %s  %d peer(s)   ", bar.c_str(), st->progress * 100,
+                   human_bytes(done).c_str(), human_bytes(total).c_str(), human_bytes(rate).c_str(),
+                   human_duration(eta).c_str(), st->peers);
     } else if (!p.has("--quiet")) {
-      std::fprintf(stderr, "%s progress=%.1f%% rate=%s/s peers=%d state=%s\n", key.c_str(), st->progress * 100,
-                   human_bytes(static_cast<double>(st->download_rate)).c_str(), st->peers, st->state.c_str());
+      std::fprintf(stderr, "%s progress=%.1f%% done=%.0f total=%.0f rate=%s/s eta=%s peers=%d state=%s\n", key.c_str(),
+                   st->progress * 100, done, total, human_bytes(rate).c_str(), human_duration(eta).c_str(), st->peers,
+                   st->state.c_str());
     }
     if (st->complete) {
       finishing = true;
@@ -342,6 +379,11 @@ int cmd_get(const std::vector<std::string>& args, const Global& g) {
     } else if (timeout_ms > 0 && elapsed * 1000 > static_cast<double>(timeout_ms)) {
       finishing = true;
       finish(kExitFailed, "timed out at " + std::to_string(static_cast<int>(st->progress * 100)) + "%");
+    } else if (stall_ms > 0 && std::chrono::duration<double>(now - last_peer).count() * 1000 > static_cast<double>(stall_ms)) {
+      finishing = true;
+      finish(kExitFailed, "no peer has it after " + human_duration(static_cast<double>(stall_ms) / 1000) +
+                              ": nothing seeds this key (is a seeder running with its content? `swarmctl nodes` "
+                              "lists the nodes; --stall-timeout 0 waits forever)");
     }
   };
   auto timer = loop.every(tty ? kTtyRefreshMs : kPlainRefreshMs, tick);
@@ -351,7 +393,7 @@ int cmd_get(const std::vector<std::string>& args, const Global& g) {
     if (finishing) return;
     finishing = true;
     interrupted = true;
-    finish(130, "interrupted");
+    finish(kExitInterrupted, "interrupted");
   });
   loop.run();
   timer.reset();
@@ -360,14 +402,12 @@ int cmd_get(const std::vector<std::string>& args, const Global& g) {
     if (tty) std::fputc('\n', stderr);
     std::fprintf(stderr, "swarmctl: get %s: %s\n", key.c_str(), why.c_str());
   }
-  return interrupted ? 130 : rc;
+  return interrupted ? kExitInterrupted : rc;
 }
 
 // ---- ls, rm, nodes ------------------------------------------------------------------------
 
-int cmd_ls(const std::vector<std::string>& args, const Global& g) {
-  auto p = parse_args(args, {}, {"--json"});
-  if (!p.error.empty()) return usage_error(p.error);
+int cmd_ls(const cli::Parsed& p, const Global& g) {
   if (p.pos.size() > 1) return usage_error("ls takes at most one PREFIX");
   auto client = client_of(g);
   if (!client) return failed("ls", client.error());
@@ -391,9 +431,7 @@ int cmd_ls(const std::vector<std::string>& args, const Global& g) {
   return kExitOk;
 }
 
-int cmd_rm(const std::vector<std::string>& args, const Global& g) {
-  auto p = parse_args(args, {}, {});
-  if (!p.error.empty()) return usage_error(p.error);
+int cmd_rm(const cli::Parsed& p, const Global& g) {
   if (p.pos.empty()) return usage_error("rm takes one or more KEYs");
   auto client = client_of(g);
   if (!client) return failed("rm", client.error());
@@ -407,9 +445,7 @@ int cmd_rm(const std::vector<std::string>& args, const Global& g) {
   return rc;
 }
 
-int cmd_nodes(const std::vector<std::string>& args, const Global& g) {
-  auto p = parse_args(args, {}, {"--json"});
-  if (!p.error.empty()) return usage_error(p.error);
+int cmd_nodes(const cli::Parsed& p, const Global& g) {
   auto client = client_of(g);
   if (!client) return failed("nodes", client.error());
   auto list = client->nodes();
@@ -423,14 +459,147 @@ int cmd_nodes(const std::vector<std::string>& args, const Global& g) {
   return kExitOk;
 }
 
+// ---- status -------------------------------------------------------------------------------
+
+// One key across the cluster, from the dashboard's overview (the nodes' own status documents).
+int cmd_status(const cli::Parsed& p, const Global& g) {
+  if (p.pos.size() != 1) return usage_error("status takes one KEY");
+  const std::string& key = p.pos[0];
+  std::string base = g.dashboard;
+  while (base.ends_with('/')) base.pop_back();
+  auto r = http_fetch("GET", base + "/api/overview", {{"Accept", "application/json"}}, {}, kDashboardTimeoutMs,
+                      kMaxOverviewBytes);
+  if (!r) return failed("status: dashboard " + base, r.error());
+  if (r->status != 200)
+    return failed("status", Error{Errc::unavailable, "dashboard " + base + " answered " + std::to_string(r->status)});
+  auto doc = json_parse(r->body, JsonLimits{kMaxOverviewBytes, 32});
+  if (!doc) return failed("status: dashboard's overview", doc.error());
+  Json swarms = doc->get("swarms");
+  for (size_t i = 0; i < swarms.size(); ++i) {
+    Json s = swarms.at(i);
+    if (s.string_or("key", "") != key) continue;
+    if (p.has("--json")) {
+      std::printf("%s\n", s.dump().c_str());
+      return kExitOk;
+    }
+    Json members = s.get("nodes");
+    std::printf("%s  %s  %s  %lld/%zu node(s) complete\n", key.c_str(), std::string(s.string_or("infohash", "")).c_str(),
+                human_bytes(static_cast<double>(s.int_or("size", 0))).c_str(),
+                static_cast<long long>(s.int_or("complete", 0)), members.size());
+    std::printf("%-24s %-8s %7s %12s %8s  %s\n", "NODE", "ROLE", "DONE", "RATE", "ETA", "SOURCES");
+    for (size_t j = 0; j < members.size(); ++j) {
+      Json m = members.at(j);
+      std::string sources;
+      Json prov = m.get("provenance");
+      for (size_t k = 0; k < prov.size(); ++k) {
+        Json e = prov.at(k);
+        if (e.int_or("bytes_given", 0) <= 0) continue;
+        std::string who(e.string_or("node", ""));
+        if (who.empty()) who = std::string(e.string_or("endpoint", "?"));
+        sources += (sources.empty() ? "" : ", ") + who + " " + human_bytes(static_cast<double>(e.int_or("bytes_given", 0)));
+      }
+      Json eta = m.get("eta_seconds");
+      std::printf("%-24s %-8s %6.1f%% %10s/s %8s  %s\n", std::string(m.string_or("node", "")).c_str(),
+                  std::string(m.string_or("role", "")).c_str(), m.get("progress").as_number() * 100,
+                  human_bytes(static_cast<double>(m.int_or("download_rate", 0))).c_str(),
+                  m.bool_or("complete", false) ? "done" : eta ? human_duration(static_cast<double>(eta.as_int())).c_str() : "--",
+                  sources.empty() ? "-" : sources.c_str());
+    }
+    return kExitOk;
+  }
+  return failed("status " + key, Error{Errc::not_found, "no node reports this key (is it registered and followed?)"});
+}
+
+// ---- the command table ----------------------------------------------------------------------
+
+struct Entry {
+  cli::Command spec;
+  int (*run)(const cli::Parsed&, const Global&);
+};
+
+int cmd_completion(const cli::Parsed& p, const Global& g);
+
+const std::vector<cli::OptSpec> kTorrentOpts = {
+    {"-a", "URL", "announce URL (repeat or comma-separate; default --tracker)"},
+    {"-l", "EXP", "piece length as a power of two (default from the total size)"},
+    {"-n", "NAME", "torrent name (default the file or directory name)"},
+    {"-w", "URL", "web seed URL (repeat or comma-separate)"},
+    {"-c", "TEXT", "comment"},
+    {"-t", "N", "hashing threads"},
+    {"-p", "", "private torrent"},
+    {"--hybrid", "", "BitTorrent v1+v2 hybrid (default v1 only, which every client reads)"},
+};
+
+std::vector<cli::OptSpec> with_torrent_opts(std::vector<cli::OptSpec> own) {
+  own.insert(own.end(), kTorrentOpts.begin(), kTorrentOpts.end());
+  return own;
+}
+
+const std::vector<Entry>& commands() {
+  static const std::vector<Entry> table = {
+      {{"create", "PATH",
+        "make a torrent of a file or directory (mktorrent options; no creation date, so the same bytes give the "
+        "same info hash everywhere)",
+        with_torrent_opts({{"-o", "FILE", "output file (default NAME.torrent)"},
+                           {"-v", "", "print hashing speed"},
+                           {"-d", "", "accepted for mktorrent compatibility (no date is ever written)"},
+                           {"-s", "TEXT", "refused: a source tag would change the info hash"}})},
+       cmd_create},
+      {{"publish", "PATH|FILE.torrent",
+        "make (or read) a torrent and register it; the key defaults to files/<name> or dirs/<name>. Exits 3 when "
+        "no seeder has the content, unless --seed or --no-seed-ok",
+        with_torrent_opts({{"--key", "KEY", "content key to register under"},
+                           {"--seed", "", "then seed PATH from here in the foreground until interrupted"},
+                           {"--no-seed-ok", "", "exit 0 even when no seeder has the content yet"}})},
+       cmd_publish},
+      {{"get", "KEY",
+        "download through the swarm, with a progress bar (bytes, rate, ETA) on a terminal",
+        {{"-o", "DIR", "download directory (default .)"},
+         {"--peer-listen", "HOST:PORT", "BitTorrent listener (default any free port)"},
+         {"--timeout", "DURATION", "give up after this long (default never)"},
+         {"--stall-timeout", "DURATION", "give up when no peer was seen for this long (default 60s; 0 = never)"},
+         {"--quiet", "", "no progress output"}}},
+       cmd_get},
+      {{"status", "KEY", "progress of one key on every node (%, rate, ETA, sources), from the dashboard",
+        {{"--json", "", "print the dashboard's JSON for this key"}}},
+       cmd_status},
+      {{"ls", "[PREFIX]", "list registered torrents", {{"--json", "", "print JSON"}}}, cmd_ls},
+      {{"rm", "KEY...", "unregister torrents", {}}, cmd_rm},
+      {{"nodes", "", "list nodes that sent a heartbeat", {{"--json", "", "print JSON"}}}, cmd_nodes},
+      {{"completion", "bash|zsh", "print a shell completion script (e.g. swarmctl completion bash > /etc/bash_completion.d/swarmctl)", {}},
+       cmd_completion},
+  };
+  return table;
+}
+
+std::vector<cli::Command> command_specs() {
+  std::vector<cli::Command> out;
+  for (const auto& e : commands()) out.push_back(e.spec);
+  return out;
+}
+
+int cmd_completion(const cli::Parsed& p, const Global&) {
+  if (p.pos.size() != 1) return usage_error("completion takes bash or zsh");
+  if (p.pos[0] == "bash") {
+    std::fputs(cli::bash_completion(command_specs()).c_str(), stdout);
+  } else if (p.pos[0] == "zsh") {
+    std::fputs(cli::zsh_completion(command_specs()).c_str(), stdout);
+  } else {
+    return usage_error("completion takes bash or zsh, not " + p.pos[0]);
+  }
+  return kExitOk;
+}
+
 int run(int argc, char** argv) {
   set_log_level(LogLevel::warn);
   Global g;
   g.metastore = env_or("SWARMCACHE_METASTORE");
   g.token_file = env_or("SWARMCACHE_TOKEN_FILE");
   g.tracker = env_or("SWARMCACHE_TRACKER");
+  g.dashboard = env_or("SWARMCACHE_DASHBOARD", "http://127.0.0.1:8080");
   std::vector<std::string> rest;
   std::string command;
+  bool help = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto take = [&](const std::string& flag, std::string& dest) {
@@ -445,26 +614,39 @@ int run(int argc, char** argv) {
       }
       return false;
     };
+    if (take("--metastore", g.metastore) || take("--token-file", g.token_file) || take("--tracker", g.tracker) ||
+        take("--dashboard", g.dashboard))
+      continue;
+    if (a == "--version") {
+      std::printf("%s\n", version_line("swarmctl").c_str());
+      return kExitOk;
+    }
+    if (a == "--help" || a == "-h" || (command.empty() && a == "help")) {
+      help = true;
+      continue;
+    }
     if (command.empty()) {
-      if (take("--metastore", g.metastore) || take("--token-file", g.token_file) || take("--tracker", g.tracker)) continue;
-      if (a == "-h" || a == "--help" || a == "help") {
-        std::fputs(kUsage, stdout);
-        return kExitOk;
-      }
       if (a.starts_with("-")) return usage_error("unknown option " + a);
       command = a;
       continue;
     }
-    if (take("--metastore", g.metastore) || take("--token-file", g.token_file) || take("--tracker", g.tracker)) continue;
     rest.push_back(a);
   }
-  if (command.empty()) return usage_error("no command");
-  if (command == "create") return cmd_create(rest, g);
-  if (command == "publish") return cmd_publish(rest, g);
-  if (command == "get") return cmd_get(rest, g);
-  if (command == "ls") return cmd_ls(rest, g);
-  if (command == "rm") return cmd_rm(rest, g);
-  if (command == "nodes") return cmd_nodes(rest, g);
+  if (command.empty()) {
+    if (!help) return usage_error("no command");
+    std::fputs(cli::overall_help(command_specs()).c_str(), stdout);
+    return kExitOk;
+  }
+  for (const auto& e : commands()) {
+    if (e.spec.name != command) continue;
+    if (help) {
+      std::fputs(cli::command_help(e.spec).c_str(), stdout);
+      return kExitOk;
+    }
+    auto parsed = cli::parse(e.spec, rest);
+    if (!parsed.error.empty()) return usage_error(parsed.error);
+    return e.run(parsed, g);
+  }
   return usage_error("unknown command " + command);
 }
 

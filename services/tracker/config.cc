@@ -3,6 +3,8 @@
 // prehooks with `options:`), and validation into LogicOptions.
 #include "services/tracker/config.h"
 
+#include "services/tracker/peer_store_memory.h"
+
 #include <algorithm>
 
 namespace sc {
@@ -19,6 +21,7 @@ void declare_tracker_options(Options& o, TrackerConfig& c) {
   o.add_string("log_level", &c.log_level, "debug, info, warn or error.", "log-level");
 
   o.add_string("http.addr", &c.http_addr, "Public HTTP tracker listener HOST:PORT (port 0: any free port).", "http-listen");
+  o.add_string("listen", &c.http_addr, "Same as http.addr (--listen, as on every other daemon).", "listen");
   o.add_int("http.threads", &c.http_threads, "Worker threads for the public listener; 0 = one per core.", "http-threads");
   o.add_duration("http.read_timeout", &c.read_timeout_ms, "Time allowed to receive a request (slow clients are cut off).");
   o.add_duration("http.write_timeout", &c.write_timeout_ms, "Time allowed to send a response.");
@@ -56,6 +59,10 @@ void declare_tracker_options(Options& o, TrackerConfig& c) {
   o.alias("storage.peer_lifetime", "storage.config.peer_lifetime");
   o.add_int("storage.config.shard_count", &c.shard_count, "Shards (locks) of the memory store.");
   o.alias("storage.shards", "storage.config.shard_count");
+  o.add_int("storage.config.max_swarms", &c.max_swarms,
+            "Most swarms kept; an announce for a new info hash beyond it is refused (failure reason "
+            "\"tracker full\") and counted in swarmcache_tracker_swarm_limit_refusals.");
+  o.alias("storage.max_swarms", "storage.config.max_swarms");
   o.add_string("storage.config.redis_broker", &c.redis_broker, "redis store: redis://[[user]:password@]host:port/db.", "redis");
   o.add_duration("storage.config.redis_read_timeout", &c.redis_read_timeout_ms, "redis store: a reply later than this fails the request and drops the connection.");
   o.add_duration("storage.config.redis_write_timeout", &c.redis_write_timeout_ms, "redis store: as redis_read_timeout (one deadline per command covers both).");
@@ -100,6 +107,11 @@ Result<LogicOptions> make_logic_options(const TrackerConfig& c) {
   if (c.gc_interval_ms < 100) return bad("storage.config.gc_interval must be at least 100ms");
   if (c.peer_lifetime_ms < 1000) return bad("storage.config.peer_lifetime must be at least 1s");
   if (c.shard_count < 1 || c.shard_count > (1 << 20)) return bad("storage.config.shard_count must be 1..1048576");
+  if (c.max_swarms < 1) return bad("storage.config.max_swarms must be at least 1");
+  if (c.storage_name == "memory" && c.gc_interval_ms + c.peer_lifetime_ms >= kSeenWrapS * 1000) {
+    // The memory store keeps last-seen seconds modulo 2^16 (peer_store_memory.h).
+    return bad("storage.config.gc_interval + peer_lifetime must stay below 18h12m with the memory store");
+  }
   if (c.http_threads < 0 || c.http_threads > 256) return bad("http.threads must be 0..256");
 
   LogicOptions lo;

@@ -51,6 +51,7 @@ struct TrackerConfig {
   int64_t gc_interval_ms = 3 * 60 * 1000;
   int64_t peer_lifetime_ms = 31 * 60 * 1000;
   int64_t shard_count = 1024;
+  int64_t max_swarms = static_cast<int64_t>(kDefaultMaxSwarms);  // new info hashes are refused beyond it
   // storage.name: redis (Chihaya's redis storage options, plus a key prefix of ours).
   std::string redis_broker = "redis://127.0.0.1:6379/0";
   int64_t redis_read_timeout_ms = 2'000;

@@ -123,7 +123,10 @@ void TrackerLogic::announce_parsed(TrackerExchange& ex) {
   ex.reply = AnnounceReply{};
   ex.reply.interval_s = options_.announce_interval_s;
   ex.reply.min_interval_s = options_.min_announce_interval_s;
-  ex.reply.compact = ex.announce.compact;
+  // BEP 3 dicts carry `peer id`, which the stores do not keep (it would triple the memory per
+  // peer). BEP 23 makes compact=0 advisory ("the tracker MAY return using either format"), so
+  // only a client that also waives peer ids (no_peer_id) gets dicts; others get compact peers.
+  ex.reply.compact = ex.announce.compact || !ex.announce.no_peer_id;
   ex.reply.no_peer_id = ex.announce.no_peer_id;
   ex.reply.ipv6 = ex.peer.ipv6;
   for (auto& hook : hooks_) {

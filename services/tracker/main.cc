@@ -77,7 +77,10 @@ int run(int argc, char** argv) {
     }
     ropts->command_timeout_ms = std::max(cfg.redis_read_timeout_ms, cfg.redis_write_timeout_ms);
     ropts->connect_timeout_ms = cfg.redis_connect_timeout_ms;
-    RedisStoreOptions rsopts{.redis = *ropts, .key_prefix = cfg.redis_key_prefix, .peer_lifetime_ms = cfg.peer_lifetime_ms};
+    RedisStoreOptions rsopts{.redis = *ropts,
+                             .key_prefix = cfg.redis_key_prefix,
+                             .peer_lifetime_ms = cfg.peer_lifetime_ms,
+                             .max_swarms = static_cast<uint64_t>(cfg.max_swarms)};
     auto rs = std::make_unique<RedisPeerStore>(loop.clock(), std::move(rsopts));
     if (auto st = rs->start(); !st) {
       SC_ERROR("cannot start the redis peer store", {"error", st.error().message});
@@ -89,9 +92,10 @@ int run(int argc, char** argv) {
     MemoryStoreOptions mopts;
     mopts.shards = static_cast<size_t>(cfg.shard_count);
     mopts.peer_lifetime_ms = cfg.peer_lifetime_ms;
+    mopts.max_swarms = static_cast<uint64_t>(cfg.max_swarms);
     store = std::make_unique<MemoryPeerStore>(loop.clock(), mopts);
   }
-  metrics.watch_store(*store);
+  metrics.watch_store(*store, static_cast<uint64_t>(cfg.max_swarms));
 
   TrackerLogic logic(*logic_opts, *store);
   auto hooks = make_prehooks(cfg.prehooks, loop, registry, loop.clock());
@@ -120,7 +124,10 @@ int run(int argc, char** argv) {
   popts.tls_cert_file = cfg.tls_cert_path;
   popts.tls_key_file = cfg.tls_key_path;
   // Each worker gets its own Redis connection, so a held announce completes on its thread.
-  if (redis_store) popts.thread_init = [redis_store](struct event_base* base) { redis_store->attach_thread(base); };
+  if (redis_store) {
+    popts.thread_init = [redis_store](struct event_base* base) { redis_store->attach_thread(base); };
+    popts.thread_exit = [redis_store](struct event_base*) { redis_store->detach_thread(); };
+  }
   HttpServer pub(loop, popts);
   frontend.install(pub, cfg.announce_routes, cfg.scrape_routes);
 
@@ -174,40 +181,26 @@ int run(int argc, char** argv) {
   }
 
   auto gc_timer = loop.every(cfg.gc_interval_ms, [&] {
-    auto t0 = std::chrono::steady_clock::now();
-    uint64_t dropped = store->collect_garbage();
-    metrics.record_gc(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), dropped);
+    // Asynchronous with Redis: the main loop (and the systemd watchdog) never waits on it.
+    store->collect_garbage([&metrics, t0 = std::chrono::steady_clock::now()](uint64_t dropped) {
+      metrics.record_gc(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), dropped);
+    });
   });
-  auto watchdog = start_watchdog(loop);
-
-  auto stop = [&] {
-    if (draining) return;
+  log_listener("http", pub.port());
+  log_listener("admin", admin.port());
+  if (udp) log_listener("udp", udp->port());
+  SC_INFO("tracker started", {"threads", popts.threads}, {"http_adopted", popts.adopted_fd >= 0},
+          {"admin_adopted", aopts.adopted_fd >= 0});
+  int rc = run_daemon(loop, [&](std::function<void()> done) {
     draining = true;
     SC_INFO("draining", {"in_flight", pub.in_flight()});
-    notify_stopping();
     if (udp) udp->stop();
-    pub.shutdown([&] { admin.shutdown([&] { loop.stop(); }); });
-  };
-  loop.on_signal(SIGTERM, stop);
-  loop.on_signal(SIGINT, stop);
-
-  SC_INFO("swarmcache-tracker listening", {"http_port", static_cast<int>(pub.port())},
-          {"admin_port", static_cast<int>(admin.port())}, {"udp_port", udp ? static_cast<int>(udp->port()) : 0},
-          {"threads", popts.threads},
-          {"http_adopted", popts.adopted_fd >= 0}, {"admin_adopted", aopts.adopted_fd >= 0});
-  notify_ready();
-  if (!loop.run()) {
-    SC_ERROR("event loop failed");
-    return 1;
-  }
+    pub.shutdown([&admin, done = std::move(done)] { admin.shutdown(done); });
+  });
   SC_INFO("stopped");
-  if (redis_store) {
-    // Worker connections live on event_bases the HttpServer frees with its threads, with no
-    // per-thread exit hook to drop them first: end the process here (as the metastore does).
-    std::fflush(nullptr);
-    std::_Exit(0);
-  }
-  return 0;
+  // The listeners, then the store, go out of scope in order: each worker thread drops its
+  // Redis connection on its way out (HttpServerOptions::thread_exit).
+  return rc;
 }
 
 }  // namespace

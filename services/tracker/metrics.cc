@@ -23,7 +23,12 @@ TrackerMetrics::TrackerMetrics(MetricsRegistry& registry) : registry_(registry) 
   gc_dropped_ = &registry.counter("swarmcache_tracker_gc_expired_peers_total", "Peers dropped by the sweep.");
 }
 
-void TrackerMetrics::watch_store(const PeerStore& store) {
+void TrackerMetrics::watch_store(const PeerStore& store, uint64_t max_swarms) {
+  registry_.gauge_callback("swarmcache_tracker_max_swarms", "storage.max_swarms: the bound on swarms.",
+                           [max_swarms] { return static_cast<double>(max_swarms); });
+  registry_.gauge_callback("swarmcache_tracker_swarm_limit_refusals",
+                           "Announces refused since start because max_swarms swarms existed (only grows).",
+                           [&store] { return static_cast<double>(store.stats().swarm_limit_refusals); });
   registry_.gauge_callback("swarmcache_tracker_torrents", "Swarms with at least one peer.",
                            [&store] { return static_cast<double>(store.stats().torrents); });
   registry_.gauge_callback("swarmcache_tracker_seeders", "Seeders across all swarms.",

@@ -20,8 +20,9 @@ class TrackerMetrics {
     requests_[a][f][static_cast<int>(outcome)]->inc();
     latency_[a][f]->observe(seconds);
   }
-  // Torrents, seeders and leechers, read from the store when scraped.
-  void watch_store(const PeerStore& store);
+  // Torrents, seeders, leechers and swarm-limit refusals, read from the store when scraped,
+  // and the configured bound on swarms.
+  void watch_store(const PeerStore& store, uint64_t max_swarms);
   void record_gc(double seconds, uint64_t dropped);
 
   MetricsRegistry& registry() { return registry_; }

@@ -53,7 +53,15 @@ struct StoreStats {
   uint64_t torrents = 0;
   uint64_t seeders = 0;
   uint64_t leechers = 0;
+  uint64_t swarm_limit_refusals = 0;  // announces refused since start: max_swarms reached
 };
+
+// storage.max_swarms: an unknown info hash is refused once this many swarms exist, so random
+// hashes cannot grow memory without bound (~180 B per swarm in the memory store: 1M swarms
+// ≈ 180 MB before any peer). Generous for a real deployment; configurable.
+inline constexpr uint64_t kDefaultMaxSwarms = 1'000'000;
+// The failure reason a client gets then (a tracker-side limit, not the client's mistake).
+inline constexpr const char* kSwarmLimitReason = "tracker full: no new torrents accepted (swarm limit reached)";
 
 class PeerStore {
  public:
@@ -63,15 +71,20 @@ class PeerStore {
   // Records the announce and fills `out` (its string capacity is reused). event=stopped removes
   // the peer at once and returns no peers; event=completed counts a download. `done` runs
   // exactly once, possibly before announce() returns (memory) or later on the caller's
-  // thread (Redis); `out` must stay valid until then. Errors: unavailable (backend down).
+  // thread (Redis); `out` must stay valid until then. Errors: unavailable (backend down);
+  // too_large with kSwarmLimitReason when the announce would create a swarm beyond
+  // max_swarms (announces to existing swarms, and stops, are always served).
   virtual void announce(const StoreAnnounce& req, StoreAnnounceResult& out, Done done) = 0;
 
   // Counts for each hash (parallel to `hashes`; unknown swarms are zeros). Same contract.
   virtual void scrape(std::span<const InfoHash> hashes, std::vector<SwarmCounts>& out, Done done) = 0;
 
-  // Drops peers not seen for peer_lifetime and empty swarms. Runs off the hot path (a timer
-  // on the main loop); returns the number of peers dropped.
-  virtual uint64_t collect_garbage() = 0;
+  // Drops peers not seen for peer_lifetime and empty swarms. Called from a timer on the main
+  // loop, so it never waits on I/O: `done` gets the number of peers dropped, exactly once,
+  // before collect_garbage() returns (memory) or later on the store's own thread (Redis). A
+  // call while a sweep is still running gets done(0) at once.
+  using GcDone = std::function<void(uint64_t dropped)>;
+  virtual void collect_garbage(GcDone done) = 0;
 
   // Approximate totals for /metrics; thread-safe.
   virtual StoreStats stats() const = 0;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 
 #include "common/core/bytes.h"
 #include "common/core/log.h"
@@ -22,9 +21,6 @@ constexpr int64_t kNotReadyTickMs = 50;
 // Swarms swept per GC script: bounds how long one script holds Redis (each swarm costs four
 // ZREMRANGEBYSCOREs), while keeping round trips few.
 constexpr int64_t kGcBatch = 100;
-// collect_garbage() waits at most this long for a sweep; a slower one goes on in the
-// background and its count is lost (the next run starts only after it ends).
-constexpr int64_t kGcWaitMs = 30'000;
 
 std::atomic<uint64_t> g_next_store_id{1};
 
@@ -35,14 +31,19 @@ struct ThreadClient {
 };
 thread_local std::vector<ThreadClient> t_clients;
 
-// KEYS: s4 l4 s6 l6 meta swarms stats. ARGV: hex-ih member v6 seeder event numwant now.
-// Returns {seeders, leechers, downloaded, {peers…}} with counts over both families.
+// KEYS: s4 l4 s6 l6 meta swarms stats. ARGV: hex-ih member v6 seeder event numwant now
+// max-swarms. Returns {seeders, leechers, downloaded, {peers…}} with counts over both
+// families, or {-1} when the announce would create a swarm beyond max-swarms.
 const RedisScript kAnnounceScript(R"lua(
 local fam = (ARGV[3] == '1') and 3 or 1
 local seeders, leechers = KEYS[fam], KEYS[fam + 1]
 local member, ev, numwant = ARGV[2], ARGV[5], tonumber(ARGV[6])
 local seeder = ARGV[4] == '1'
 local peers = {}
+if ev ~= 'stopped' and redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 0
+   and redis.call('SCARD', KEYS[6]) >= tonumber(ARGV[8]) then
+  return {-1}
+end
 if ev == 'stopped' then
   if redis.call('ZREM', seeders, member) == 1 then redis.call('HINCRBY', KEYS[7], 'seeders', -1) end
   if redis.call('ZREM', leechers, member) == 1 then redis.call('HINCRBY', KEYS[7], 'leechers', -1) end
@@ -129,19 +130,12 @@ Error bad_reply(const char* what) { return Error{Errc::internal, std::string("un
 
 }  // namespace
 
+// One sweep, owned by the store thread's callbacks from start to `done`.
 struct RedisPeerStore::GcRun {
   int64_t cutoff_s = 0;
   std::string cursor = "0";
   uint64_t dropped = 0;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool finished = false;
-
-  void finish() {
-    std::lock_guard lock(mu);
-    finished = true;
-    cv.notify_all();
-  }
+  GcDone done;
 };
 
 RedisPeerStore::RedisPeerStore(const Clock& clock, RedisStoreOptions options)
@@ -253,7 +247,8 @@ void RedisPeerStore::announce(const StoreAnnounce& req, StoreAnnounceResult& out
                                 req.seeder ? "1" : "0",
                                 event_name(req.event),
                                 std::to_string(req.numwant),
-                                std::to_string(clock_.now_s())};
+                                std::to_string(clock_.now_s()),
+                                std::to_string(options_.max_swarms)};
   const size_t entry = req.peer.ipv6 ? 18 : 6;
   submit(kAnnounceScript, std::move(keys), std::move(args),
          [this, &out, entry, numwant = req.numwant, done = std::move(done)](Result<RedisReply> r) {
@@ -262,6 +257,10 @@ void RedisPeerStore::announce(const StoreAnnounce& req, StoreAnnounceResult& out
              return done(std::unexpected(r.error()));
            }
            const auto& e = r->elements;
+           if (r->is_array() && e.size() == 1 && e[0].is_integer() && e[0].integer == -1) {
+             swarm_limit_refusals_.fetch_add(1, std::memory_order_relaxed);
+             return done(fail(Errc::too_large, kSwarmLimitReason));
+           }
            if (!r->is_array() || e.size() != 4 || !e[3].is_array()) return done(std::unexpected(bad_reply("announce")));
            out.counts.seeders = as_u32(e[0]);
            out.counts.leechers = as_u32(e[1]);
@@ -299,17 +298,12 @@ void RedisPeerStore::scrape(std::span<const InfoHash> hashes, std::vector<SwarmC
   });
 }
 
-uint64_t RedisPeerStore::collect_garbage() {
-  if (!started_ || gc_running_.exchange(true)) return 0;
+void RedisPeerStore::collect_garbage(GcDone done) {
+  if (!started_ || gc_running_.exchange(true)) return done(0);
   auto run = std::make_shared<GcRun>();
   run->cutoff_s = clock_.now_s() - options_.peer_lifetime_ms / 1000;
+  run->done = std::move(done);
   loop_->defer([this, run] { gc_step(run); });
-  std::unique_lock lock(run->mu);
-  if (!run->cv.wait_for(lock, std::chrono::milliseconds(kGcWaitMs), [&] { return run->finished; })) {
-    SC_WARN("redis peer store: garbage collection still running", {"waited_ms", kGcWaitMs});
-    return 0;
-  }
-  return run->dropped;
 }
 
 // On the store thread: SSCAN a batch of swarms, sweep it with one script, repeat until the
@@ -321,7 +315,7 @@ void RedisPeerStore::gc_step(const std::shared_ptr<GcRun>& run) {
       [this, run, swarms](Result<RedisReply> r) {
         auto end = [this, run] {
           gc_running_.store(false);
-          run->finish();
+          run->done(run->dropped);
         };
         if (!r || !r->is_array() || r->elements.size() != 2 || !r->elements[1].is_array()) {
           if (!r) note_failure(r.error());
@@ -380,7 +374,7 @@ void RedisPeerStore::on_tick() {
 
 StoreStats RedisPeerStore::stats() const {
   return {torrents_.load(std::memory_order_relaxed), seeders_.load(std::memory_order_relaxed),
-          leechers_.load(std::memory_order_relaxed)};
+          leechers_.load(std::memory_order_relaxed), swarm_limit_refusals_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace sc

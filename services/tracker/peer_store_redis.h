@@ -9,7 +9,8 @@
 // its own loop (an HttpServer worker) calls attach_thread(base) from HttpServerOptions::
 // thread_init; its requests then use that connection and `done` runs on that thread, later.
 // Any other thread (UDP workers, tests) is served by the store's own loop thread, where
-// `done` then runs. collect_garbage() blocks its caller while the store thread sweeps.
+// `done` then runs. collect_garbage() only starts a sweep on the store thread and returns; its
+// `done` runs there when the sweep ends (the main loop never waits on Redis).
 //
 // Key layout (prefix default "sc:tracker:"):
 //   <prefix>swarm:<hex ih>:s4 / :l4 / :s6 / :l6   ZSET compact peer -> last-seen Unix second
@@ -17,7 +18,6 @@
 //   <prefix>swarms                                 SET hex info hashes with peers (GC, torrents)
 //   <prefix>stats                                  HASH seeders, leechers (for /metrics)
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -40,6 +40,7 @@ struct RedisStoreOptions {
   RedisOptions redis;                       // from storage.config.redis_broker and timeouts
   std::string key_prefix = "sc:tracker:";
   int64_t peer_lifetime_ms = 31 * 60 * 1000;
+  uint64_t max_swarms = kDefaultMaxSwarms;  // over all instances sharing the key prefix
 };
 
 class RedisPeerStore final : public PeerStore {
@@ -62,7 +63,7 @@ class RedisPeerStore final : public PeerStore {
 
   void announce(const StoreAnnounce& req, StoreAnnounceResult& out, Done done) override;
   void scrape(std::span<const InfoHash> hashes, std::vector<SwarmCounts>& out, Done done) override;
-  uint64_t collect_garbage() override;
+  void collect_garbage(GcDone done) override;
   StoreStats stats() const override;
   bool ready() const override { return ready_.load(std::memory_order_relaxed); }
 
@@ -92,7 +93,7 @@ class RedisPeerStore final : public PeerStore {
   std::vector<std::unique_ptr<RedisClient>> attached_;
 
   std::atomic<bool> ready_{false};
-  std::atomic<uint64_t> torrents_{0}, seeders_{0}, leechers_{0};
+  std::atomic<uint64_t> torrents_{0}, seeders_{0}, leechers_{0}, swarm_limit_refusals_{0};
   std::atomic<bool> gc_running_{false};
 };
 

@@ -1,7 +1,8 @@
 // The UDP tracker: connect / announce / scrape datagrams on one socket. Connection ids are
 // stateless MACs. Before the id is checked only a valid connect is answered, and an error
 // for a stale or forged id only when it is no larger than the request (no amplification). Replies go back to the source address (and so in
-// its family). Threads batch reads with recvmmsg and wake on an eventfd to stop.
+// its family). Threads batch reads with recvmmsg and replies with sendmmsg, and wake on an
+// eventfd to stop.
 #include "services/tracker/udp_frontend.h"
 
 #include <arpa/inet.h>
@@ -38,6 +39,43 @@ std::string key_or_random(const std::string& key) {
 
 std::span<const uint8_t> addr_bytes(const PeerAddr& a) { return {a.ip.data(), a.ip_len()}; }
 
+// Replies to one recvmmsg batch, sent with one sendmmsg: one system call per batch instead
+// of one per datagram. Only the serving thread's own replies go here; an answer completed
+// later on the store's thread is sent on its own.
+class ReplyBatch {
+ public:
+  void add(std::string_view data, const sockaddr* to, socklen_t to_len) {
+    if (n_ == kBatch) return;  // one reply per received datagram: cannot happen
+    bufs_[n_].assign(data);
+    std::memcpy(&to_[n_], to, to_len);
+    msgs_[n_] = {};
+    iovs_[n_] = {bufs_[n_].data(), bufs_[n_].size()};
+    msgs_[n_].msg_hdr.msg_iov = &iovs_[n_];
+    msgs_[n_].msg_hdr.msg_iovlen = 1;
+    msgs_[n_].msg_hdr.msg_name = &to_[n_];
+    msgs_[n_].msg_hdr.msg_namelen = to_len;
+    ++n_;
+  }
+  // Sends what was added; a full socket buffer drops the rest (UDP clients retry).
+  void flush(int fd) {
+    for (size_t sent = 0; sent < n_;) {
+      int k = sendmmsg(fd, msgs_.data() + sent, static_cast<unsigned>(n_ - sent), MSG_DONTWAIT);
+      if (k <= 0) break;
+      sent += static_cast<size_t>(k);
+    }
+    n_ = 0;
+  }
+
+ private:
+  std::array<std::string, kBatch> bufs_;
+  std::array<sockaddr_storage, kBatch> to_{};
+  std::array<iovec, kBatch> iovs_{};
+  std::array<mmsghdr, kBatch> msgs_{};
+  size_t n_ = 0;
+};
+// Set on serving threads only: there, replies are batched.
+thread_local ReplyBatch* t_batch = nullptr;
+
 // One request; reused by its thread while requests complete synchronously, detached (and
 // self-deleting) when the store answers later on another thread.
 struct UdpExchange final : TrackerExchange {
@@ -61,7 +99,11 @@ struct UdpExchange final : TrackerExchange {
     } else {
       write_udp_scrape(out, txid, counts);
     }
-    sendto(fd, out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), to_len);
+    if (t_batch) {
+      t_batch->add(out, reinterpret_cast<sockaddr*>(&to), to_len);
+    } else {
+      sendto(fd, out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), to_len);
+    }
     metrics->record(action, ipv6, outcome, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (state.exchange(kFinished) == kDetached) delete this;
   }
@@ -161,6 +203,11 @@ void UdpFrontend::serve() {
   std::string out;
   auto ex = std::make_unique<UdpExchange>();
   ex->bencode = false;
+  auto batch = std::make_unique<ReplyBatch>();
+  t_batch = batch.get();
+  struct Unset {
+    ~Unset() { t_batch = nullptr; }
+  } unset;
 
   while (!stopping_.load(std::memory_order_relaxed)) {
     pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
@@ -186,7 +233,7 @@ void UdpFrontend::serve() {
       const auto* src = reinterpret_cast<const sockaddr*>(&from[i]);
       const socklen_t src_len = msgs[i].msg_hdr.msg_namelen;
       PeerAddr peer = peer_addr_from_sockaddr(src);
-      auto reply_now = [&] { sendto(fd_, out.data(), out.size(), MSG_DONTWAIT, src, src_len); };
+      auto reply_now = [&] { batch->add(out, src, src_len); };
 
       // Until the connection id proves the source address, a forged source could turn our
       // replies on a victim: answer only a well-formed connect (16 bytes for 16), and never
@@ -268,6 +315,7 @@ void UdpFrontend::serve() {
         ex->bencode = false;
       }
     }
+    batch->flush(fd_);
   }
 }
 

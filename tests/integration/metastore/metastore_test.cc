@@ -754,6 +754,27 @@ TEST(Metastore, QuarantineRemovesAndRefusesTheTorrent) {
   EXPECT_EQ(ms.put(key, bad).status, 201);
 }
 
+// redis.wait_replicas: a write is acknowledged only once a replica has it (Redis WAIT).
+TEST(Metastore, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
+  test::RedisServer master;
+  Metastore ms(master.url(), "redis:\n  wait_replicas: 1\n");
+  auto lonely = ms.put("files/lonely", make_torrent("lonely"));
+  EXPECT_EQ(lonely.status, 503) << lonely.body;  // no replica to acknowledge it
+  EXPECT_NE(lonely.body.find("replicas"), std::string::npos) << lonely.body;
+  test::RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        return test::raw_exchange(replica.port(), "INFO replication\r\nQUIT\r\n", 2s).find("master_link_status:up") !=
+               std::string::npos;
+      },
+      20s));
+  auto ok = ms.put("files/replicated", make_torrent("replicated"));
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(ms.put("files/lonely", make_torrent("lonely")).status, 200);  // it was on the master
+  std::string on_replica = test::raw_exchange(replica.port(), "HGET mt:t:files/replicated infohash\r\nQUIT\r\n", 2s);
+  EXPECT_NE(on_replica.find(infohash_of(make_torrent("replicated"))), std::string::npos) << on_replica;
+}
+
 // limits.max_torrent_bytes sets the HTTP body limit too (it used to stay at 1 MiB).
 TEST(Metastore, BodyLimitFollowsMaxTorrentBytes) {
   test::RedisServer redis;

@@ -118,7 +118,7 @@ TEST(RedisSentinel, MetastoreAndTrackerFollowAFailover) {
   ASSERT_NE(ms_port, 0) << metastore.output();
   write_file(dir.file("tracker.yaml"), "chihaya:\n"
                                        "  announce_interval: 2s\n  min_announce_interval: 1s\n  metrics_addr: 127.0.0.1:0\n"
-                                       "  http:\n    addr: 127.0.0.1:0\n    threads: 2\n"
+                                       "  http:\n    addr: 127.0.0.1:0\n    threads: 2\n  udp:\n    addr: 127.0.0.1:0\n"
                                        "  storage:\n    name: redis\n    config:\n"
                                        "      peer_lifetime: 10m\n"
                                        "      redis_broker: " + url + "\n");

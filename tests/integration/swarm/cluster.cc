@@ -49,6 +49,7 @@ Cluster::Cluster(ClusterOptions options) {
   auto tp = tracker_->wait_for_number("http_port", 20s);
   if (!tp) ADD_FAILURE() << "tracker did not start: " << tracker_->output();
   tracker_port_ = tp.value_or(0);
+  tracker_admin_port_ = tracker_->wait_for_number("admin_port", 5s).value_or(0);
   // Ready means Redis is reachable through the metastore.
   test::wait_until([&] { return test::http_request(metastore_port_, "GET", "/readyz").status == 200; }, 20s);
 }

@@ -57,6 +57,7 @@ class Cluster {
   const std::string& token_file() const { return token_file_; }
   int metastore_port() const { return metastore_port_; }
   int tracker_port() const { return tracker_port_; }
+  int tracker_admin_port() const { return tracker_admin_port_; }
   std::string path(const std::string& name) const { return dir_.file(name); }
 
   // Starts a node; `data` is its data directory. Fails the test if it does not report its ports.
@@ -75,7 +76,7 @@ class Cluster {
   test::TempDir dir_;
   std::unique_ptr<test::RedisServer> redis_;
   std::unique_ptr<test::Process> metastore_, tracker_;
-  int metastore_port_ = 0, tracker_port_ = 0;
+  int metastore_port_ = 0, tracker_port_ = 0, tracker_admin_port_ = 0;
   std::string token_file_;
 };
 

@@ -47,8 +47,9 @@ TEST(SwarmIntegration, FileAndDirectoryReachEveryLeecherFromTwoSeeders) {
     write_random_file(c.path(std::string(d) + "/tree/two.bin"), 1'000'001, 3);
     write_random_file(c.path(std::string(d) + "/tree/nested/three.bin"), 2'500'000, 4);
   }
-  auto s1 = c.seeder("seeder-1", c.path("data-a"));
-  auto s2 = c.seeder("seeder-2", c.path("data-b"));
+  // Directory torrents are opt-in (see DefaultsNeverDownloadTheSameBytesTwice).
+  auto s1 = c.seeder("seeder-1", c.path("data-a"), {"--dir-torrents", "true"});
+  auto s2 = c.seeder("seeder-2", c.path("data-b"), {"--dir-torrents", "true"});
   ASSERT_TRUE(test::wait_until([&] { return ready(*s1) && ready(*s2); }, 120s)) << s1->proc->output();
   const std::vector<std::string> keys = {"files/big.bin", "dirs/tree", "files/tree/one.bin", "files/tree/two.bin",
                                          "files/tree/nested/three.bin", "dirs/tree/nested"};
@@ -86,10 +87,49 @@ TEST(SwarmIntegration, FileAndDirectoryReachEveryLeecherFromTwoSeeders) {
     std::printf("%s: big.bin %lld bytes from %zu peers, %lld from other leechers\n", l->name.c_str(),
                 static_cast<long long>(given), t->provenance.size(), static_cast<long long>(from_leechers));
   }
-  // Every node sent a heartbeat.
-  auto nodes = test::http_request(c.metastore_port(), "GET", "/v1/nodes");
-  ASSERT_EQ(nodes.status, 200);
-  for (auto* n : {s1.get(), s2.get(), ls[0], ls[4]}) EXPECT_NE(nodes.body.find(n->name), std::string::npos) << n->name;
+  // Every node sends heartbeats (a leecher's may still be in flight when it completes).
+  std::string nodes;
+  bool all_seen = test::wait_until(
+      [&] {
+        auto r = test::http_request(c.metastore_port(), "GET", "/v1/nodes");
+        nodes = r.body;
+        bool all = r.status == 200;
+        for (auto* n : {s1.get(), s2.get(), ls[0], ls[4]}) all = all && nodes.find(n->name) != std::string::npos;
+        return all;
+      },
+      30s, 100ms);
+  EXPECT_TRUE(all_seen) << nodes;
+}
+
+// Issue 13: with the defaults (no directory torrents, leechers following "*"), the seeder hashes
+// each file once and a leecher downloads and stores each byte once.
+TEST(SwarmIntegration, DefaultsNeverDownloadTheSameBytesTwice) {
+  Cluster c;
+  write_random_file(c.path("data/top.bin"), 1'500'000, 31);
+  write_random_file(c.path("data/tree/one.bin"), 1'000'000, 32);
+  write_random_file(c.path("data/tree/nested/two.bin"), 700'001, 33);
+  constexpr int64_t kTotal = 1'500'000 + 1'000'000 + 700'001;
+  auto s = c.seeder("seeder-1", c.path("data"));
+  ASSERT_TRUE(test::wait_until([&] { return ready(*s); }, 60s)) << s->proc->output();
+  auto l = c.leecher("leecher-0");
+  const std::vector<std::string> keys = {"files/top.bin", "files/tree/one.bin", "files/tree/nested/two.bin"};
+  ASSERT_TRUE(Cluster::wait_complete({l.get()}, keys, 60s)) << l->proc->output();
+
+  auto list = test::http_request(c.metastore_port(), "GET", "/v1/torrents?limit=100");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body.find("dirs/"), std::string::npos) << list.body;
+  auto st = Cluster::status(*l);
+  int64_t downloaded = 0;
+  for (auto& t : st.torrents) {
+    EXPECT_TRUE(t.key.starts_with("files/")) << t.key;
+    downloaded += t.downloaded;
+  }
+  EXPECT_EQ(st.torrents.size(), keys.size());
+  EXPECT_EQ(downloaded, kTotal);
+  auto metrics = test::http_request(s->control_port, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("swarmcache_seeder_hashed_bytes_total " + std::to_string(kTotal) + "\n"), std::string::npos)
+      << metrics;
+  EXPECT_FALSE(fs::exists(l->data + "/dirs"));
 }
 
 TEST(SwarmIntegration, SeederKilledMidTransferLeechersStillFinish) {

@@ -23,6 +23,7 @@
 #include "common/core/clock.h"
 #include "common/core/sha.h"
 #include "proto/announce.h"
+#include "services/tracker/peer_store.h"
 #include "tests/support/support.h"
 #include "tests/support/jwt_test_keys.h"
 
@@ -84,7 +85,7 @@ TEST(TrackerIntegration, AnnounceScrapeAndMetrics) {
   EXPECT_EQ(v.find("peers")->as_str(), std::string("\x7f\x00\x00\x01\x1b\x59", 6));  // 127.0.0.1:7001
   EXPECT_EQ(v.find("external ip")->as_str(), std::string("\x7f\x00\x00\x01", 4));
   EXPECT_EQ(v.find("interval")->as_int(), 2);
-  v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-leecher00001", 7002, 0, "&event=completed&compact=0")));
+  v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-leecher00001", 7002, 0, "&event=completed&compact=0&no_peer_id=1")));
   ASSERT_TRUE(v.find("peers")->is_list());
 
   v = decode_ok(http_request(t.http, "GET", "/scrape?info_hash=" + percent_encode(ih_of('a')) + "&info_hash=" + percent_encode(ih_of('b'))));
@@ -353,6 +354,23 @@ TEST(TrackerIntegration, UdpConnectAnnounceScrape) {
   EXPECT_EQ(metric(m, R"(swarmcache_tracker_udp_packets_total{kind="dropped"})"), 1);
   EXPECT_EQ(metric(m, R"(swarmcache_tracker_udp_packets_total{kind="malformed"})"), 1);
   EXPECT_EQ(metric(m, R"(swarmcache_tracker_requests_total{action="scrape",af="ipv4",result="ok"})"), 1);
+}
+
+// storage.max_swarms bounds the swarms random info hashes can create: the next new one is
+// refused with a clear reason and counted, existing swarms keep working.
+TEST(TrackerIntegration, MaxSwarmsRefusesNewInfoHashes) {
+  TempDir dir;
+  Tracker t(dir, "storage:\n  max_swarms: 1\n");
+  ASSERT_GT(t.http, 0) << t.proc->output();
+  decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-aaaaaaaaaaaa", 7001, 0)));
+  auto r = http_request(t.http, "GET", announce_target(ih_of('b'), "-SC0001-bbbbbbbbbbbb", 7002, 5));
+  EXPECT_EQ(failure_of(r), kSwarmLimitReason);
+  auto v = decode_ok(http_request(t.http, "GET", announce_target(ih_of('a'), "-SC0001-cccccccccccc", 7003, 5)));
+  EXPECT_EQ(v.find("complete")->as_int(), 1);
+  auto m = http_request(t.admin, "GET", "/metrics").body;
+  EXPECT_EQ(metric(m, "swarmcache_tracker_swarm_limit_refusals"), 1);
+  EXPECT_EQ(metric(m, "swarmcache_tracker_max_swarms"), 1);
+  EXPECT_EQ(metric(m, "swarmcache_tracker_torrents"), 1);
 }
 
 // Before a connection id proves the source address, nothing is answered with more bytes than

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <thread>
+
+#include "common/core/build_info.h"
 
 namespace sc {
 namespace {
@@ -114,6 +117,30 @@ TEST(Metrics, ConcurrentUpdatesAreNotLost) {
   EXPECT_EQ(fam.with({"odd"}).value() + fam.with({"even"}).value(), uint64_t{kThreads * kIters});
   EXPECT_EQ(h.count(), uint64_t{kThreads * kIters});
   EXPECT_NEAR(h.sum(), kThreads * kIters * 0.5, 1e-6);
+}
+
+// Every registry exports the process_* metrics (read from /proc) and the build identity.
+TEST(Metrics, ProcessAndBuildInfo) {
+  MetricsRegistry r;
+  std::string text = r.render();
+  EXPECT_TRUE(has_line(text, "# TYPE process_cpu_seconds_total counter")) << text;
+  auto value = [&](const std::string& name) {
+    auto at = ("\n" + text).find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size()));
+  };
+  EXPECT_GE(value("process_cpu_seconds_total"), 0);
+  EXPECT_GT(value("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(value("process_open_fds"), 3);  // stdin, stdout, stderr at least
+  // Started after 2020 and not in the future.
+  EXPECT_GT(value("process_start_time_seconds"), 1.5e9);
+  EXPECT_LE(value("process_start_time_seconds"), static_cast<double>(std::time(nullptr)) + 1);
+  const BuildInfo& b = build_info();
+  EXPECT_FALSE(b.version.empty());
+  EXPECT_TRUE(has_line(text, "swarmcache_build_info{version=\"" + std::string(b.version) + "\",revision=\"" +
+                                 std::string(b.revision) + "\",build_type=\"" + std::string(b.build_type) + "\"} 1"))
+      << text;
+  EXPECT_EQ(version_line("x"), "x " + std::string(b.version) + " (" + std::string(b.revision) + ", " +
+                                   std::string(b.build_type) + ")");
 }
 
 }  // namespace

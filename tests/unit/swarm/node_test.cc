@@ -22,7 +22,7 @@ TEST(StatusJson, IsValidJsonWithHostileNames) {
   t.size = 123;
   t.progress = 0.5;
   t.state = "downloading";
-  t.provenance.push_back({"127.0.0.1:1", "-SC0100-", 10, 20, 1, true});
+  t.provenance.push_back({"127.0.0.1:1", "-SC0100-", "-SC0100-\\x01node", 10, 20, 1, true});
   t.piece_source = {0, -1};
   Json extra = Json::array();
   extra.push(Json::integer(1)).push(Json::integer(2));

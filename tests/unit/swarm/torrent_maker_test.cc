@@ -3,6 +3,7 @@
 #include "common/swarm/torrent_maker.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -147,6 +148,36 @@ TEST(MakeTorrent, HybridIsAnOption) {
   auto hy2 = make_torrent(d.file("f.bin"), MakeTorrentOptions{.hybrid = true});
   ASSERT_TRUE(hy2);
   EXPECT_EQ(hy->infohash, hy2->infohash);
+}
+
+// Files this process has open now.
+int open_fds() {
+  int n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// Issue 11: 1,500 files under `ulimit -n 1024` failed with "Too many open files", because every
+// hashing thread kept every file it had read open until the end.
+TEST(MakeTorrent, ManyFilesHashWithFewOpenFiles) {
+  test::TempDir d;
+  constexpr int kFiles = 1500;
+  for (int i = 0; i < kFiles; ++i) write_random(d.file("many/f" + std::to_string(i) + ".bin"), 700 + i, i);
+  auto unlimited = make_torrent(d.file("many"), MakeTorrentOptions{.threads = 1});
+  ASSERT_TRUE(unlimited) << unlimited.error().message;
+
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Room for what is open now plus a few per thread: far fewer than the files.
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(open_fds() + 32);
+  ASSERT_LT(tight.rlim_cur, static_cast<rlim_t>(kFiles));
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  auto limited = make_torrent(d.file("many"), MakeTorrentOptions{.threads = 4});
+  setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_TRUE(limited) << limited.error().message;
+  EXPECT_EQ(limited->num_files, kFiles);
+  EXPECT_EQ(limited->infohash, unlimited->infohash);
 }
 
 TEST(MakeTorrent, Errors) {

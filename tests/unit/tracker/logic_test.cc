@@ -108,7 +108,7 @@ TEST_F(Fixture, StoppedRemovesAndReturnsNoPeers) {
 TEST_F(Fixture, ExpiryThroughGc) {
   announce(query('a', 1, 1001, 0));
   clock.advance(61'000);
-  store.collect_garbage();
+  store.collect_garbage([](uint64_t) {});
   auto v = announce(query('a', 2, 1002, 10));
   EXPECT_EQ(peer_count(v), 0u);
   EXPECT_EQ(v.find("complete")->as_int(), 0);
@@ -198,13 +198,30 @@ TEST_F(Fixture, IntervalsAndNonCompact) {
   opts.min_announce_interval_s = 60;
   make();
   announce(query('a', 1, 1001, 0));
-  auto v = announce(query('a', 2, 1002, 5, "&compact=0"));
+  auto v = announce(query('a', 2, 1002, 5, "&compact=0&no_peer_id=1"));
   EXPECT_EQ(v.find("interval")->as_int(), 120);
   EXPECT_EQ(v.find("min interval")->as_int(), 60);
   ASSERT_TRUE(v.find("peers")->is_list());
   const auto& p = v.find("peers")->as_list()[0];
   EXPECT_EQ(p.find("ip")->as_str(), "10.0.0.1");
   EXPECT_EQ(p.find("port")->as_int(), 1001);
+}
+
+// BEP 3 dicts must carry `peer id`, which the stores do not keep: unless the client waives it
+// with no_peer_id, compact=0 (advisory under BEP 23) is answered with compact peers, never with
+// dicts lacking the key.
+TEST_F(Fixture, NonCompactWithoutNoPeerIdNeverLacksPeerIds) {
+  announce(query('a', 1, 1001, 0));
+  for (const char* extra : {"&compact=0", "&compact=0&no_peer_id=0"}) {
+    auto v = announce(query('a', 2, 1002, 5, extra));
+    const BValue* peers = v.find("peers");
+    ASSERT_NE(peers, nullptr) << extra;
+    if (peers->is_list()) {
+      for (const auto& p : peers->as_list()) EXPECT_NE(p.find("peer id"), nullptr) << extra << ": a dict without peer id";
+    } else {
+      EXPECT_EQ(peers->as_str(), std::string("\x0a\x00\x00\x01\x03\xe9", 6)) << extra;
+    }
+  }
 }
 
 class RecordingHook final : public PreHook {

@@ -4,6 +4,7 @@
 // memory and Redis stores are held to the same semantics (Chihaya's storage_tests.go idea).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <set>
@@ -23,14 +24,16 @@ class StoreHarness {
   virtual bool pump_until(const std::function<bool()>& pred) = 0;
 };
 
-// Builds a fresh, empty store whose peers expire after peer_lifetime_ms.
-using HarnessFactory = std::unique_ptr<StoreHarness> (*)(int64_t peer_lifetime_ms);
+// Builds a fresh, empty store whose peers expire after peer_lifetime_ms and that keeps at
+// most max_swarms swarms.
+using HarnessFactory = std::unique_ptr<StoreHarness> (*)(int64_t peer_lifetime_ms, uint64_t max_swarms);
 
 class PeerStoreConformance : public ::testing::TestWithParam<HarnessFactory> {
  protected:
   static constexpr int64_t kLifetimeMs = 60'000;
+  static constexpr uint64_t kMaxSwarms = 1000;
 
-  void SetUp() override { h_ = GetParam()(kLifetimeMs); }
+  void SetUp() override { h_ = GetParam()(kLifetimeMs, kMaxSwarms); }
 
   static InfoHash ih(char c) {
     InfoHash h;
@@ -63,24 +66,43 @@ class PeerStoreConformance : public ::testing::TestWithParam<HarnessFactory> {
     return out;
   }
 
-  StoreAnnounceResult announce(const InfoHash& h, const PeerAddr& p, bool seeder,
-                               AnnounceEvent ev = AnnounceEvent::none, uint32_t numwant = 50) {
+  // The announce's status, the result in `out`.
+  static Status try_announce(StoreHarness& h, const InfoHash& ih, const PeerAddr& p, bool seeder,
+                             AnnounceEvent ev, uint32_t numwant, StoreAnnounceResult& out) {
     StoreAnnounce req;
-    req.info_hash = h;
+    req.info_hash = ih;
     req.peer = p;
     req.seeder = seeder;
     req.event = ev;
     req.numwant = numwant;
-    StoreAnnounceResult out;
     bool fired = false;
-    Status result;
-    h_->store().announce(req, out, [&](Status st) {
+    Status result = fail(Errc::timeout, "no answer from the store");
+    h.store().announce(req, out, [&](Status st) {
       fired = true;
       result = st;
     });
-    EXPECT_TRUE(h_->pump_until([&] { return fired; }));
+    EXPECT_TRUE(h.pump_until([&] { return fired; }));
+    return result;
+  }
+
+  StoreAnnounceResult announce(const InfoHash& h, const PeerAddr& p, bool seeder,
+                               AnnounceEvent ev = AnnounceEvent::none, uint32_t numwant = 50) {
+    StoreAnnounceResult out;
+    Status result = try_announce(*h_, h, p, seeder, ev, numwant, out);
     EXPECT_TRUE(result) << (result ? "" : result.error().message);
     return out;
+  }
+
+  // Runs a sweep and waits for its count (Redis reports it later, from its own thread).
+  static uint64_t gc(StoreHarness& h) {
+    std::atomic<bool> fired{false};
+    std::atomic<uint64_t> dropped{0};
+    h.store().collect_garbage([&](uint64_t n) {
+      dropped = n;
+      fired = true;
+    });
+    EXPECT_TRUE(h.pump_until([&] { return fired.load(); }));
+    return dropped;
   }
 
   std::vector<SwarmCounts> scrape(std::vector<InfoHash> hs) {
@@ -214,17 +236,17 @@ TEST_P(PeerStoreConformance, PeersExpireAfterLifetime) {
   h_->clock().advance(kLifetimeMs / 2);
   announce(ih('a'), v4(2, 1000), false);
   h_->clock().advance(kLifetimeMs / 2 + 2000);
-  h_->store().collect_garbage();
+  gc(*h_);
   auto s = scrape({ih('a')});
   EXPECT_EQ(s[0].seeders, 0u) << "the seeder was last seen more than a lifetime ago";
   EXPECT_EQ(s[0].leechers, 1u);
   // A re-announce refreshes: the leecher survives another half lifetime.
   announce(ih('a'), v4(2, 1000), false);
   h_->clock().advance(kLifetimeMs / 2);
-  h_->store().collect_garbage();
+  gc(*h_);
   EXPECT_EQ(scrape({ih('a')})[0].leechers, 1u);
   h_->clock().advance(kLifetimeMs);
-  h_->store().collect_garbage();
+  gc(*h_);
   EXPECT_EQ(scrape({ih('a')})[0].leechers, 0u);
 }
 
@@ -258,6 +280,34 @@ TEST_P(PeerStoreConformance, ManySwarmsStayIndependent) {
     EXPECT_EQ(s[0].seeders, 1u);
     EXPECT_EQ(s[0].leechers, 2u);
   }
+}
+
+TEST_P(PeerStoreConformance, SwarmLimitRefusesNewSwarmsOnly) {
+  auto h = GetParam()(kLifetimeMs, 2);
+  StoreAnnounceResult out;
+  ASSERT_TRUE(try_announce(*h, ih('a'), v4(1, 1000), true, AnnounceEvent::started, 50, out));
+  ASSERT_TRUE(try_announce(*h, ih('b'), v4(1, 1000), false, AnnounceEvent::started, 50, out));
+  // A third info hash would be a third swarm: refused with a clear reason, counted.
+  Status st = try_announce(*h, ih('c'), v4(1, 1000), false, AnnounceEvent::started, 50, out);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::too_large);
+  EXPECT_EQ(st.error().message, kSwarmLimitReason);
+  EXPECT_TRUE(h->pump_until([&] { return h->store().stats().swarm_limit_refusals == 1; }));
+  // Existing swarms keep working, and a stop in an unknown swarm is harmless.
+  ASSERT_TRUE(try_announce(*h, ih('a'), v4(2, 1000), false, AnnounceEvent::started, 50, out));
+  EXPECT_EQ(out.peers, compact(v4(1, 1000)));
+  ASSERT_TRUE(try_announce(*h, ih('c'), v4(1, 1000), false, AnnounceEvent::stopped, 50, out));
+  // Once a swarm empties, its place is free again.
+  ASSERT_TRUE(try_announce(*h, ih('b'), v4(1, 1000), false, AnnounceEvent::stopped, 50, out));
+  ASSERT_TRUE(try_announce(*h, ih('c'), v4(1, 1000), false, AnnounceEvent::started, 50, out));
+  EXPECT_EQ(out.counts.leechers, 1u);
+  // Swept swarms free their places too.
+  h->clock().advance(kLifetimeMs + 2000);
+  EXPECT_EQ(gc(*h), 3u);
+  ASSERT_TRUE(try_announce(*h, ih('d'), v4(1, 1000), false, AnnounceEvent::started, 50, out));
+  ASSERT_TRUE(try_announce(*h, ih('e'), v4(1, 1000), false, AnnounceEvent::started, 50, out));
+  EXPECT_FALSE(try_announce(*h, ih('f'), v4(1, 1000), false, AnnounceEvent::started, 50, out));
+  EXPECT_TRUE(h->pump_until([&] { return h->store().stats().swarm_limit_refusals == 2; }));
 }
 
 }  // namespace sc::test

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -30,13 +32,15 @@ std::string unique_prefix() {
   return "t" + std::to_string(::getpid()) + "." + std::to_string(n.fetch_add(1)) + ":";
 }
 
-RedisStoreOptions store_options(const RedisServer& server, int64_t lifetime_ms, std::string prefix) {
+RedisStoreOptions store_options(const RedisServer& server, int64_t lifetime_ms, std::string prefix,
+                                uint64_t max_swarms = kDefaultMaxSwarms) {
   auto ro = parse_redis_url(server.url());
   EXPECT_TRUE(ro.has_value());
   RedisStoreOptions o;
   o.redis = *ro;
   o.key_prefix = std::move(prefix);
   o.peer_lifetime_ms = lifetime_ms;
+  o.max_swarms = max_swarms;
   return o;
 }
 
@@ -53,8 +57,8 @@ bool pump(EventLoop& loop, const std::function<bool()>& pred, std::chrono::milli
 
 class RedisHarness final : public StoreHarness {
  public:
-  explicit RedisHarness(int64_t lifetime_ms)
-      : store_(clock_, store_options(shared_redis(), lifetime_ms, unique_prefix())) {
+  RedisHarness(int64_t lifetime_ms, uint64_t max_swarms)
+      : store_(clock_, store_options(shared_redis(), lifetime_ms, unique_prefix(), max_swarms)) {
     EXPECT_TRUE(store_.start());
     store_.attach_thread(loop_.base());
     EXPECT_TRUE(pump(loop_, [&] { return store_.ready(); })) << "redis peer store never became ready";
@@ -70,7 +74,9 @@ class RedisHarness final : public StoreHarness {
   RedisPeerStore store_;
 };
 
-std::unique_ptr<StoreHarness> make_redis(int64_t lifetime_ms) { return std::make_unique<RedisHarness>(lifetime_ms); }
+std::unique_ptr<StoreHarness> make_redis(int64_t lifetime_ms, uint64_t max_swarms) {
+  return std::make_unique<RedisHarness>(lifetime_ms, max_swarms);
+}
 
 INSTANTIATE_TEST_SUITE_P(Redis, PeerStoreConformance, ::testing::Values(&make_redis));
 
@@ -121,6 +127,18 @@ struct Attached {
     });
     if (!pump(loop, [&] { return fired; })) return fail(Errc::timeout, "no callback");
     return result;
+  }
+
+  // A sweep's count; the store thread reports it while this thread pumps its own loop.
+  uint64_t gc() {
+    std::atomic<bool> fired{false};
+    std::atomic<uint64_t> dropped{0};
+    store.collect_garbage([&](uint64_t n) {
+      dropped = n;
+      fired = true;
+    });
+    EXPECT_TRUE(pump(loop, [&] { return fired.load(); }));
+    return dropped;
   }
 
   EventLoop loop;
@@ -184,8 +202,8 @@ TEST(RedisPeerStore, GcOnOneInstanceExpiresPeersForAllAndLeavesNoKeys) {
   ASSERT_TRUE(b.announce(req(hash_of('h'), v4(9, 1), false), out));  // refreshed by b
   a.clock.advance(8'000);
   b.clock.advance(8'000);  // b at 13 s: cutoff 3 s drops g's peers (0 s), keeps h's (5 s)
-  EXPECT_EQ(b.store.collect_garbage(), 5u) << "b sweeps the peers a recorded";
-  EXPECT_EQ(b.store.collect_garbage(), 0u);
+  EXPECT_EQ(b.gc(), 5u) << "b sweeps the peers a recorded";
+  EXPECT_EQ(b.gc(), 0u);
   ASSERT_TRUE(a.announce(req(hash_of('g'), v4(7, 1), false), out));
   EXPECT_TRUE(out.peers.empty());
   EXPECT_EQ(out.counts.leechers, 1u);
@@ -195,7 +213,7 @@ TEST(RedisPeerStore, GcOnOneInstanceExpiresPeersForAllAndLeavesNoKeys) {
   })) << "totals follow the sweep";
 
   a.clock.advance(20'000);
-  EXPECT_EQ(a.store.collect_garbage(), 2u);
+  EXPECT_EQ(a.gc(), 2u);
   // Nothing of ours is left but the totals hash.
   EventLoop loop;
   RedisClient raw(loop.base(), *parse_redis_url(server.url()));
@@ -211,6 +229,43 @@ TEST(RedisPeerStore, GcOnOneInstanceExpiresPeersForAllAndLeavesNoKeys) {
   EXPECT_EQ(keys, std::vector<std::string>{prefix + "stats"});
 }
 
+// The sweep runs on the store thread: the caller (the main loop, watched by systemd's 30 s
+// watchdog) gets control back at once, even while Redis is frozen, and the count arrives later.
+TEST(RedisPeerStore, GarbageCollectionNeverWaitsForRedis) {
+  RedisServer server;
+  Attached a(server, unique_prefix(), 10'000);
+  StoreAnnounceResult out;
+  ASSERT_TRUE(a.announce(req(hash_of('w'), v4(1, 1), true), out));
+  a.clock.advance(20'000);
+
+  EventLoop loop;
+  RedisClient raw(loop.base(), *parse_redis_url(server.url()));
+  ASSERT_TRUE(raw.start());
+  int64_t pid = 0;
+  raw.command({"INFO", "server"}, [&](Result<RedisReply> r) {
+    ASSERT_TRUE(r);
+    auto at = r->str.find("process_id:");
+    if (at != std::string::npos) pid = std::stoll(r->str.substr(at + 11));
+  });
+  ASSERT_TRUE(pump(loop, [&] { return pid > 0; }));
+  ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGSTOP), 0);
+  struct Thaw {
+    int64_t pid;
+    ~Thaw() { ::kill(static_cast<pid_t>(pid), SIGCONT); }
+  } thaw{pid};
+
+  std::atomic<bool> fired{false};
+  std::atomic<uint64_t> dropped{0};
+  a.store.collect_garbage([&](uint64_t n) {
+    dropped = n;
+    fired = true;
+  });
+  EXPECT_FALSE(fired.load()) << "returned with the sweep still waiting on the frozen Redis";
+  ::kill(static_cast<pid_t>(pid), SIGCONT);
+  ASSERT_TRUE(pump(a.loop, [&] { return fired.load(); }));
+  EXPECT_EQ(dropped.load(), 1u);
+}
+
 TEST(RedisPeerStore, RedisGoingAwayFailsFastAndServiceResumesByItself) {
   RedisServer server;
   Attached a(server, unique_prefix());
@@ -223,7 +278,7 @@ TEST(RedisPeerStore, RedisGoingAwayFailsFastAndServiceResumesByItself) {
   auto st = a.announce(req(hash_of('r'), v4(2, 1), false), out);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, Errc::unavailable) << st.error().message;
-  EXPECT_EQ(a.store.collect_garbage(), 0u);  // harmless while down
+  EXPECT_EQ(a.gc(), 0u);  // harmless while down
 
   server.restart();
   EXPECT_TRUE(pump(a.loop, [&] { return a.store.ready(); }, 10s)) << "ready() comes back without a restart";

@@ -158,6 +158,17 @@ TEST(UdpConnectionId, ValidForTwoMinutesPlusSkewFromTheSameAddress) {
   EXPECT_FALSE(ConnectionIdIssuer("other", 10).valid(id, a, t)) << "another key";
 }
 
+// The reference vectors of the SipHash paper (key 00..0f, message 00 01 02 …).
+TEST(UdpConnectionId, SipHashMatchesReferenceVectors) {
+  const uint64_t key[2] = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+  std::vector<uint8_t> msg(16);
+  for (size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<uint8_t>(i);
+  auto of = [&](size_t n) { return siphash24(key, std::span<const uint8_t>(msg.data(), n)); };
+  EXPECT_EQ(of(0), 0x726fdb47dd0e0e31ULL);
+  EXPECT_EQ(of(8), 0x93f5f5799a932462ULL);
+  EXPECT_EQ(of(15), 0xa129ca6149be45e5ULL);
+}
+
 TEST(UdpWrite, Layouts) {
   std::string out;
   write_udp_connect(out, 7, 0x0102030405060708ULL);

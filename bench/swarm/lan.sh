@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# One file from one origin to N hosts on an emulated LAN: every host in its own network
+# namespace, a veth pair into one bridge, and tc tbf at RATE both ways (the host end caps its
+# upload, the bridge end its download). The same hosts run, one after the other:
+#   swarmcache          redis, tracker, metastore and seeder on host 0, a leecher on hosts 1..N
+#   opentracker+aria2c  opentracker and a seeding aria2c on host 0, aria2c on hosts 1..N
+#   HTTP origin         python3's http.server on host 0, curl on hosts 1..N
+# and prints one table: seconds until the last host has the file, that against the limit
+# (SIZE / RATE: every host must receive every byte), copies the origin sent, least and most any
+# receiving host sent, and all bytes sent per byte delivered. Bytes are counted on the wire
+# (`ip -s link`: Ethernet, IP and TCP headers, ACKs and tracker traffic included, ~4-7% over
+# payload); swarmcache's payload figures from libtorrent follow the table. Checks the sha256
+# on every host, then removes every namespace and process (also on Ctrl-C). Needs root.
+#   bench/swarm/lan.sh N SIZE_MIB RATE_MBIT
+# Environment: SC_BUILD_DIR (default build/plain), LAN_PHASES (default "swarmcache aria2 http"),
+# LAN_WORK (scratch directory, default /dev/shm), LAN_KEEP (a directory to keep swarmcache's
+# logs and status documents in), SC_SEEDER_FLAGS / SC_LEECHER_FLAGS (extra flags to try).
+set -euo pipefail
+n=${1:?usage: lan.sh N SIZE_MIB RATE_MBIT}
+size_mib=${2:?usage: lan.sh N SIZE_MIB RATE_MBIT}
+rate=${3:?usage: lan.sh N SIZE_MIB RATE_MBIT}
+here=$(cd "$(dirname "$0")" && pwd)
+build=${SC_BUILD_DIR:-$here/../../build/plain}
+phases=${LAN_PHASES:-swarmcache aria2 http}
+bin() { echo "$build/services/$1/swarmcache-$1"; }
+[[ $(id -u) -eq 0 ]] || { echo "lan.sh needs root (network namespaces, tc)"; exit 1; }
+[[ $n -ge 1 && $n -le 200 ]] || { echo "N must be 1..200"; exit 1; }
+for s in tracker metastore seeder leecher; do [[ -x $(bin $s) ]] || { echo "build $s first ($(bin $s))"; exit 1; }; done
+for t in ip tc redis-server curl python3 sha256sum opentracker aria2c mktorrent; do
+  command -v $t >/dev/null || { echo "needs $t"; exit 1; }
+done
+
+tag=lan$$
+hub=$tag-hub
+host() { echo "$tag-h$1"; }
+addr() { echo "198.18.$(($1 / 200)).$(($1 % 200 + 1))"; }  # 198.18.0.0/15 is for benchmarks
+origin=$(addr 0)
+work=$(mktemp -d "${LAN_WORK:-/dev/shm}/sc-lan.XXXXXX")
+size=$((size_mib << 20))
+
+# Every process in hosts FIRST..LAST (all started by this script), waited for so that bash
+# does not report each kill.
+kill_hosts() {
+  local pids=""
+  for i in $(seq "$1" "$2"); do pids+=" $(ip netns pids "$(host "$i")" 2>/dev/null || true)"; done
+  [[ -n ${pids// /} ]] || return 0
+  kill -9 $pids 2>/dev/null || true
+  wait $pids 2>/dev/null || true
+}
+cleanup() {
+  trap - EXIT INT TERM
+  kill_hosts 0 "$n"
+  for i in $(seq 0 "$n"); do ip netns del "$(host "$i")" 2>/dev/null || true; done
+  ip netns del "$hub" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the LAN -------------------------------------------------------------------------------
+ip netns add "$hub"
+ip -n "$hub" link add br0 type bridge
+ip -n "$hub" link set br0 up
+for i in $(seq 0 "$n"); do
+  h=$(host "$i")
+  ip netns add "$h"
+  ip -n "$h" link set lo up
+  ip -n "$h" link add eth0 type veth peer name "v$i" netns "$hub"
+  ip -n "$h" addr add "$(addr "$i")/15" dev eth0
+  ip -n "$h" link set eth0 up
+  ip -n "$hub" link set "v$i" master br0 up
+  tc -n "$h" qdisc add dev eth0 root tbf rate "${rate}mbit" burst 256kb latency 50ms
+  tc -n "$hub" qdisc add dev "v$i" root tbf rate "${rate}mbit" burst 256kb latency 50ms
+done
+tx_bytes() { ip -n "$(host "$1")" -s -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["bytes"])'; }
+snapshot() { for i in $(seq 0 "$n"); do tx_bytes "$i"; done; }
+now() { date +%s.%N; }
+wait_http() {  # wait_http HOST_INDEX URL
+  for _ in $(seq 600); do ip netns exec "$(host "$1")" curl -sf -o /dev/null "$2" && return; sleep 0.1; done
+  echo "timeout waiting for $2 on host $1" >&2; exit 1
+}
+
+mkdir -p "$work/origin"
+head -c "$size" /dev/urandom >"$work/origin/payload.bin"
+want=$(sha256sum <"$work/origin/payload.bin" | cut -d' ' -f1)
+limit=$(awk -v s="$size" -v r="$rate" 'BEGIN{print s * 8 / (r * 1e6)}')
+
+rows=()
+notes=()
+# record NAME T0 END_TIMES_FILE BEFORE_SNAPSHOT: one table row from per-host end times and
+# the tx counters before and now; checks every host's copy (paths in $work/copies).
+record() {
+  local name=$1 t0=$2 ends=$3 before=$4 after
+  after=$(snapshot)
+  local bad=0
+  while read -r f; do [[ $(sha256sum <"$f" | cut -d' ' -f1) == "$want" ]] || { echo "$name: bad sha256: $f" >&2; bad=$((bad + 1)); }; done <"$work/copies"
+  [[ $(wc -l <"$work/copies") -eq $n ]] || { echo "$name: $(wc -l <"$work/copies") copies for $n hosts" >&2; bad=1; }
+  rows+=("$(python3 - "$name" "$t0" "$size" "$limit" "$n" "$bad" "$ends" <<EOF
+import sys
+name, t0, size, limit, n, bad, ends = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+before = [int(x) for x in """$before""".split()]
+after = [int(x) for x in """$after""".split()]
+sent = [a - b for a, b in zip(after, before)]
+took = max(float(x) for x in open(ends).read().split()) - t0
+leech = sent[1:] or [0]
+print("%-20s %4d %9.1f %8.2f %8.2f %9.1f %9.1f %10.2f %s" % (name, n, took, took / limit, sent[0] / size,
+      min(leech) / 2**20, max(leech) / 2**20, sum(sent) / (n * size), "" if bad == 0 else "SHA256 MISMATCH"))
+EOF
+)")
+}
+
+# --- swarmcache ----------------------------------------------------------------------------
+run_swarmcache() {
+  local h0 d before t0
+  h0=$(host 0)
+  d=$work/sc
+  mkdir -p "$d/data0" "$d/ends"
+  ln "$work/origin/payload.bin" "$d/data0/payload.bin"
+  echo secret >"$d/token"
+  ip netns exec "$h0" redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no >"$d/redis.log" 2>&1 &
+  ip netns exec "$h0" "$(bin metastore)" --listen "$origin:7070" --redis redis://127.0.0.1:6379/0 \
+    --auth-tokens "$d/token" --log-level warn >"$d/metastore.log" 2>&1 &
+  ip netns exec "$h0" "$(bin tracker)" --http-listen "$origin:6969" --udp-listen "" \
+    --admin-listen 127.0.0.1:6880 --log-level warn >"$d/tracker.log" 2>&1 &
+  wait_http 0 "http://$origin:7070/readyz"
+  local common=(--metastore "http://$origin:7070" --tracker "http://$origin:6969/announce" --token-file "$d/token"
+                --listen 127.0.0.1:7880 --log-level info)
+  ip netns exec "$h0" "$(bin seeder)" "${common[@]}" ${SC_SEEDER_FLAGS:-} --peer-listen "$origin:6881" \
+    --data "$d/data0" --state "$d/state0" >"$d/seeder.log" 2>&1 &
+  wait_http 0 http://127.0.0.1:7880/readyz
+  before=$(snapshot)
+  t0=$(now)
+  for i in $(seq "$n"); do
+    ip netns exec "$(host "$i")" "$(bin leecher)" "${common[@]}" ${SC_LEECHER_FLAGS:-} --peer-listen "$(addr "$i"):6881" \
+      --data "$d/data$i" --state "$d/state$i" >"$d/leecher$i.log" 2>&1 &
+  done
+  local deadline=$(($(date +%s) + 900)) done_count=0
+  while :; do
+    done_count=$(grep -l 'msg="complete".*key=files/payload.bin' "$d"/leecher*.log 2>/dev/null | wc -l || true)
+    [[ $done_count -ge $n ]] && break
+    [[ $(date +%s) -lt $deadline ]] || { echo "swarmcache: $done_count/$n complete after 900 s" >&2; tail -5 "$d/leecher1.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  # Log timestamps (ms, UTC) of each leecher's completion line.
+  for i in $(seq "$n"); do
+    grep -m1 'msg="complete".*key=files/payload.bin' "$d/leecher$i.log" | grep -o 'ts=[^ ]*' | cut -d= -f2 |
+      python3 -c 'import sys,datetime; print(datetime.datetime.strptime(sys.stdin.read().strip(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp())'
+  done >"$d/ends.txt"
+  for i in $(seq "$n"); do echo "$d/data$i/files/payload.bin"; done >"$work/copies"
+  record swarmcache "$t0" "$d/ends.txt" "$before"
+  # libtorrent's own payload counts: what left the origin, what every node sent, and blocks
+  # received in all (above 1.00 is blocks received twice or in pieces that failed their check).
+  for i in $(seq 0 "$n"); do ip netns exec "$(host "$i")" curl -s http://127.0.0.1:7880/v1/status; echo; done >"$d/status.jsonl"
+  notes+=("$(python3 - "$d/status.jsonl" "$size" "$n" <<'EOF'
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+size, n = int(sys.argv[2]), int(sys.argv[3])
+t = [next((x for x in d["torrents"] if x["key"] == "files/payload.bin"), {}) for d in docs]
+up = [x.get("uploaded", 0) for x in t]
+down = sum(x.get("downloaded", 0) for x in t[1:])
+print("swarmcache payload: origin %.2f copies; all hosts sent %.3f and received %.3f per byte delivered"
+      % (up[0] / size, sum(up) / (n * size), down / (n * size)))
+EOF
+)")
+  kill_hosts 0 "$n"
+  if [[ -n ${LAN_KEEP:-} ]]; then mkdir -p "$LAN_KEEP" && cp "$d"/*.log "$d/status.jsonl" "$LAN_KEEP"/; fi
+  rm -rf "$d"
+}
+
+# --- opentracker + aria2c ------------------------------------------------------------------
+run_aria2() {
+  local h0 d before t0 ih
+  h0=$(host 0)
+  d=$work/aria
+  mkdir -p "$d/ot" "$d/data0" "$d/ends"
+  ln "$work/origin/payload.bin" "$d/data0/payload.bin"
+  # Same piece size as swarmcache picks for this size (torrent_maker.h auto_piece_length).
+  local exp=18
+  while (( (1 << exp) * 2048 < size && exp < 24 )); do exp=$((exp + 1)); done
+  mktorrent -a "http://$origin:6970/announce" -l "$exp" -o "$d/payload.torrent" "$d/data0/payload.bin" >/dev/null
+  ih=$(python3 - "$d/payload.torrent" <<'EOF'
+import hashlib, sys
+b = open(sys.argv[1], "rb").read()
+def end(i):  # index just past the bencoded value at i
+    c = b[i:i+1]
+    if c == b"i": return b.index(b"e", i) + 1
+    if c in (b"l", b"d"):
+        i += 1
+        while b[i:i+1] != b"e": i = end(i)
+        return i + 1
+    colon = b.index(b":", i)
+    return colon + 1 + int(b[i:colon])
+k = b.index(b"4:infod") + 6
+print(hashlib.sha1(b[k:end(k)]).hexdigest())
+EOF
+)
+  echo "$ih" >"$d/ot/whitelist.txt"
+  chmod -R a+rX "$d/ot"
+  ip netns exec "$h0" opentracker -i "$origin" -p 6970 -P 6970 -d "$d/ot" -u nobody -w whitelist.txt >"$d/ot.log" 2>&1 &
+  cat >"$d/hook.sh" <<EOF
+#!/bin/sh
+date +%s.%N >"$d/ends/\$(basename "\$(dirname "\$3")")"
+EOF
+  chmod +x "$d/hook.sh"
+  local a2=(--enable-dht=false --enable-dht6=false --bt-enable-lpd=false --seed-ratio=0.0 --file-allocation=none
+            --summary-interval=0 --console-log-level=warn --listen-port=6881 --bt-max-peers=0)
+  ip netns exec "$h0" aria2c "${a2[@]}" --bt-seed-unverified=true -d "$d/data0" "$d/payload.torrent" >"$d/seed.log" 2>&1 &
+  # Until the tracker knows the seed (scrape: complete=1).
+  local q
+  q=$(python3 -c "import sys,urllib.parse; print(urllib.parse.quote(bytes.fromhex('$ih')))")
+  for _ in $(seq 300); do
+    ip netns exec "$h0" curl -s "http://$origin:6970/scrape?info_hash=$q" | grep -q 'completei1e' && break
+    sleep 0.1
+  done
+  before=$(snapshot)
+  t0=$(now)
+  for i in $(seq "$n"); do
+    ip netns exec "$(host "$i")" aria2c "${a2[@]}" --on-bt-download-complete="$d/hook.sh" -d "$d/data$i" "$d/payload.torrent" \
+      >"$d/a$i.log" 2>&1 &
+  done
+  local deadline=$(($(date +%s) + 900))
+  while [[ $(ls "$d/ends" | wc -l) -lt $n ]]; do
+    [[ $(date +%s) -lt $deadline ]] || { echo "aria2c: $(ls "$d/ends" | wc -l)/$n complete after 900 s" >&2; exit 1; }
+    sleep 0.2
+  done
+  cat "$d"/ends/* >"$d/ends.txt"
+  for i in $(seq "$n"); do echo "$d/data$i/payload.bin"; done >"$work/copies"
+  record "opentracker+aria2c" "$t0" "$d/ends.txt" "$before"
+  kill_hosts 0 "$n"
+  rm -rf "$d"
+}
+
+# --- one HTTP origin -----------------------------------------------------------------------
+run_http() {
+  local h0 d before t0
+  h0=$(host 0)
+  d=$work/http
+  mkdir -p "$d/ends"
+  ip netns exec "$h0" python3 -m http.server --bind "$origin" --directory "$work/origin" 8000 >"$d/http.log" 2>&1 &
+  wait_http 0 "http://$origin:8000/"
+  before=$(snapshot)
+  t0=$(now)
+  local curls=()
+  for i in $(seq "$n"); do
+    (ip netns exec "$(host "$i")" curl -sf --max-time 1800 -o "$d/copy$i" "http://$origin:8000/payload.bin" &&
+       date +%s.%N >"$d/ends/$i") &
+    curls+=($!)
+  done
+  wait "${curls[@]}"
+  cat "$d"/ends/* >"$d/ends.txt"
+  for i in $(seq "$n"); do echo "$d/copy$i"; done >"$work/copies"
+  record "HTTP origin (curl)" "$t0" "$d/ends.txt" "$before"
+  kill_hosts 0 0
+  rm -rf "$d"
+}
+
+for p in $phases; do "run_$p"; done
+
+echo "$n hosts + origin, $size_mib MiB, ${rate} Mbit/s each way; limit $(printf '%.2f' "$limit") s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-20s %4s %9s %8s %8s %9s %9s %10s\n' run N seconds "x limit" "origin" "up min" "up max" "sent/"
+printf '%-20s %4s %9s %8s %8s %9s %9s %10s\n' "" "" "" "" "copies" "MiB" "MiB" "delivered"
+for r in "${rows[@]}"; do echo "$r"; done
+for r in "${notes[@]}"; do echo "$r"; done

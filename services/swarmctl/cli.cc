@@ -1,0 +1,215 @@
+// The command table's parser, help text and completion scripts (see cli.h).
+#include "services/swarmctl/cli.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace sc::cli {
+namespace {
+
+const OptSpec* find_opt(const Command& cmd, const std::string& name) {
+  for (const auto& o : cmd.opts)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+// Words of a completion list, space-separated.
+std::string words(const std::vector<OptSpec>& opts) {
+  std::string out;
+  for (const auto& o : opts) out += (out.empty() ? "" : " ") + o.name;
+  return out;
+}
+
+// Help text inside a zsh _arguments spec: no brackets or colons.
+std::string zsh_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '[' || c == ']') out += '\\';
+    if (c == ':') continue;
+    if (c == '\'') {
+      out += "'\\''";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Parsed::get(const std::string& k, std::string fallback) const {
+  auto it = opts.find(k);
+  return it == opts.end() ? fallback : it->second;
+}
+
+std::vector<std::string> Parsed::all(const std::string& k) const {
+  std::vector<std::string> v;
+  for (auto [a, b] = opts.equal_range(k); a != b; ++a) v.push_back(a->second);
+  return v;
+}
+
+const std::vector<OptSpec>& global_options() {
+  static const std::vector<OptSpec> opts = {
+      {"--metastore", "URL", "metastore base URL (env SWARMCACHE_METASTORE)"},
+      {"--token-file", "FILE", "bearer token for writes (env SWARMCACHE_TOKEN_FILE)"},
+      {"--tracker", "URL", "announce URL put into torrents and used by get (env SWARMCACHE_TRACKER)"},
+      {"--dashboard", "URL", "dashboard base URL, for status (env SWARMCACHE_DASHBOARD)"},
+      {"--help", "", "print help and exit"},
+      {"--version", "", "print the version, git revision and build type, and exit"},
+  };
+  return opts;
+}
+
+Parsed parse(const Command& cmd, const std::vector<std::string>& args) {
+  Parsed p;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      p.pos.insert(p.pos.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      p.pos.push_back(a);
+      continue;
+    }
+    std::string name = a, value;
+    bool inline_value = false;
+    if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      inline_value = true;
+    } else if (!a.starts_with("--") && a.size() > 2) {  // mktorrent style "-l20"
+      const OptSpec* o = find_opt(cmd, a.substr(0, 2));
+      if (o && !o->value_name.empty()) name = a.substr(0, 2), value = a.substr(2), inline_value = true;
+    }
+    const OptSpec* o = find_opt(cmd, name);
+    if (!o) {
+      p.error = "unknown option " + a + " (see swarmctl " + cmd.name + " --help)";
+      return p;
+    }
+    if (o->value_name.empty()) {
+      if (inline_value) {
+        p.error = name + " takes no value";
+        return p;
+      }
+      p.opts.emplace(name, "1");
+      continue;
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size()) {
+        p.error = name + " needs a value (" + o->value_name + ")";
+        return p;
+      }
+      value = args[++i];
+    }
+    p.opts.emplace(name, value);
+  }
+  return p;
+}
+
+std::string command_help(const Command& cmd) {
+  std::ostringstream out;
+  out << "usage: swarmctl " << cmd.name << (cmd.args.empty() ? "" : " " + cmd.args) << " [OPTIONS]\n\n"
+      << cmd.summary << "\n";
+  auto list = [&](const std::vector<OptSpec>& opts) {
+    for (const auto& o : opts) {
+      std::string left = o.name + (o.value_name.empty() ? "" : " " + o.value_name);
+      out << "  " << left << std::string(left.size() < 24 ? 24 - left.size() : 1, ' ') << o.help << "\n";
+    }
+  };
+  if (!cmd.opts.empty()) {
+    out << "\noptions:\n";
+    list(cmd.opts);
+  }
+  out << "\nglobal options:\n";
+  list(global_options());
+  return out.str();
+}
+
+std::string overall_help(const std::vector<Command>& commands) {
+  std::ostringstream out;
+  out << "usage: swarmctl [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]\n\ncommands:\n";
+  for (const auto& c : commands) {
+    std::string left = c.name + (c.args.empty() ? "" : " " + c.args);
+    out << "  " << left << std::string(left.size() < 28 ? 28 - left.size() : 1, ' ') << c.summary << "\n";
+  }
+  out << "\nglobal options:\n";
+  for (const auto& o : global_options())
+    out << "  " << o.name << (o.value_name.empty() ? "" : " " + o.value_name) << "\n      " << o.help << "\n";
+  out << "\n`swarmctl COMMAND --help` describes a command's options.\n"
+         "exit codes: 0 done, 1 failed, 2 usage error, 3 published but nothing seeds it, 130 interrupted\n";
+  return out.str();
+}
+
+std::string bash_completion(const std::vector<Command>& commands) {
+  std::ostringstream out;
+  std::string names;
+  for (const auto& c : commands) names += (names.empty() ? "" : " ") + c.name;
+  out << "# bash completion for swarmctl (generated by `swarmctl completion bash`)\n"
+      << "_swarmctl() {\n"
+      << "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd= i\n"
+      << "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
+      << "    case ${COMP_WORDS[i]} in -*) ;; *) cmd=${COMP_WORDS[i]}; break ;; esac\n"
+      << "  done\n"
+      << "  local global=\"" << words(global_options()) << "\"\n"
+      << "  case $prev in\n";
+  // Options whose value is a path complete files; other values complete nothing.
+  std::vector<std::string> file_opts, value_opts;
+  auto note = [&](const OptSpec& o) {
+    if (o.value_name.empty()) return;
+    auto& list = (o.value_name == "FILE" || o.value_name == "DIR" || o.value_name == "PATH") ? file_opts : value_opts;
+    if (std::find(list.begin(), list.end(), o.name) == list.end()) list.push_back(o.name);
+  };
+  for (const auto& o : global_options()) note(o);
+  for (const auto& c : commands)
+    for (const auto& o : c.opts) note(o);
+  auto alternatives = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& n : v) s += (s.empty() ? "" : "|") + n;
+    return s;
+  };
+  if (!file_opts.empty()) out << "    " << alternatives(file_opts) << ") COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n";
+  if (!value_opts.empty()) out << "    " << alternatives(value_opts) << ") COMPREPLY=(); return ;;\n";
+  out << "  esac\n"
+      << "  case $cmd in\n"
+      << "    \"\") COMPREPLY=($(compgen -W \"" << names << " $global\" -- \"$cur\")); return ;;\n";
+  for (const auto& c : commands)
+    out << "    " << c.name << ") local opts=\"" << words(c.opts) << "\" ;;\n";
+  out << "    *) local opts= ;;\n"
+      << "  esac\n"
+      << "  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W \"$opts $global\" -- \"$cur\"));\n"
+      << "  else COMPREPLY=($(compgen -f -- \"$cur\")); fi\n"
+      << "}\n"
+      << "complete -F _swarmctl swarmctl\n";
+  return out.str();
+}
+
+std::string zsh_completion(const std::vector<Command>& commands) {
+  std::ostringstream out;
+  auto spec = [](const OptSpec& o) {
+    std::string s = "'" + o.name + "[" + zsh_escape(o.help) + "]";
+    if (!o.value_name.empty())
+      s += ":" + o.value_name + ":" +
+           ((o.value_name == "FILE" || o.value_name == "DIR" || o.value_name == "PATH") ? "_files" : " ");
+    return s + "'";
+  };
+  out << "#compdef swarmctl\n# zsh completion for swarmctl (generated by `swarmctl completion zsh`)\n"
+      << "_swarmctl() {\n"
+      << "  local -a commands global\n"
+      << "  commands=(\n";
+  for (const auto& c : commands) out << "    '" << c.name << ":" << zsh_escape(c.summary) << "'\n";
+  out << "  )\n  global=(\n";
+  for (const auto& o : global_options()) out << "    " << spec(o) << "\n";
+  out << "  )\n"
+      << "  if (( CURRENT == 2 )); then _describe command commands; return; fi\n"
+      << "  case ${words[2]} in\n";
+  for (const auto& c : commands) {
+    out << "    " << c.name << ") _arguments $global";
+    for (const auto& o : c.opts) out << " \\\n        " << spec(o);
+    out << " '*:argument:_files' ;;\n";
+  }
+  out << "  esac\n}\n_swarmctl \"$@\"\n";
+  return out.str();
+}
+
+}  // namespace sc::cli
