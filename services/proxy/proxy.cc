@@ -36,7 +36,9 @@
 #include "services/proxy/blob_cache.h"
 #include "services/proxy/cache_scrub.h"
 #include "services/proxy/connect.h"
+#include "services/proxy/manifests.h"
 #include "services/proxy/metastore_client.h"
+#include "services/proxy/oci_reply.h"
 #include "services/proxy/target_policy.h"
 #include "services/proxy/upstream.h"
 #include "services/proxy/verifying_sender.h"
@@ -45,11 +47,6 @@ namespace sc {
 namespace fs = std::filesystem;
 namespace {
 
-// Manifests are small JSON documents (the spec suggests registries accept up to 4 MiB).
-constexpr size_t kMaxManifestBytes = 4 << 20;
-// Manifests kept by digest; past this the oldest go first.
-constexpr size_t kManifestCacheBytes = 64 << 20;
-constexpr size_t kMaxTagEntries = 10'000;
 // Back-pressure for the upstream tee: stop reading upstream while this much is queued for a
 // slow client, resume below the low mark. Bounds memory per streaming client.
 constexpr size_t kTeeHighWater = 8 << 20;
@@ -69,11 +66,6 @@ constexpr int64_t kVerifyRetryMs = 100;
 constexpr int64_t kStreamPollMs = 10;
 constexpr int kStreamPiecesPerTick = 8;
 
-constexpr std::string_view kDefaultManifestAccept =
-    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.docker.distribution.manifest.list.v2+json, "
-    "application/vnd.docker.distribution.manifest.v2+json, "
-    "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
 // A single worker thread for CPU/disk-heavy jobs (hashing, torrent creation) so the loop
 // keeps serving; results come back through EventLoop::defer.
@@ -201,31 +193,6 @@ Result<FileCheck> check_pieces_file(const std::string& path, const std::string& 
   return FileCheck{to_hex(whole.finish())};
 }
 
-void reply_oci(HttpRequest& req, std::string_view code, int status, std::string_view msg) {
-  req.reply(status, "application/json", oci_error_json(code, msg));
-}
-
-// Maps a fetch failure to what the client sees.
-void reply_fetch_error(HttpRequest& req, const Error& e, std::string_view unknown_code) {
-  switch (e.code) {
-    case Errc::not_found: return reply_oci(req, unknown_code, 404, e.message);
-    case Errc::timeout: return reply_oci(req, "UNAVAILABLE", 504, e.message);
-    case Errc::forbidden:
-    case Errc::unauthorized: return reply_oci(req, "DENIED", 403, e.message);
-    case Errc::too_large: return reply_oci(req, "SIZE_INVALID", 502, e.message);
-    case Errc::conflict: return reply_oci(req, "TOOMANYREQUESTS", 429, e.message);
-    default: return reply_oci(req, "UNAVAILABLE", 502, e.message);
-  }
-}
-
-Error error_for_upstream_status(int status, std::string_view what) {
-  std::string msg = "upstream answered " + std::to_string(status) + " for " + std::string(what);
-  if (status == 404) return {Errc::not_found, msg};
-  if (status == 401 || status == 403) return {Errc::forbidden, msg};
-  if (status == 429) return {Errc::conflict, msg};
-  return {Errc::unavailable, msg};
-}
-
 // The value of `name` in a raw query string ("" when absent).
 std::string_view query_param(std::string_view query, std::string_view name) {
   while (!query.empty()) {
@@ -296,13 +263,6 @@ struct Proxy::Impl {
     std::shared_ptr<Fetch> call;
     std::unique_ptr<Timer> bp_timer;
   };
-  struct Manifest {
-    std::string content_type, body;
-  };
-  struct TagEntry {
-    std::string digest;
-    int64_t at_ms = 0;
-  };
 
   EventLoop& loop;
   ProxyConfig cfg;
@@ -317,10 +277,6 @@ struct Proxy::Impl {
   std::unordered_map<std::string, std::shared_ptr<Inflight>> inflight;       // by hex
   std::unordered_map<std::string, std::shared_ptr<Inflight>> swarm_pending;  // by infohash
   std::unordered_map<std::string, std::string> torrent_of;                   // hex → infohash
-  std::unordered_map<std::string, Manifest> manifests;
-  std::deque<std::string> manifest_order;
-  size_t manifest_bytes = 0;
-  std::unordered_map<std::string, TagEntry> tags;
   std::unique_ptr<WorkQueue> work = std::make_unique<WorkQueue>();
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
@@ -334,6 +290,7 @@ struct Proxy::Impl {
   Counter& upstream_blob_fetches;
   Counter& quarantined;
   ConnectHandler connect;
+  ManifestMirror manifests;
   std::unique_ptr<CacheScrubber> scrubber;
   // Cache entries being served while hashed, until their sender is done (freed a turn later).
   std::unordered_map<uint64_t, std::unique_ptr<VerifyingSender>> senders;
@@ -363,7 +320,8 @@ struct Proxy::Impl {
                                         "Blob (and OSTree delta) fetches sent upstream")),
         quarantined(m.counter("swarmcache_proxy_torrents_quarantined_total",
                               "Torrents reported to the metastore because their bytes failed the digest")),
-        connect(c.connect_allow, policy, requests) {
+        connect(c.connect_allow, policy, requests),
+        manifests(l, c.tag_ttl_ms, requests, digest_mismatch) {
     for (const auto& r : cfg.upstreams) {
       registries[r.name] = std::make_unique<Upstream>(
           loop, UpstreamOptions{r.url, r.username, r.password, r.ca_file, cfg.upstream_timeout_ms,
@@ -546,121 +504,11 @@ struct Proxy::Impl {
     }
     Upstream& up = *it->second;
     switch (p->route) {
-      case OciRoute::tags_list: return handle_tags(req, *p, up);
-      case OciRoute::manifest: return handle_manifest(req, *p, up, it->first);
+      case OciRoute::tags_list: return manifests.handle_tags(req, *p, up);
+      case OciRoute::manifest: return manifests.handle_manifest(req, *p, up, it->first);
       case OciRoute::blob: return handle_blob(req, *p, up);
       default: return;
     }
-  }
-
-  void handle_tags(HttpRequest& req, const OciPath& p, Upstream& upstream) {
-    auto held = req.hold();
-    UpstreamRequest ur{"GET", "/v2/" + p.name + "/tags/list", "repository:" + p.name + ":pull", {}};
-    upstream.get_all(std::move(ur), kMaxManifestBytes, [held](Result<FetchResult> r) {
-      if (!held->alive()) return;
-      if (!r) return reply_fetch_error(*held, r.error(), "NAME_UNKNOWN");
-      held->reply(r->head.status, r->head.header("Content-Type"), r->body);
-    });
-  }
-
-  void reply_manifest(HttpRequest& req, const std::string& digest, const Manifest& m) {
-    req.add_header("Docker-Content-Digest", digest);
-    req.add_header("ETag", "\"" + digest + "\"");
-    if (req.method() == "HEAD") {
-      req.add_header("Content-Length", std::to_string(m.body.size()));
-      return req.reply(200, m.content_type, "");
-    }
-    req.reply(200, m.content_type, m.body);
-  }
-
-  void remember_manifest(const std::string& digest, Manifest m) {
-    if (manifests.count(digest)) return;
-    manifest_bytes += m.body.size();
-    manifests.emplace(digest, std::move(m));
-    manifest_order.push_back(digest);
-    while (manifest_bytes > kManifestCacheBytes && !manifest_order.empty()) {
-      auto it = manifests.find(manifest_order.front());
-      if (it != manifests.end()) {
-        manifest_bytes -= it->second.body.size();
-        manifests.erase(it);
-      }
-      manifest_order.pop_front();
-    }
-  }
-
-  void handle_manifest(HttpRequest& req, const OciPath& p, Upstream& upstream, const std::string& registry) {
-    // Clients such as dockerd send one Accept line per media type and only the first reaches
-    // us; a registry answers 404 when the manifest's type is not acceptable, so the types
-    // every current client handles are always added.
-    std::string accept(req.header("Accept"));
-    for (size_t pos = 0; pos < kDefaultManifestAccept.size();) {
-      size_t comma = kDefaultManifestAccept.find(',', pos);
-      std::string_view type = kDefaultManifestAccept.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
-      while (type.starts_with(' ')) type.remove_prefix(1);
-      if (accept.find(type) == std::string::npos) accept += (accept.empty() ? "" : ", ") + std::string(type);
-      if (comma == std::string_view::npos) break;
-      pos = comma + 1;
-    }
-    std::string tag_key = registry + "/" + p.name + ":" + p.reference + "\n" + accept;
-    if (p.reference_is_digest) {
-      if (auto it = manifests.find(p.reference); it != manifests.end()) {
-        count("manifest", "cache");
-        return reply_manifest(req, it->first, it->second);
-      }
-    } else if (auto t = tags.find(tag_key); t != tags.end()) {
-      auto m = manifests.find(t->second.digest);
-      if (m != manifests.end() && loop.clock().mono_ms() - t->second.at_ms < cfg.tag_ttl_ms) {
-        count("manifest", "cache");
-        return reply_manifest(req, m->first, m->second);
-      }
-    }
-    auto held = req.hold();
-    UpstreamRequest ur{"GET", "/v2/" + p.name + "/manifests/" + p.reference, "repository:" + p.name + ":pull",
-                       {{"Accept", accept}}};
-    std::weak_ptr<bool> weak_alive = alive;
-    OciPath path = p;
-    upstream.get_all(std::move(ur), kMaxManifestBytes, [this, weak_alive, held, path, tag_key](Result<FetchResult> r) {
-      if (weak_alive.expired() || !held->alive()) return;
-      auto stale = [&]() -> bool {
-        if (path.reference_is_digest) return false;
-        auto t = tags.find(tag_key);
-        if (t == tags.end()) return false;
-        auto m = manifests.find(t->second.digest);
-        if (m == manifests.end()) return false;
-        count("manifest", "stale");
-        reply_manifest(*held, m->first, m->second);
-        return true;
-      };
-      if (!r) {
-        if (stale()) return;
-        count("manifest", "error");
-        return reply_fetch_error(*held, r.error(), "MANIFEST_UNKNOWN");
-      }
-      if (r->head.status != 200) {
-        if (r->head.status >= 500 && stale()) return;
-        count("manifest", "upstream_" + std::to_string(r->head.status));
-        if (r->head.status == 404) return reply_oci(*held, "MANIFEST_UNKNOWN", 404, "manifest unknown upstream");
-        std::string_view ct = r->head.header("Content-Type");
-        if (ct.starts_with("application/json") && r->head.status < 500)
-          return held->reply(r->head.status, ct, r->body);
-        return reply_fetch_error(*held, error_for_upstream_status(r->head.status, "manifest"), "MANIFEST_UNKNOWN");
-      }
-      std::string digest = "sha256:" + to_hex(sha256(r->body));
-      if (path.reference_is_digest && digest != path.reference) {
-        digest_mismatch.inc();
-        count("manifest", "digest_mismatch");
-        return reply_oci(*held, "MANIFEST_INVALID", 502, "upstream manifest does not match its digest");
-      }
-      Manifest m{std::string(r->head.header("Content-Type")), std::move(r->body)};
-      if (m.content_type.empty()) m.content_type = "application/vnd.oci.image.manifest.v1+json";
-      remember_manifest(digest, m);
-      if (!path.reference_is_digest) {
-        if (tags.size() >= kMaxTagEntries) tags.clear();
-        tags[tag_key] = {digest, loop.clock().mono_ms()};
-      }
-      count("manifest", "upstream");
-      reply_manifest(*held, digest, m);
-    });
   }
 
   // ---- blobs -----------------------------------------------------------------------------

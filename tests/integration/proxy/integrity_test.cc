@@ -14,7 +14,7 @@ class Integrity : public ::testing::Test {
   void SetUp() override {
     upstream_ = std::make_unique<Process>(
         std::vector<std::string>{"python3", "-u", source_path("tests/integration/proxy/fake_upstream.py")});
-    auto up = upstream_->wait_for_number("port", 10s);
+    auto up = upstream_->wait_for_number("port", 30s);
     ASSERT_TRUE(up) << upstream_->output();
     up_port_ = *up;
     FILE* f = popen(("python3 " + source_path("tests/integration/proxy/fake_upstream.py") + " digests").c_str(), "r");
