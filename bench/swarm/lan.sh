@@ -125,13 +125,14 @@ run_swarmcache() {
   wait_http 0 "http://$origin:7070/readyz"
   local common=(--metastore "http://$origin:7070" --tracker "http://$origin:6969/announce" --token-file "$d/token"
                 --listen 127.0.0.1:7880 --log-level info)
-  ip netns exec "$h0" "$(bin seeder)" "${common[@]}" ${SC_SEEDER_FLAGS:-} --peer-listen "$origin:6881" \
+  # Every namespace has the same hostname: distinct node ids keep the peer ids distinct.
+  ip netns exec "$h0" "$(bin seeder)" "${common[@]}" ${SC_SEEDER_FLAGS:-} --peer-listen "$origin:6881" --node-id h0 \
     --data "$d/data0" --state "$d/state0" >"$d/seeder.log" 2>&1 &
   wait_http 0 http://127.0.0.1:7880/readyz
   before=$(snapshot)
   t0=$(now)
   for i in $(seq "$n"); do
-    ip netns exec "$(host "$i")" "$(bin leecher)" "${common[@]}" ${SC_LEECHER_FLAGS:-} --peer-listen "$(addr "$i"):6881" \
+    ip netns exec "$(host "$i")" "$(bin leecher)" "${common[@]}" ${SC_LEECHER_FLAGS:-} --peer-listen "$(addr "$i"):6881" --node-id "h$i" \
       --data "$d/data$i" --state "$d/state$i" >"$d/leecher$i.log" 2>&1 &
   done
   local deadline=$(($(date +%s) + 900)) done_count=0
