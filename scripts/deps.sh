@@ -9,7 +9,7 @@ packages=(
   aria2 mktorrent opentracker qbittorrent-nox wrk
   clang-16 libclang-rt-16-dev
   python3-kubernetes python3-yaml
-  docker-registry skopeo ostree nginx-light
+  docker-registry skopeo ostree nginx-light containerd
   chromium nodejs
 )
 missing=()

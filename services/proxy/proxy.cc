@@ -492,9 +492,14 @@ struct Proxy::Impl {
     req.add_header("Docker-Distribution-API-Version", "registry/2.0");
     if (p->route == OciRoute::base) return req.reply(200, "application/json", "{}");
     if (p->route == OciRoute::unsupported) return reply_oci(req, "UNSUPPORTED", 404, "not served by this mirror");
-    // containerd names the registry it mirrors in ?ns=; dockerd mirrors docker.io only.
-    std::string_view ns = query_param(req.query(), "ns");
-    std::string_view registry = ns.empty() ? std::string_view(cfg.default_registry) : ns;
+    // containerd names the registry it mirrors in ?ns= (escaped: "127.0.0.1%3A5000"); dockerd
+    // mirrors docker.io only.
+    auto ns = percent_decode(query_param(req.query(), "ns"), false);
+    if (!ns) {
+      count("v2", "bad_request");
+      return reply_oci(req, "NAME_INVALID", 400, "malformed ?ns= value");
+    }
+    std::string_view registry = ns->empty() ? std::string_view(cfg.default_registry) : std::string_view(*ns);
     auto it = registries.find(registry);
     if (it == registries.end()) {
       count("v2", "unknown_registry");

@@ -127,6 +127,11 @@ TEST_F(Access, RegistriesByNs) {
   r = http_request(p.port, "GET", "/v2/good/manifests/v1", "", {}, 10s);
   EXPECT_EQ(r.status, 200) << "no ?ns= → docker.io, here the --upstream\n" << r.body;
   EXPECT_EQ(upstream_hits("REQ GET /v2/good/manifests/v1"), 2u) << "tags are cached per registry";
+  // containerd escapes the value (registry "host:port" arrives as "host%3Aport").
+  r = http_request(p.port, "GET", "/v2/good/manifests/v1?ns=quay%2Eio", "", {}, 10s);
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = http_request(p.port, "GET", "/v2/good/manifests/v1?ns=quay%zzio", "", {}, 10s);
+  EXPECT_EQ(r.status, 400) << r.body;
 }
 
 TEST_F(Access, NamesAndRedirectsToLoopbackAreNotDialled) {

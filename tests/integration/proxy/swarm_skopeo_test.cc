@@ -9,6 +9,8 @@
 #include <regex>
 #include <thread>
 
+#include <unistd.h>
+
 #include "tests/integration/proxy/proxy_test_util.h"
 
 namespace sc::test {
@@ -194,6 +196,60 @@ TEST_F(SwarmSkopeo, DockerdPullsThroughTwoProxies) {
   auto mb = b.metrics();
   EXPECT_GT(metric_or_zero(mb, "swarmcache_proxy_served_bytes_total{source=\"peer\"}"), 1500 * 1024) << mb;
   EXPECT_EQ(metric_or_zero(mb, "swarmcache_proxy_served_bytes_total{source=\"upstream\"}"), 0) << mb;
+}
+
+// A private containerd (its own root, state and socket) pulls with `ctr image pull --hosts-dir`:
+// hosts.toml names proxy A as the mirror of the registry, so containerd asks A with
+// ?ns=<registry>; the image is removed (content garbage-collected) and pulled again through
+// proxy B, whose layers come over the swarm. The registry serves each layer once. containerd
+// falls back to the registry itself when a mirror fails, so the registry's log and the
+// proxies' counters are what prove the mirror path was taken.
+TEST_F(SwarmSkopeo, ContainerdPullsThroughTwoProxies) {
+  if (!have_tool("containerd") || !have_tool("ctr") || geteuid() != 0) GTEST_SKIP() << "needs root and containerd";
+  std::string image = push_image("test/ctd", {700, 1800});
+  auto layers = json_strings_after(image, "layers");
+  ASSERT_EQ(layers.size(), 2u);
+  std::string registry = "127.0.0.1:" + std::to_string(reg_port_);
+  std::ofstream(dir_.file("mirror.yaml")) << "upstreams:\n  - name: \"" << registry << "\"\n    url: http://" << registry
+                                          << "\n";
+  auto mirror = [&](const std::string& id) {
+    return start_proxy(dir_, id, "http://127.0.0.1:1",
+                       {"--config", dir_.file("mirror.yaml"), "--metastore",
+                        "http://127.0.0.1:" + std::to_string(meta_port_), "--tracker",
+                        "http://127.0.0.1:" + std::to_string(tracker_port_) + "/announce", "--token-file",
+                        dir_.file("token")});
+  };
+  auto a = mirror("a");
+  auto b = mirror("b");
+
+  std::string sock = dir_.file("ctd.sock");
+  std::ofstream(dir_.file("containerd.toml")) << "version = 2\nroot = \"" << dir_.file("ctd-root") << "\"\nstate = \""
+                                              << dir_.file("ctd-state") << "\"\n"
+                                              << "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"
+                                              << "[grpc]\n  address = \"" << sock << "\"\n";
+  Process containerd({"containerd", "--config", dir_.file("containerd.toml")});
+  std::string ctr = "ctr -a " + sock + " ";
+  ASSERT_TRUE(wait_until([&] { return run_cmd(ctr + "version") == 0; }, 20s)) << containerd.output();
+
+  auto pull_via = [&](const ProxyProc& p) {
+    std::string hosts = dir_.file("hosts-" + std::to_string(p.port));
+    std::filesystem::create_directories(hosts + "/" + registry);
+    std::ofstream(hosts + "/" + registry + "/hosts.toml")
+        << "server = \"http://" << registry << "\"\n[host.\"http://127.0.0.1:" << p.port
+        << "\"]\n  capabilities = [\"pull\", \"resolve\"]\n";
+    return run_cmd(ctr + "images pull --snapshotter native --hosts-dir " + hosts + " " + registry + "/test/ctd:v1");
+  };
+  ASSERT_EQ(pull_via(a), 0) << a.proc->output() << containerd.output();
+  ASSERT_TRUE(wait_until([&] { return metric_or_zero(a.metrics(), "swarmcache_proxy_torrents_registered_total") >= 3; }, 30s))
+      << a.proc->output();
+  ASSERT_EQ(run_cmd(ctr + "images rm --sync " + registry + "/test/ctd:v1"), 0);
+  ASSERT_EQ(pull_via(b), 0) << b.proc->output() << containerd.output();
+  for (auto& d : layers) EXPECT_EQ(upstream_gets("test/ctd", d), 1u) << d << "\n" << registry_->output();
+  auto ma = a.metrics(), mb = b.metrics();
+  EXPECT_GT(metric_or_zero(ma, "swarmcache_proxy_served_bytes_total{source=\"upstream\"}"), 1800 * 1024) << ma;
+  EXPECT_GT(metric_or_zero(mb, "swarmcache_proxy_served_bytes_total{source=\"peer\"}"), 1800 * 1024) << mb;
+  EXPECT_EQ(metric_or_zero(mb, "swarmcache_proxy_served_bytes_total{source=\"upstream\"}"), 0) << mb;
+  EXPECT_EQ(run_cmd(ctr + "images check | grep -q 'test/ctd:v1.*complete'"), 0);
 }
 
 std::string scrape_complete(int tracker_port, const std::string& infohash_hex) {
