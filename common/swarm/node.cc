@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -34,10 +35,15 @@ constexpr size_t kMaxHeartbeatBacklog = 4;
 // of a torrent removed between two scrapes are lost for at most this long.
 constexpr int64_t kTrafficSampleMs = 5000;
 
-// "-SC0100-" then 12 hex digits of sha256(node id): peers recognise the node by its peer id
-// whatever address or ephemeral port its connections come from.
-std::string peer_id_for(const std::string& node_id) {
-  return "-SC0100-" + to_hex(sha256(node_id)).substr(0, 12);
+// "-SC0100-", 6 hex digits of sha256(node id), then 6 random ones: the dashboard maps a peer to
+// its node by the peer id the node reports, whatever address or ephemeral port its connections
+// come from. The random half keeps two nodes that share a name (one hostname, one peer port,
+// in namespaces or containers) from taking each other for a connection to themselves, which
+// libtorrent drops.
+std::string make_peer_id(const std::string& node_id) {
+  std::random_device rd;
+  uint8_t salt[3] = {static_cast<uint8_t>(rd()), static_cast<uint8_t>(rd()), static_cast<uint8_t>(rd())};
+  return "-SC0100-" + to_hex(sha256(node_id)).substr(0, 6) + to_hex(std::span<const uint8_t>(salt, 3));
 }
 
 // libtorrent keeps the last measured rate of a torrent nothing ticks any more: a finished
@@ -136,6 +142,7 @@ struct SwarmNode::Impl {
   std::string role;
   NodeConfig cfg;
   std::string id;
+  std::string peer_id;  // as given to libtorrent and reported in the status document
   EventLoop loop;
   MetricsRegistry registry;
   std::unique_ptr<SwarmSession> swarm;
@@ -167,7 +174,7 @@ struct SwarmNode::Impl {
   std::vector<StatusField> node_fields() const {
     return {{"id", Json::string(id)},
             {"role", Json::string(role)},
-            {"peer_id", Json::string(peer_id_for(id))},
+            {"peer_id", Json::string(peer_id)},
             {"control_port", Json::integer(http ? http->port() : 0)},
             {"peer_port", Json::integer(swarm ? swarm->listen_port() : 0)},
             {"dropped_alerts", Json::integer(swarm ? swarm->dropped_alerts() : 0)}};
@@ -261,7 +268,8 @@ Status SwarmNode::start() {
   if (!swarm) return std::unexpected(swarm.error());
   im.swarm = std::move(*swarm);
   im.id = c.node_id.empty() ? hostname() + "-" + std::to_string(im.swarm->listen_port()) : c.node_id;
-  im.swarm->set_peer_id(peer_id_for(im.id));
+  im.peer_id = make_peer_id(im.id);
+  im.swarm->set_peer_id(im.peer_id);
 
   std::string prefix = "swarmcache_" + im.role + "_";
   im.heartbeats_ok = &im.registry.counter(prefix + "heartbeats_total", "Heartbeats accepted by the metastore.");

@@ -114,7 +114,7 @@ std::string sse_event(const MetaEvent& e) {
 struct MetastoreService::Waiter {
   std::shared_ptr<HttpRequest> req;
   std::string after;
-  int64_t deadline_ms = 0;  // long-poll only
+  int64_t deadline_ms = 0;  // long-poll only; monotonic, like every deadline
   bool sse = false;
   bool started = false;  // SSE: headers sent
   int64_t t0 = 0;
@@ -450,7 +450,7 @@ void MetastoreService::on_events(HttpRequest& req) {
   w->after = canonical_id(*after);
   w->sse = sse;
   w->t0 = t0;
-  int64_t now = clock_.now_ms();
+  int64_t now = clock_.mono_ms();
   w->last_write_ms = now;
   if (sse) {
     add_waiter(w);
@@ -548,7 +548,7 @@ void MetastoreService::fetch(const std::shared_ptr<Waiter>& w) {
     std::string text;
     for (auto& e : *r) text += sse_event(e);
     w->req->stream_write_copy(text);
-    w->last_write_ms = clock_.now_ms();
+    w->last_write_ms = clock_.mono_ms();
     if (static_cast<int64_t>(r->size()) == kMaxEventsPerPage) fetch(w);  // more behind these
   });
 }
@@ -560,7 +560,7 @@ void MetastoreService::wake_all() {
 }
 
 void MetastoreService::on_waiter_tick() {
-  int64_t now = clock_.now_ms();
+  int64_t now = clock_.mono_ms();
   for (auto& w : waiters_) {
     if (w->done) continue;
     if (!w->req->alive()) {
