@@ -12,11 +12,8 @@ namespace {
 class Access : public ::testing::Test {
  protected:
   void SetUp() override {
-    upstream_ = std::make_unique<Process>(
-        std::vector<std::string>{"python3", "-u", source_path("tests/integration/proxy/fake_upstream.py")});
-    auto up = upstream_->wait_for_number("port", 30s);
-    ASSERT_TRUE(up) << upstream_->output();
-    up_port_ = *up;
+    upstream_ = start_fake_upstream(&up_port_);
+    ASSERT_NE(up_port_, 0) << upstream_->output();
     up_ = "127.0.0.1:" + std::to_string(up_port_);
   }
   ProxyProc proxy(const std::string& id, const std::string& yaml, const std::string& upstream = "") {

@@ -13,29 +13,15 @@ const std::string kHexA(64, 'a');
 class BadInput : public ::testing::Test {
  protected:
   void SetUp() override {
-    upstream_ = std::make_unique<Process>(
-        std::vector<std::string>{"python3", "-u", source_path("tests/integration/proxy/fake_upstream.py")});
-    auto up = upstream_->wait_for_number("port", 30s);
-    ASSERT_TRUE(up) << upstream_->output();
-    up_port_ = *up;
+    upstream_ = start_fake_upstream(&up_port_);
+    ASSERT_NE(up_port_, 0) << upstream_->output();
     std::string cfg = dir_.file("proxy.yaml");
     std::ofstream(cfg) << "upstream:\n  timeout: 1s\n  retries: 1\n";
     proxy_ = start_proxy(dir_, "a", "http://127.0.0.1:" + std::to_string(up_port_), {"--config", cfg});
     ASSERT_NE(proxy_.port, 0);
-    auto d = std::string();
-    FILE* f = popen(("python3 " + source_path("tests/integration/proxy/fake_upstream.py") + " digests").c_str(), "r");
-    char buf[1024];
-    while (f && fgets(buf, sizeof buf, f)) d += buf;
-    if (f) pclose(f);
-    good_ = extract(d, "good");
-    redirected_ = extract(d, "redirected");
-    manifest_ = extract(d, "manifest");
-  }
-  static std::string extract(const std::string& json, const std::string& key) {
-    size_t p = json.find("\"" + key + "\": \"");
-    if (p == std::string::npos) return "";
-    p += key.size() + 5;
-    return json.substr(p, json.find('"', p) - p);
+    good_ = fake_upstream_digest("good");
+    redirected_ = fake_upstream_digest("redirected");
+    manifest_ = fake_upstream_digest("manifest");
   }
   HttpResult get(const std::string& target, std::map<std::string, std::string> headers = {}) {
     return http_request(proxy_.port, "GET", target, "", headers, 20s);

@@ -16,31 +16,15 @@ class BadTorrent : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!have_tool("mktorrent")) GTEST_SKIP() << "mktorrent not installed";
-    upstream_ = std::make_unique<Process>(
-        std::vector<std::string>{"python3", "-u", source_path("tests/integration/proxy/fake_upstream.py")});
-    auto up = upstream_->wait_for_number("port", 30s);
-    ASSERT_TRUE(up) << upstream_->output();
-    up_port_ = *up;
-    FILE* f = popen(("python3 " + source_path("tests/integration/proxy/fake_upstream.py") + " digests").c_str(), "r");
-    char buf[1024];
-    std::string d;
-    while (f && fgets(buf, sizeof buf, f)) d += buf;
-    if (f) pclose(f);
-    size_t p = d.find("\"good\": \"") + 9;
-    good_ = d.substr(p, d.find('"', p) - p);
+    upstream_ = start_fake_upstream(&up_port_);
+    ASSERT_NE(up_port_, 0) << upstream_->output();
+    good_ = fake_upstream_digest("good");
 
-    tracker_port_ = free_port();
-    tracker_ = std::make_unique<Process>(std::vector<std::string>{
-        build_path("services/tracker/swarmcache-tracker"), "--http-listen", "127.0.0.1:" + std::to_string(tracker_port_),
-        "--admin-listen", "127.0.0.1:0", "--udp-listen", "127.0.0.1:0"});
-    ASSERT_TRUE(tracker_->wait_for_output("listening", 20s)) << tracker_->output();
+    tracker_ = start_tracker(&tracker_port_);
+    ASSERT_NE(tracker_port_, 0) << tracker_->output();
     std::ofstream(dir_.file("tokens")) << "proxy-token\n";
-    meta_ = std::make_unique<Process>(std::vector<std::string>{build_path("services/metastore/swarmcache-metastore"),
-                                                               "--listen", "127.0.0.1:0", "--redis", redis_.url(),
-                                                               "--auth-tokens", dir_.file("tokens")});
-    auto mp = meta_->wait_for_number("http_port", 20s);
-    ASSERT_TRUE(mp) << meta_->output();
-    meta_port_ = *mp;
+    meta_ = start_metastore(redis_.url(), dir_.file("tokens"), &meta_port_);
+    ASSERT_NE(meta_port_, 0) << meta_->output();
   }
   ProxyProc proxy(const std::string& id) {
     return start_proxy(dir_, id, "http://127.0.0.1:" + std::to_string(up_port_),

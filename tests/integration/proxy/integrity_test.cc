@@ -12,18 +12,9 @@ namespace {
 class Integrity : public ::testing::Test {
  protected:
   void SetUp() override {
-    upstream_ = std::make_unique<Process>(
-        std::vector<std::string>{"python3", "-u", source_path("tests/integration/proxy/fake_upstream.py")});
-    auto up = upstream_->wait_for_number("port", 30s);
-    ASSERT_TRUE(up) << upstream_->output();
-    up_port_ = *up;
-    FILE* f = popen(("python3 " + source_path("tests/integration/proxy/fake_upstream.py") + " digests").c_str(), "r");
-    char buf[1024];
-    std::string d;
-    while (f && fgets(buf, sizeof buf, f)) d += buf;
-    if (f) pclose(f);
-    size_t p = d.find("\"good\": \"") + 9;
-    good_ = d.substr(p, d.find('"', p) - p);
+    upstream_ = start_fake_upstream(&up_port_);
+    ASSERT_NE(up_port_, 0) << upstream_->output();
+    good_ = fake_upstream_digest("good");
     target_ = "/v2/good/blobs/" + good_;
   }
   void start(const std::string& yaml = "") {

@@ -29,18 +29,11 @@ class OstreeProxy : public ::testing::Test {
     ASSERT_TRUE(wait_until([&] { return http_request(origin_port_, "GET", "/repo/config").status == 200; }, 20s))
         << origin_->output();
 
-    tracker_port_ = free_port();
-    tracker_ = std::make_unique<Process>(std::vector<std::string>{
-        build_path("services/tracker/swarmcache-tracker"), "--http-listen", "127.0.0.1:" + std::to_string(tracker_port_),
-        "--admin-listen", "127.0.0.1:0", "--udp-listen", "127.0.0.1:0"});
-    ASSERT_TRUE(tracker_->wait_for_output("listening", 20s)) << tracker_->output();
+    tracker_ = start_tracker(&tracker_port_);
+    ASSERT_NE(tracker_port_, 0) << tracker_->output();
     std::ofstream(dir_.file("tokens")) << "t0k\n";
-    meta_ = std::make_unique<Process>(std::vector<std::string>{build_path("services/metastore/swarmcache-metastore"),
-                                                               "--listen", "127.0.0.1:0", "--redis", redis_.url(),
-                                                               "--auth-tokens", dir_.file("tokens")});
-    auto mp = meta_->wait_for_number("http_port", 20s);
-    ASSERT_TRUE(mp) << meta_->output();
-    meta_port_ = *mp;
+    meta_ = start_metastore(redis_.url(), dir_.file("tokens"), &meta_port_);
+    ASSERT_NE(meta_port_, 0) << meta_->output();
   }
 
   std::string remotes_config() {

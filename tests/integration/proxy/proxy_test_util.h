@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -51,6 +52,48 @@ inline size_t count_occurrences(const std::string& hay, const std::string& needl
   size_t n = 0;
   for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
   return n;
+}
+
+// fake_upstream.py, a registry that misbehaves on request, on a free loopback port; *port is 0
+// when it did not start.
+inline std::unique_ptr<Process> start_fake_upstream(int* port) {
+  auto p = std::make_unique<Process>(
+      std::vector<std::string>{"python3", "-u", source_path("tests/integration/proxy/fake_upstream.py")});
+  *port = p->wait_for_number("port", 30s).value_or(0);
+  return p;
+}
+
+// The digest fake_upstream.py serves under `name` ("good", "redirected", "manifest"…); "" if none.
+inline std::string fake_upstream_digest(const std::string& name) {
+  std::string json;
+  FILE* f = popen(("python3 " + source_path("tests/integration/proxy/fake_upstream.py") + " digests").c_str(), "r");
+  char buf[1024];
+  while (f && fgets(buf, sizeof buf, f)) json += buf;
+  if (f) pclose(f);
+  size_t p = json.find("\"" + name + "\": \"");
+  if (p == std::string::npos) return "";
+  p += name.size() + 5;
+  return json.substr(p, json.find('"', p) - p);
+}
+
+// swarmcache-tracker with its HTTP announce on a free loopback port (*port, 0 if it did not start).
+inline std::unique_ptr<Process> start_tracker(int* port) {
+  *port = free_port();
+  auto p = std::make_unique<Process>(std::vector<std::string>{
+      build_path("services/tracker/swarmcache-tracker"), "--http-listen", "127.0.0.1:" + std::to_string(*port),
+      "--admin-listen", "127.0.0.1:0", "--udp-listen", "127.0.0.1:0"});
+  if (!p->wait_for_output("listening", 20s)) *port = 0;
+  return p;
+}
+
+// swarmcache-metastore over `redis_url`, accepting the bearer tokens listed in `tokens_file`;
+// *port is its HTTP port, 0 if it did not start.
+inline std::unique_ptr<Process> start_metastore(const std::string& redis_url, const std::string& tokens_file, int* port) {
+  auto p = std::make_unique<Process>(std::vector<std::string>{build_path("services/metastore/swarmcache-metastore"),
+                                                              "--listen", "127.0.0.1:0", "--redis", redis_url,
+                                                              "--auth-tokens", tokens_file});
+  *port = p->wait_for_number("http_port", 20s).value_or(0);
+  return p;
 }
 
 struct ProxyProc {

@@ -39,20 +39,13 @@ class SwarmSkopeo : public ::testing::Test {
     ASSERT_TRUE(wait_until([&] { return http_request(reg_port_, "GET", "/v2/").status == 200; }, 20s))
         << registry_->output();
 
-    tracker_port_ = free_port();
-    tracker_ = std::make_unique<Process>(std::vector<std::string>{
-        build_path("services/tracker/swarmcache-tracker"), "--http-listen", "127.0.0.1:" + std::to_string(tracker_port_),
-        "--admin-listen", "127.0.0.1:0", "--udp-listen", "127.0.0.1:0"});
-    ASSERT_TRUE(tracker_->wait_for_output("listening", 20s)) << tracker_->output();
+    tracker_ = start_tracker(&tracker_port_);
+    ASSERT_NE(tracker_port_, 0) << tracker_->output();
 
     std::ofstream(dir_.file("tokens")) << "proxy-token\n";
     std::ofstream(dir_.file("token")) << "proxy-token\n";
-    meta_ = std::make_unique<Process>(std::vector<std::string>{
-        build_path("services/metastore/swarmcache-metastore"), "--listen", "127.0.0.1:0", "--redis", redis_.url(),
-        "--auth-tokens", dir_.file("tokens")});
-    auto mp = meta_->wait_for_number("http_port", 20s);
-    ASSERT_TRUE(mp) << meta_->output();
-    meta_port_ = *mp;
+    meta_ = start_metastore(redis_.url(), dir_.file("tokens"), &meta_port_);
+    ASSERT_NE(meta_port_, 0) << meta_->output();
   }
 
   // Builds an OCI layout and pushes it to the registry; returns the image's JSON summary.
