@@ -3,7 +3,7 @@
 // origins and the metastore: one request per connection on libevent's evhttp, TLS verified
 // (system CA store, host name checked, SNI), redirects followed (Authorization dropped when
 // the host changes), per-request timeout, and the body streamed as it arrives with
-// pause/resume for back-pressure. Written for the proxy; owned by the proxy engineer.
+// pause/resume for back-pressure. Used by the proxy only.
 #include <cstdint>
 #include <functional>
 #include <memory>

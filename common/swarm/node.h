@@ -46,8 +46,8 @@ struct NodeConfig {
 // counting): a Prometheus series per key is fine for tens of keys, not for a registry of them.
 inline constexpr size_t kMaxKeyedSeries = 100;
 
-// Declares the flags and config keys every swarm node takes (see design.md), with help text
-// for `role` ("seeder" or "leecher"); seeder-only keys are declared for the seeder only.
+// Declares the flags and config keys that seeder and leecher share, with help text for `role`
+// ("seeder" or "leecher"); seeder-only keys are declared for the seeder only.
 void declare_node_options(Options& options, NodeConfig& config, std::string_view role = "seeder");
 
 // One extra top-level field of the status document.

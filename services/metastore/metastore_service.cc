@@ -620,7 +620,7 @@ void MetastoreService::on_lease(HttpRequest& req) {
     if (lr->ttl_ms > kMaxLeaseTtlMs) {
       return send_error(req, route, t0, Error{Errc::invalid_argument, "ttl_ms above " + std::to_string(kMaxLeaseTtlMs)});
     }
-    if (lr->holder.size() > 256) return send_error(req, route, t0, Error{Errc::invalid_argument, "holder too long"});
+    if (lr->holder.size() > kMaxLeaseHolderBytes) return send_error(req, route, t0, Error{Errc::invalid_argument, "holder too long"});
     auto h = req.hold();
     store_.lease_acquire(*key, lr->holder, lr->ttl_ms, [this, alive = alive_, h, t0](Result<LeaseResult> r) {
       if (!*alive) return;
@@ -646,7 +646,7 @@ void MetastoreService::on_lease(HttpRequest& req) {
     if (!lr) return send_error(req, route, t0, lr.error());
     holder = lr->holder;
   }
-  if (holder.empty() || holder.size() > 256) return send_error(req, route, t0, Error{Errc::invalid_argument, "holder required"});
+  if (holder.empty() || holder.size() > kMaxLeaseHolderBytes) return send_error(req, route, t0, Error{Errc::invalid_argument, "holder required"});
   auto h = req.hold();
   store_.lease_release(*key, holder, [this, alive = alive_, h, t0](Result<ReleaseOutcome> r) {
     if (!*alive) return;

@@ -67,6 +67,8 @@ inline constexpr int64_t kQuarantineTtlMs = 30LL * 24 * 3600 * 1000;
 inline constexpr int64_t kMaxQuarantinedPerKey = 8;
 // Its JSON body: a 40-hex infohash and a reason of at most 1 KiB.
 inline constexpr size_t kMaxQuarantineBodyBytes = 4096;
+// A lease holder names a proxy (hostname-pid by default): a host name's 253 bytes fit.
+inline constexpr size_t kMaxLeaseHolderBytes = 256;
 // Query strings: parameters beyond this many are refused.
 inline constexpr size_t kMaxQueryParams = 16;
 // Node ids: short, printable, path-safe.

@@ -1,6 +1,7 @@
 #pragma once
-// swarmcache-proxy configuration: the flags every daemon shares (design.md) plus the proxy's
-// own keys. TLS for the mirror endpoint takes torrent-cache's names: CERTFILE / PRIVATEKEY.
+// swarmcache-proxy configuration: the flags every daemon shares (--listen, --metastore,
+// --token-file, --log-level…) plus the proxy's own keys. TLS for the mirror endpoint takes
+// torrent-cache's names: CERTFILE / PRIVATEKEY.
 #include <cstdint>
 #include <string>
 #include <vector>

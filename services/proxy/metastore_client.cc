@@ -1,4 +1,4 @@
-// Metastore calls for the proxy (issue 4's API): torrents by key, leases for single-flight
+// Metastore calls for the proxy (the metastore's /v1 API): torrents by key, leases for single-flight
 // upstream fetches. Keys are percent-encoded into the path.
 #include "services/proxy/metastore_client.h"
 

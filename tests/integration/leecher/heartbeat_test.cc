@@ -1,6 +1,6 @@
 // Heartbeats under an idle event stream: while the leecher's event long-poll waits (60 s, no
 // events), heartbeats with a short interval keep arriving and the node stays listed in the
-// metastore's registry (issue 15: they used to queue behind the long-poll and expire).
+// metastore's registry (they once queued behind the long-poll and expired).
 #include <gtest/gtest.h>
 
 #include "tests/integration/swarm/cluster.h"

@@ -1,5 +1,5 @@
-// What the proxy fetches comes from its configuration, never from the request: each attack of
-// issue 10 sent as curl would send it (Host header, absolute-form http and https, paths outside
+// What the proxy fetches comes from its configuration, never from the request: each attack on
+// an open relay, sent as curl would send it (Host header, absolute-form http and https, paths outside
 // a remote, CONNECT, unknown registries, names and redirects that lead to loopback) is refused
 // and never reaches anything.
 #include <gtest/gtest.h>

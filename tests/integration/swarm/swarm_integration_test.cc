@@ -101,7 +101,7 @@ TEST(SwarmIntegration, FileAndDirectoryReachEveryLeecherFromTwoSeeders) {
   EXPECT_TRUE(all_seen) << nodes;
 }
 
-// Issue 13: with the defaults (no directory torrents, leechers following "*"), the seeder hashes
+// With the defaults (no directory torrents, leechers following "*"), the seeder hashes
 // each file once and a leecher downloads and stores each byte once.
 TEST(SwarmIntegration, DefaultsNeverDownloadTheSameBytesTwice) {
   Cluster c;

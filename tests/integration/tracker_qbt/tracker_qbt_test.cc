@@ -1,4 +1,4 @@
-// Issue 3: a real Debian client, qbittorrent-nox, downloads a file from an aria2c seeder that
+// A real Debian client, qbittorrent-nox, downloads a file from an aria2c seeder that
 // it can find only through the real swarmcache-tracker (HTTP and UDP announce URLs); the copy
 // must match the source byte for byte and the tracker's /metrics must count both peers.
 #include <gtest/gtest.h>

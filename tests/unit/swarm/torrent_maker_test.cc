@@ -157,7 +157,7 @@ int open_fds() {
   return n;
 }
 
-// Issue 11: 1,500 files under `ulimit -n 1024` failed with "Too many open files", because every
+// 1,500 files under `ulimit -n 1024` failed with "Too many open files", because every
 // hashing thread kept every file it had read open until the end.
 TEST(MakeTorrent, ManyFilesHashWithFewOpenFiles) {
   test::TempDir d;

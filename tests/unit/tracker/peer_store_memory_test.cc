@@ -61,7 +61,7 @@ TEST(MemoryPeerStore, AtMost10EntryBytesPerIPv4Peer) {
   EXPECT_EQ(st.seeders + st.leechers, uint64_t{kTorrents} * kPeersPerTorrent);
   double per_peer = static_cast<double>(store.peer_bytes()) / (kTorrents * kPeersPerTorrent);
   // Entries are 8 bytes (4 address + 2 port + 2 last-seen), vectors grow by 1/4: ~9 bytes.
-  // With 10-byte entries this was ~11.5, which left no room under issue 12's 11 B/peer RSS goal.
+  // With 10-byte entries this was ~11.5, which left no room under the 11 B/peer RSS goal (opentracker: ~12).
   EXPECT_LE(per_peer, 10.0);
   EXPECT_GE(per_peer, 8.0);
 }
