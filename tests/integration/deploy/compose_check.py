@@ -99,12 +99,42 @@ def check_dockerfile(path, errors):
         errors.append("Dockerfile: a syntax directive needs BuildKit and a registry; the legacy builder must work")
 
 
+def dockerignore_regex(pattern):
+    """A .dockerignore pattern as Docker's legacy builder reads it: the trailing slash is
+    dropped (so "build*/" matches files too), ** spans path segments, * and ? stay within one,
+    and a match on a directory takes everything below it."""
+    p, out, i = pattern.rstrip("/"), "", 0
+    while i < len(p):
+        if p.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif p.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif p[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif p[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(p[i]), i + 1
+    return re.compile(out + "(?:/.*)?$")
+
+
 def check_dockerignore(path, errors):
     with open(path, encoding="utf-8") as f:
-        entries = {line.strip() for line in f if line.strip() and not line.startswith("#")}
-    for want in (".git", "build*/"):
+        entries = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    for want in (".git", "build", "**/build"):
         if want not in entries:
             errors.append(f".dockerignore: does not exclude {want}")
+    # No source file the image is built from may be left out of the build context.
+    root = os.path.dirname(os.path.abspath(path))
+    listed = subprocess.run(["git", "-C", root, "ls-files"], capture_output=True, text=True)
+    if listed.returncode != 0:
+        return
+    patterns = [(e, dockerignore_regex(e)) for e in entries if not e.startswith("!")]
+    for source in listed.stdout.splitlines():
+        for text, rx in patterns:
+            if rx.match(source):
+                errors.append(f".dockerignore: {text!r} drops the source file {source}")
+                break
 
 
 def main(argv):
