@@ -16,13 +16,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(Dashboard, ShowsNodesSwarmsAndPieceSources) {
+// A seeder "seed-a" holding one random file (files/movie.bin) and a leecher "leech-a" that has
+// fetched it whole from the seeder.
+class Dashboard : public ::testing::Test {
+ protected:
+  void seed_and_fetch(size_t bytes, uint32_t random_seed) {
+    std::string data = cluster.path("seed-data");
+    swarmtest::write_random_file(data + "/movie.bin", bytes, random_seed);
+    seeder = cluster.seeder("seed-a", data);
+    leecher = cluster.leecher("leech-a");
+    ASSERT_TRUE(swarmtest::Cluster::wait_complete({leecher.get()}, {"files/movie.bin"}, 120s));
+  }
   swarmtest::Cluster cluster;
-  std::string data = cluster.path("seed-data");
-  swarmtest::write_random_file(data + "/movie.bin", 8 << 20, 7);
-  auto seeder = cluster.seeder("seed-a", data);
-  auto leecher = cluster.leecher("leech-a");
-  ASSERT_TRUE(swarmtest::Cluster::wait_complete({leecher.get()}, {"files/movie.bin"}, 120s));
+  std::unique_ptr<swarmtest::Node> seeder, leecher;
+};
+
+TEST_F(Dashboard, ShowsNodesSwarmsAndPieceSources) {
+  ASSERT_NO_FATAL_FAILURE(seed_and_fetch(8 << 20, 7));
 
   test::Process dash({test::build_path("services/dashboard/swarmcache-dashboard"), "--listen", "127.0.0.1:0",
                       "--metastore", cluster.metastore_url(), "--poll-interval", "200ms"});
@@ -80,13 +90,8 @@ TEST(Dashboard, ShowsNodesSwarmsAndPieceSources) {
   EXPECT_NE(metrics.body.find("swarmcache_dashboard_metastore_up 1"), std::string::npos);
 }
 
-TEST(Dashboard, RealBrowserDrawsNodesAndPieceMapsAndUpdates) {
-  swarmtest::Cluster cluster;
-  std::string data = cluster.path("seed-data");
-  swarmtest::write_random_file(data + "/movie.bin", 4 << 20, 11);
-  auto seeder = cluster.seeder("seed-a", data);
-  auto leecher = cluster.leecher("leech-a");
-  ASSERT_TRUE(swarmtest::Cluster::wait_complete({leecher.get()}, {"files/movie.bin"}, 120s));
+TEST_F(Dashboard, RealBrowserDrawsNodesAndPieceMapsAndUpdates) {
+  ASSERT_NO_FATAL_FAILURE(seed_and_fetch(4 << 20, 11));
 
   test::Process dash({test::build_path("services/dashboard/swarmcache-dashboard"), "--listen", "127.0.0.1:0",
                       "--metastore", cluster.metastore_url(), "--poll-interval", "300ms", "--tracker-admin",
