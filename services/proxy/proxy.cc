@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "common/core/bencode.h"
+#include "common/core/atomic_file.h"
 #include "common/core/bytes.h"
 #include "common/core/log.h"
 #include "common/core/metrics.h"
@@ -958,11 +959,10 @@ struct Proxy::Impl {
   // ---- torrents --------------------------------------------------------------------------
 
   void save_torrent(const std::string& hex, const std::string& bytes) {
-    std::string path = torrents_dir + "/" + hex + ".torrent";
-    std::ofstream out(path + ".tmp", std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (out) std::rename((path + ".tmp").c_str(), path.c_str());
+    // Without the file the blob is still served and seeded now; only a restart would not
+    // re-seed it, so a failure is reported, not fatal.
+    if (auto st = write_file_atomically(torrents_dir + "/" + hex + ".torrent", bytes); !st)
+      SC_WARN("cannot save torrent", {"blob", hex}, {"error", st.error().message});
   }
 
   void register_blob(std::shared_ptr<Inflight> f) {
