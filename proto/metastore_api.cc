@@ -53,6 +53,19 @@ Result<Json> get_array(const Json& o, const char* k, size_t max) {
   return v;
 }
 
+// Appends decode(element) for each element of the array field k (none when absent).
+template <class T, class Decode>
+Status get_list(const Json& o, const char* k, size_t max, std::vector<T>& out, Decode decode) {
+  auto a = get_array(o, k, max);
+  if (!a) return std::unexpected(a.error());
+  for (size_t i = 0; i < a->size(); ++i) {
+    Result<T> v = decode(a->at(i));
+    if (!v) return std::unexpected(v.error());
+    out.push_back(std::move(*v));
+  }
+  return {};
+}
+
 #define SC_TRY(expr)                                        \
   do {                                                      \
     if (auto st_ = (expr); !st_) return std::unexpected(st_.error()); \
@@ -92,13 +105,10 @@ Result<NodeInfo> node_from(const Json& o) {
   SC_TRY(get_str(o, "control_url", n.control_url));
   SC_TRY(get_int(o, "ttl_ms", n.ttl_ms));
   SC_TRY(get_int(o, "last_seen", n.last_seen));
-  auto swarms = get_array(o, "swarms", kMaxNodeSwarms);
-  if (!swarms) return std::unexpected(swarms.error());
-  for (size_t i = 0; i < swarms->size(); ++i) {
-    Json v = swarms->at(i);
+  SC_TRY(get_list(o, "swarms", kMaxNodeSwarms, n.swarms, [](const Json& v) -> Result<std::string> {
     if (!v.is_string() || v.as_string().size() > 128) return fail(Errc::invalid_argument, "swarms must be short strings");
-    n.swarms.emplace_back(v.as_string());
-  }
+    return std::string(v.as_string());
+  }));
   if (Json info = o.get("info"); info && !info.is_null()) {
     if (!info.is_object()) return fail(Errc::invalid_argument, "field info must be an object");
     n.info_json = info.dump();
@@ -166,16 +176,13 @@ Result<TorrentMeta> torrent_meta_from_json(std::string_view text) {
   SC_TRY(get_int(o, "piece_length", m.piece_length));
   SC_TRY(get_int(o, "created", m.created));
   SC_TRY(get_int(o, "last_access", m.last_access));
-  auto files = get_array(o, "files", 1'000'000);
-  if (!files) return std::unexpected(files.error());
-  for (size_t i = 0; i < files->size(); ++i) {
-    Json v = files->at(i);
+  SC_TRY(get_list(o, "files", 1'000'000, m.files, [](const Json& v) -> Result<TorrentFileEntry> {
     if (!v.is_object()) return fail(Errc::invalid_argument, "files entries must be objects");
     TorrentFileEntry f;
     SC_TRY(get_str(v, "path", f.path, true, 8192));
     SC_TRY(get_int(v, "length", f.length));
-    m.files.push_back(std::move(f));
-  }
+    return f;
+  }));
   return m;
 }
 
@@ -184,17 +191,14 @@ Result<TorrentPage> torrent_page_from_json(std::string_view text) {
   if (!j) return std::unexpected(j.error());
   TorrentPage p;
   SC_TRY(get_str(*j, "cursor", p.cursor));
-  auto items = get_array(*j, "items", 100'000);
-  if (!items) return std::unexpected(items.error());
-  for (size_t i = 0; i < items->size(); ++i) {
-    Json v = items->at(i);
+  SC_TRY(get_list(*j, "items", 100'000, p.items, [](const Json& v) -> Result<TorrentListItem> {
     if (!v.is_object()) return fail(Errc::invalid_argument, "items entries must be objects");
     TorrentListItem it;
     SC_TRY(get_str(v, "key", it.key, true));
     SC_TRY(get_str(v, "infohash", it.infohash));
     SC_TRY(get_int(v, "size", it.size));
-    p.items.push_back(std::move(it));
-  }
+    return it;
+  }));
   return p;
 }
 
@@ -209,13 +213,7 @@ Result<EventsPage> events_page_from_json(std::string_view text) {
   if (!j) return std::unexpected(j.error());
   EventsPage p;
   SC_TRY(get_str(*j, "last_id", p.last_id));
-  auto events = get_array(*j, "events", 100'000);
-  if (!events) return std::unexpected(events.error());
-  for (size_t i = 0; i < events->size(); ++i) {
-    auto e = meta_event_from(events->at(i));
-    if (!e) return std::unexpected(e.error());
-    p.events.push_back(std::move(*e));
-  }
+  SC_TRY(get_list(*j, "events", 100'000, p.events, meta_event_from));
   return p;
 }
 
@@ -266,13 +264,7 @@ Result<NodeList> node_list_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
   NodeList l;
-  auto nodes = get_array(*j, "nodes", 100'000);
-  if (!nodes) return std::unexpected(nodes.error());
-  for (size_t i = 0; i < nodes->size(); ++i) {
-    auto n = node_from(nodes->at(i));
-    if (!n) return std::unexpected(n.error());
-    l.nodes.push_back(std::move(*n));
-  }
+  SC_TRY(get_list(*j, "nodes", 100'000, l.nodes, node_from));
   return l;
 }
 
