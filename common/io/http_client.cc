@@ -581,7 +581,7 @@ void HttpClient::cancel(RequestId id) {
   if (it == impl_->calls.end()) return;
   HttpCall* c = it->second.get();
   c->cancelled = true;
-  impl_->finish(c, fail(Errc::internal, "cancelled"));  // frees the connection next turn
+  impl_->finish(c, fail(Errc::cancelled, "cancelled"));  // frees the connection next turn
 }
 
 void HttpClient::pause(RequestId id) {
