@@ -463,8 +463,9 @@ std::string origin_of(const HttpUrl& u) {
 // A Location header resolved against the URL that answered (absolute, "//host/…", "/path",
 // or relative to the directory of the path).
 std::string resolve_location(const HttpUrl& base, std::string_view loc) {
-  auto starts_ci = [&](std::string_view prefix) { return loc.size() >= prefix.size() && iequals(loc.substr(0, prefix.size()), prefix); };
-  if (starts_ci("http://") || starts_ci("https://")) return std::string(loc);
+  // A scheme (a ':' before any '/', '?' or '#') makes it absolute, whether we can follow it or not.
+  size_t colon = loc.find(':');
+  if (colon != std::string_view::npos && colon < loc.find_first_of("/?#")) return std::string(loc);
   std::string scheme = base.tls ? "https:" : "http:";
   if (loc.starts_with("//")) return scheme + std::string(loc);
   std::string origin = scheme + "//" + base.host_header();
