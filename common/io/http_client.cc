@@ -2,15 +2,14 @@
 // through libevent_openssl. Every completion path goes through finish(), which defers the user
 // callback and the freeing of the connection to the next loop turn: evhttp may call us from
 // inside evhttp_make_request() or from a connection callback, where freeing is not allowed.
-// A request is a chain of hops (redirects): each resolves its host with evdns, lets the caller
-// check the addresses, and dials the checked address.
+// A request is a chain of hops (redirects): each resolves its host (DnsResolver), lets the
+// caller check the addresses, and dials the checked address.
 #include "common/io/http_client.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -28,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/io/dns_resolver.h"
 #include "common/io/event_loop.h"
 
 namespace sc {
@@ -38,8 +38,6 @@ constexpr int64_t kMaxIdleCheckMs = 250;
 // evhttp's own socket timeouts sit behind ours, so our timer reports the timeout first and
 // with a precise message; theirs is only a backstop.
 constexpr int64_t kLibeventTimeoutSlackMs = 1000;
-// Addresses checked per host name; a longer answer is a misconfigured or hostile resolver.
-constexpr size_t kMaxAddresses = 8;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -247,26 +245,8 @@ struct HttpCall {
   Result<HttpResponse> result = HttpResponse{};
 };
 
-// The evdns base outlives the client while lookups it started are pending: libevent touches
-// the base from their callbacks, so it is freed after the last one ran, never inside it.
-struct Resolver {
-  explicit Resolver(evdns_base* b) : base(b) {}
-  ~Resolver() { evdns_base_free(base, 0); }
-  Resolver(const Resolver&) = delete;
-  Resolver& operator=(const Resolver&) = delete;
-  evdns_base* base;
-};
-
-// One host name lookup in flight; freed by its callback, which evdns calls exactly once.
-struct Lookup {
-  std::weak_ptr<HttpClient::Impl> impl;
-  HttpClient::RequestId id = 0;
-  std::shared_ptr<Resolver> resolver;
-  event_base* base = nullptr;
-};
-
 struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
-  Impl(EventLoop& l, HttpClientOptions o) : loop(l), opt(std::move(o)) {}
+  Impl(EventLoop& l, HttpClientOptions o) : loop(l), opt(std::move(o)), dns(l) {}
   ~Impl() {
     for (auto& [id, call] : calls) {
       call->timer.reset();
@@ -300,14 +280,6 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     }
     ssl_ctx.emplace(ca, ctx);
     return ctx;
-  }
-
-  std::shared_ptr<Resolver> lookup_resolver() {
-    if (!resolver) {
-      evdns_base* b = evdns_base_new(loop.base(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-      if (b != nullptr) resolver = std::make_shared<Resolver>(b);
-    }
-    return resolver;
   }
 
   void finish(HttpCall* c, Result<HttpResponse> r) {
@@ -423,14 +395,14 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
 
   Status start(HttpCall* c);
   Status begin_hop(HttpCall* c);
-  void resolved(HttpClient::RequestId id, int err, const std::vector<std::string>& ips);
+  void resolved(HttpClient::RequestId id, Result<std::vector<std::string>> ips);
   Status dial(HttpCall* c, const HttpUrl& u, const std::string& address);
   void follow_redirect(HttpCall* c, int status);
   void next_hop(HttpClient::RequestId id);
 
   EventLoop& loop;
   HttpClientOptions opt;
-  std::shared_ptr<Resolver> resolver;
+  DnsResolver dns;
   std::map<std::string, SSL_CTX*> ssl_ctx;  // by CA file ("" = the system store)
   HttpClient::RequestId next_id = 1;
   std::unordered_map<HttpClient::RequestId, std::unique_ptr<HttpCall>> calls;
@@ -651,62 +623,29 @@ Status HttpClient::Impl::begin_hop(HttpCall* c) {
     }
     return dial(c, *u, u->host);
   }
-  auto r = lookup_resolver();
-  if (!r) return fail(Errc::internal, "cannot create a DNS resolver");
-  evutil_addrinfo hints{};
-  hints.ai_family = opt.family == HttpClientOptions::Family::ipv4   ? AF_INET
-                    : opt.family == HttpClientOptions::Family::ipv6 ? AF_INET6
-                                                                    : AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
-  auto* l = new Lookup{weak_from_this(), c->id, r, loop.base()};
-  // May answer (and free l) before it returns: /etc/hosts, a cached or failed lookup.
-  evdns_getaddrinfo(
-      r->base, u->host.c_str(), nullptr, &hints,
-      [](int err, evutil_addrinfo* res, void* arg) {
-        auto* lk = static_cast<Lookup*>(arg);
-        std::vector<std::string> ips;
-        for (evutil_addrinfo* a = res; a != nullptr && ips.size() < kMaxAddresses; a = a->ai_next) {
-          char out[INET6_ADDRSTRLEN] = "";
-          if (a->ai_family == AF_INET) {
-            evutil_inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, out, sizeof out);
-          } else if (a->ai_family == AF_INET6) {
-            evutil_inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, out, sizeof out);
-          }
-          if (*out != '\0') ips.emplace_back(out);
-        }
-        if (res != nullptr) evutil_freeaddrinfo(res);
-        std::shared_ptr<Resolver> keep = std::move(lk->resolver);
-        event_base* base = lk->base;
-        if (auto self = lk->impl.lock()) self->resolved(lk->id, err, ips);
-        delete lk;
-        // The last reference (the client is gone): free the resolver outside its own callback.
-        if (keep.use_count() == 1) {
-          event_base_once(
-              base, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* p) { delete static_cast<std::shared_ptr<Resolver>*>(p); },
-              new std::shared_ptr<Resolver>(std::move(keep)), nullptr);
-        }
-      },
-      l);
+  std::weak_ptr<Impl> weak = weak_from_this();
+  auto family = opt.family == HttpClientOptions::Family::ipv4   ? DnsResolver::Family::ipv4
+                : opt.family == HttpClientOptions::Family::ipv6 ? DnsResolver::Family::ipv6
+                                                                : DnsResolver::Family::any;
+  dns.resolve(u->host, family, [weak, id = c->id](Result<std::vector<std::string>> ips) {
+    if (auto self = weak.lock()) self->resolved(id, std::move(ips));
+  });
   return {};
 }
 
-void HttpClient::Impl::resolved(HttpClient::RequestId id, int err, const std::vector<std::string>& ips) {
+void HttpClient::Impl::resolved(HttpClient::RequestId id, Result<std::vector<std::string>> ips) {
   auto it = calls.find(id);
   if (it == calls.end() || it->second->done) return;
   HttpCall* c = it->second.get();
   auto u = parse_http_url(c->url);
   if (!u) return finish(c, std::unexpected(u.error()));
-  if (err != 0 || ips.empty()) {
-    return finish(c, fail(Errc::unavailable, "cannot resolve " + u->host + ": " +
-                                                 (err != 0 ? evutil_gai_strerror(err) : "no address")));
-  }
+  if (!ips) return finish(c, std::unexpected(ips.error()));
   if (c->options.check_address) {
-    for (const auto& ip : ips) {
+    for (const auto& ip : *ips) {
       if (auto st = c->options.check_address(ip, u->port); !st) return finish(c, std::unexpected(st.error()));
     }
   }
-  if (auto st = dial(c, *u, ips.front()); !st) finish(c, std::unexpected(st.error()));
+  if (auto st = dial(c, *u, ips->front()); !st) finish(c, std::unexpected(st.error()));
 }
 
 // Connects to `address` (a literal the host was checked as) and sends the request; the TLS
