@@ -821,6 +821,10 @@ void HttpClient::resume(RequestId id) {
 
 size_t HttpClient::in_flight() const { return impl_->calls.size(); }
 
+std::string http_basic_auth(std::string_view user, std::string_view password) {
+  return "Basic " + base64(std::string(user) + ":" + std::string(password));
+}
+
 namespace {
 
 // The blocking forms: a private loop runs one exchange, started by `start` with the callback

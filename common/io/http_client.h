@@ -138,6 +138,9 @@ class HttpClient {
   std::shared_ptr<Impl> impl_;
 };
 
+// "Basic <base64(user:password)>", an Authorization value for credentials kept apart from a URL.
+std::string http_basic_auth(std::string_view user, std::string_view password);
+
 // Blocking forms for command-line tools: run a private loop until the exchange ends.
 Result<HttpResponse> http_fetch(std::string_view method, std::string_view url, const HttpHeaderList& headers = {},
                                 std::string_view body = {}, int64_t timeout_ms = 30'000,
