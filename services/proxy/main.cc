@@ -11,7 +11,6 @@
 #include "common/io/daemon.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
-#include "common/io/proxy_fetch.h"
 #include "common/swarm/metastore_client.h"
 #include "common/swarm/session.h"
 #include "services/proxy/blob_cache.h"
@@ -42,7 +41,6 @@ int run(int argc, char** argv) {
     SC_ERROR("cache.size must be positive");
     return 2;
   }
-  set_fetch_tls_options({"", cfg.upstream_tls_verify});  // CA files are per upstream
 
   EventLoop loop;
   MetricsRegistry metrics;

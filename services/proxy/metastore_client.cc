@@ -6,7 +6,7 @@
 #include "common/core/http_status.h"
 #include "common/core/json.h"
 #include "common/io/event_loop.h"
-#include "common/io/proxy_fetch.h"
+#include "common/io/http_client.h"
 #include "proto/metastore_api.h"
 
 namespace sc {
@@ -20,8 +20,16 @@ constexpr size_t kMaxSmallJson = 64 << 10;
 }  // namespace
 
 MetastoreAsync::MetastoreAsync(EventLoop& loop, std::string base_url, std::string token, int64_t timeout_ms)
-    : loop_(loop), base_(std::move(base_url)), token_(std::move(token)), timeout_ms_(timeout_ms) {
+    : http_(std::make_unique<HttpClient>(loop)), base_(std::move(base_url)), token_(std::move(token)),
+      timeout_ms_(timeout_ms) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
+}
+
+MetastoreAsync::~MetastoreAsync() = default;
+
+HttpHeaderList MetastoreAsync::with_auth(HttpHeaderList headers) const {
+  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+  return headers;
 }
 
 std::string MetastoreAsync::url_for(std::string_view prefix, const std::string& key) const {
@@ -29,30 +37,21 @@ std::string MetastoreAsync::url_for(std::string_view prefix, const std::string& 
 }
 
 void MetastoreAsync::get_torrent(const std::string& key, std::function<void(Result<std::optional<std::string>>)> done) {
-  FetchRequest r;
-  r.url = url_for("/v1/torrents/", key);
-  r.timeout_ms = timeout_ms_;
-  r.headers.emplace_back("Accept", "application/x-bittorrent");
-  fetch_all(loop_.base(), std::move(r), kMaxTorrentBytes, [done = std::move(done)](Result<FetchResult> res) {
+  http_->request("GET", url_for("/v1/torrents/", key), {{"Accept", "application/x-bittorrent"}}, "", timeout_ms_,
+                 kMaxTorrentBytes, [done = std::move(done)](Result<HttpResponse> res) {
     if (!res) return done(std::unexpected(res.error()));
-    if (res->head.status == 404) return done(std::optional<std::string>());
-    if (res->head.status != 200)
-      return done(fail(errc_for_http_status(res->head.status), "metastore GET torrent: " + std::to_string(res->head.status)));
+    if (res->status == 404) return done(std::optional<std::string>());
+    if (res->status != 200)
+      return done(fail(errc_for_http_status(res->status), "metastore GET torrent: " + std::to_string(res->status)));
     done(std::optional<std::string>(std::move(res->body)));
   });
 }
 
 void MetastoreAsync::put_torrent(const std::string& key, std::string bytes, std::function<void(Status)> done) {
-  FetchRequest r;
-  r.method = "PUT";
-  r.url = url_for("/v1/torrents/", key);
-  r.timeout_ms = timeout_ms_;
-  r.body = std::move(bytes);
-  r.headers.emplace_back("Content-Type", "application/x-bittorrent");
-  if (!token_.empty()) r.headers.emplace_back("Authorization", "Bearer " + token_);
-  fetch_all(loop_.base(), std::move(r), kMaxSmallJson, [done = std::move(done)](Result<FetchResult> res) {
+  http_->request("PUT", url_for("/v1/torrents/", key), with_auth({{"Content-Type", "application/x-bittorrent"}}), bytes,
+                 timeout_ms_, kMaxSmallJson, [done = std::move(done)](Result<HttpResponse> res) {
     if (!res) return done(std::unexpected(res.error()));
-    int s = res->head.status;
+    int s = res->status;
     if (s == 200 || s == 201) return done({});
     done(fail(errc_for_http_status(s), "metastore PUT torrent: " + std::to_string(s) + " " + res->body.substr(0, 200)));
   });
@@ -60,16 +59,11 @@ void MetastoreAsync::put_torrent(const std::string& key, std::string bytes, std:
 
 void MetastoreAsync::take_lease(const std::string& key, const std::string& holder, int64_t ttl_ms,
                                  std::function<void(Result<bool>)> done) {
-  FetchRequest r;
-  r.method = "POST";
-  r.url = url_for("/v1/leases/", key);
-  r.timeout_ms = timeout_ms_;
-  r.body = to_json(LeaseRequest{holder, ttl_ms});
-  r.headers.emplace_back("Content-Type", "application/json");
-  if (!token_.empty()) r.headers.emplace_back("Authorization", "Bearer " + token_);
-  fetch_all(loop_.base(), std::move(r), kMaxSmallJson, [done = std::move(done)](Result<FetchResult> res) {
+  http_->request("POST", url_for("/v1/leases/", key), with_auth({{"Content-Type", "application/json"}}),
+                 to_json(LeaseRequest{holder, ttl_ms}), timeout_ms_, kMaxSmallJson,
+                 [done = std::move(done)](Result<HttpResponse> res) {
     if (!res) return done(std::unexpected(res.error()));
-    int s = res->head.status;
+    int s = res->status;
     if (s == 200 || s == 201) return done(true);
     if (s == 409) return done(false);
     done(fail(errc_for_http_status(s), "metastore lease: " + std::to_string(s)));
@@ -77,28 +71,19 @@ void MetastoreAsync::take_lease(const std::string& key, const std::string& holde
 }
 
 void MetastoreAsync::release_lease(const std::string& key, const std::string& holder) {
-  FetchRequest r;
-  r.method = "DELETE";
-  r.url = url_for("/v1/leases/", key) + "?holder=" + percent_encode(holder);
-  r.timeout_ms = timeout_ms_;
-  if (!token_.empty()) r.headers.emplace_back("Authorization", "Bearer " + token_);
-  fetch_all(loop_.base(), std::move(r), kMaxSmallJson, [](Result<FetchResult>) {});
+  http_->request("DELETE", url_for("/v1/leases/", key) + "?holder=" + percent_encode(holder), with_auth({}), "",
+                 timeout_ms_, kMaxSmallJson, [](Result<HttpResponse>) {});
 }
 
 void MetastoreAsync::quarantine(const std::string& key, const std::string& infohash, const std::string& reason,
                                 std::function<void(Result<bool>)> done) {
-  FetchRequest r;
-  r.method = "POST";
-  r.url = url_for("/v1/quarantine/", key);
-  r.timeout_ms = timeout_ms_;
-  r.body = Json::object().set("infohash", Json::string(infohash)).set("reason", Json::string(reason)).dump();
-  r.headers.emplace_back("Content-Type", "application/json");
-  if (!token_.empty()) r.headers.emplace_back("Authorization", "Bearer " + token_);
-  fetch_all(loop_.base(), std::move(r), kMaxSmallJson, [done = std::move(done)](Result<FetchResult> res) {
+  std::string body = Json::object().set("infohash", Json::string(infohash)).set("reason", Json::string(reason)).dump();
+  http_->request("POST", url_for("/v1/quarantine/", key), with_auth({{"Content-Type", "application/json"}}), body,
+                 timeout_ms_, kMaxSmallJson, [done = std::move(done)](Result<HttpResponse> res) {
     if (!res) return done(std::unexpected(res.error()));
-    if (res->head.status != 200)
-      return done(fail(errc_for_http_status(res->head.status),
-                       "metastore quarantine: " + std::to_string(res->head.status) + " " + res->body.substr(0, 200)));
+    if (res->status != 200)
+      return done(fail(errc_for_http_status(res->status),
+                       "metastore quarantine: " + std::to_string(res->status) + " " + res->body.substr(0, 200)));
     auto body = json_parse(res->body);
     done(body && body->is_object() && body->bool_or("removed", false));
   });

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/core/error.h"
+#include "common/io/http_client.h"
 
 namespace sc {
 
@@ -16,6 +17,7 @@ class EventLoop;
 class MetastoreAsync {
  public:
   MetastoreAsync(EventLoop& loop, std::string base_url, std::string token, int64_t timeout_ms);
+  ~MetastoreAsync();
   // The .torrent bytes registered under key; nullopt when none (404). Errors: unavailable…
   void get_torrent(const std::string& key, std::function<void(Result<std::optional<std::string>>)> done);
   // 201/200 → ok; 409 (key holds another torrent) → conflict; others → the mapped error.
@@ -32,7 +34,8 @@ class MetastoreAsync {
 
  private:
   std::string url_for(std::string_view prefix, const std::string& key) const;
-  EventLoop& loop_;
+  HttpHeaderList with_auth(HttpHeaderList headers) const;
+  std::unique_ptr<HttpClient> http_;
   std::string base_, token_;
   int64_t timeout_ms_;
 };

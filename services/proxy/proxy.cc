@@ -28,7 +28,7 @@
 #include "common/io/event_loop.h"
 #include "common/io/http_request_target.h"
 #include "common/io/http_server.h"
-#include "common/io/proxy_fetch.h"
+#include "common/io/byte_buffer.h"
 #include "common/swarm/session.h"
 #include "common/swarm/stream_resume.h"
 #include "common/swarm/torrent_maker.h"
@@ -261,7 +261,7 @@ struct Proxy::Impl {
     OwnedBuffer held;
     bool started = false;
     int status = 0;
-    std::shared_ptr<Fetch> call;
+    std::shared_ptr<UpstreamCall> call;
     std::unique_ptr<Timer> bp_timer;
   };
 
@@ -292,6 +292,7 @@ struct Proxy::Impl {
   Counter& quarantined;
   ConnectHandler connect;
   ManifestMirror manifests;
+  UrlFetcher urls;  // OSTree remotes and pass-through
   std::unique_ptr<CacheScrubber> scrubber;
   // Cache entries being served while hashed, until their sender is done (freed a turn later).
   std::unordered_map<uint64_t, std::unique_ptr<VerifyingSender>> senders;
@@ -321,12 +322,13 @@ struct Proxy::Impl {
                                         "Blob (and OSTree delta) fetches sent upstream")),
         quarantined(m.counter("swarmcache_proxy_torrents_quarantined_total",
                               "Torrents reported to the metastore because their bytes failed the digest")),
-        connect(c.connect_allow, policy, requests),
-        manifests(l, c.tag_ttl_ms, requests, digest_mismatch) {
+        connect(l, c.connect_allow, policy, requests),
+        manifests(l, c.tag_ttl_ms, requests, digest_mismatch),
+        urls(l, c.upstream_tls_verify) {
     for (const auto& r : cfg.upstreams) {
       registries[r.name] = std::make_unique<Upstream>(
           loop, UpstreamOptions{r.url, r.username, r.password, r.ca_file, cfg.upstream_timeout_ms,
-                                static_cast<int>(cfg.upstream_retries), dial_check()});
+                                static_cast<int>(cfg.upstream_retries), dial_check(), cfg.upstream_tls_verify});
     }
     node_id = cfg.node_id;
     if (node_id.empty()) {
@@ -540,7 +542,7 @@ struct Proxy::Impl {
     std::string digest = p.reference;
     upstream.start(
         std::move(ur),
-        [held, digest](const FetchHead& h) {
+        [held, digest](const UpstreamHead& h) {
           if (!held->alive()) return false;
           if (h.status == 200) {
             held->add_header("Docker-Content-Digest", digest);
@@ -835,7 +837,7 @@ struct Proxy::Impl {
     else if (w.error().code == Errc::conflict) return finish(f, {}, "cache");
     std::weak_ptr<bool> weak_alive = alive;
     std::weak_ptr<Tee> weak_tee = tee;
-    auto on_head = [this, tee_w = weak_tee, f](const FetchHead& h) {
+    auto on_head = [this, tee_w = weak_tee, f](const UpstreamHead& h) {
       auto t = tee_w.lock();
       if (!t) return false;
       t->status = h.status;
@@ -933,11 +935,11 @@ struct Proxy::Impl {
       UpstreamRequest ur{"GET", "/v2/" + f->name + "/blobs/sha256:" + f->hex, "repository:" + f->name + ":pull", {}};
       tee->call = f->up->start(std::move(ur), on_head, on_data, on_done);
     } else {
-      FetchRequest fr;
+      UrlRequest fr;
       fr.url = f->url;
       fr.timeout_ms = cfg.upstream_timeout_ms;
       fr.check_address = dial_check();
-      tee->call = Fetch::start(loop.base(), std::move(fr), on_head, on_data, on_done);
+      tee->call = urls.start(std::move(fr), on_head, on_data, on_done);
     }
   }
 
@@ -1118,7 +1120,7 @@ struct Proxy::Impl {
 
   void pass_through(HttpRequest& req, const std::string& url) {
     auto held = req.hold();
-    FetchRequest fr;
+    UrlRequest fr;
     fr.method = std::string(req.method());
     fr.url = url;
     fr.timeout_ms = cfg.upstream_timeout_ms;
@@ -1129,9 +1131,9 @@ struct Proxy::Impl {
     }
     auto started = std::make_shared<bool>(false);
     bool head_only = fr.method == "HEAD";
-    Fetch::start(
-        loop.base(), std::move(fr),
-        [this, held, started, head_only](const FetchHead& h) {
+    urls.start(
+        std::move(fr),
+        [this, held, started, head_only](const UpstreamHead& h) {
           if (!held->alive()) return false;
           for (const char* name : {"ETag", "Last-Modified", "Content-Range", "Accept-Ranges", "Cache-Control"}) {
             std::string_view v = h.header(name);

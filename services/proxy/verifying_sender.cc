@@ -8,7 +8,7 @@
 #include "common/core/bytes.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
-#include "common/io/proxy_fetch.h"
+#include "common/io/byte_buffer.h"
 
 namespace sc {
 namespace {
