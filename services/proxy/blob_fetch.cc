@@ -381,11 +381,13 @@ void BlobFetcher::swarm_tick(const FetchPtr& f) {
   auto& s = f->stream;
   if (s.sink && !s.sink->alive()) s.sink.reset();  // the client left; the download goes on
   if (s.sink && s.sink->pending_output() > kHighWater) return;
-  for (int i = 0; i < kChunksPerTick && f->read_off < f->total; ++i) {
-    auto bytes = ports_.swarm->read_verified(f->swarm_id, f->read_off, kChunk);
+  // A piece at a time, so that only the last piece is held back from the client.
+  for (int64_t got = 0; got < kChunk * kChunksPerTick && f->read_off < f->total;) {
+    auto bytes = ports_.swarm->read_verified(f->swarm_id, f->read_off, 1);
     if (!bytes || bytes->empty()) break;  // not here yet (or not yet written to disk)
     f->sha.update(*bytes);
     f->read_off += static_cast<int64_t>(bytes->size());
+    got += static_cast<int64_t>(bytes->size());
     s.push(*bytes, f->total, served_peer_);
   }
   if (f->read_off >= f->total) swarm_done(f);

@@ -38,7 +38,8 @@ class BlobFetcher {
  public:
   struct Ports {
     BlobStore& store;
-    TorrentRegistry* registry = nullptr;  // both or neither: the cluster path
+    TorrentRegistry* registry = nullptr;  // with swarm: the cluster path (lookup, lease, register)
+    // Without a registry, fetched blobs are still seeded.
     SwarmDownloads* swarm = nullptr;
   };
   BlobFetcher(EventLoop& loop, Ports ports, BlobFetchOptions options, MetricsRegistry& metrics);
