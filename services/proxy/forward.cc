@@ -83,8 +83,10 @@ void ForwardProxy::handle(HttpRequest& req, const std::string& origin) {
   // Static deltas are immutable and large: cached and swarmed under a key from configuration.
   if (req.method() == "GET" && req.query().empty() && req.header("Range").empty() &&
       path.find("/deltas/") != std::string::npos && is_valid_content_key(key)) {
-    return blobs_.serve(BlobAsk{to_hex(sha256(key)), key, false}, std::make_shared<HttpBlobSink>(req.hold()),
-                        std::make_shared<OriginFileSource>(loop_, url, cfg_.upstream_timeout_ms, check_));
+    HttpBlobSink sink(req);
+    return blobs_.serve(BlobAsk{to_hex(sha256(key)), key, false}, sink, [&] {
+      return std::make_shared<OriginFileSource>(loop_, url, cfg_.upstream_timeout_ms, check_);
+    });
   }
   pass_through(req, url);
 }

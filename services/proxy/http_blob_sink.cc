@@ -13,6 +13,10 @@ namespace {
 constexpr std::string_view kOctets = "application/octet-stream";
 }
 
+std::shared_ptr<BlobSink> HttpBlobSink::retain() {
+  return std::shared_ptr<BlobSink>(new HttpBlobSink(held_ ? held_ : req_->hold()));
+}
+
 bool HttpBlobSink::alive() const { return req_->alive(); }
 bool HttpBlobSink::head_only() const { return req_->method() == "HEAD"; }
 std::string_view HttpBlobSink::range() const { return req_->header("Range"); }

@@ -10,7 +10,9 @@ class HttpRequest;
 
 class HttpBlobSink : public BlobSink {
  public:
-  explicit HttpBlobSink(std::shared_ptr<HttpRequest> req) : req_(std::move(req)) {}
+  // Over the request being handled: retain() holds it.
+  explicit HttpBlobSink(HttpRequest& req) : req_(&req) {}
+  std::shared_ptr<BlobSink> retain() override;
   bool alive() const override;
   bool head_only() const override;
   std::string_view range() const override;
@@ -27,7 +29,9 @@ class HttpBlobSink : public BlobSink {
   void reply_fetch_error(const Error& e) override;
 
  private:
-  std::shared_ptr<HttpRequest> req_;
+  explicit HttpBlobSink(std::shared_ptr<HttpRequest> held) : req_(held.get()), held_(std::move(held)) {}
+  HttpRequest* req_;
+  std::shared_ptr<HttpRequest> held_;  // set once retained
 };
 
 }  // namespace sc

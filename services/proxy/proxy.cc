@@ -156,8 +156,9 @@ struct Proxy::Impl {
       case OciRoute::manifest: return manifests.handle_manifest(req, *p, up, it->first);
       case OciRoute::blob: {
         std::string hex = p->reference.substr(7);
-        return blobs.serve(BlobAsk{hex, p->reference, true}, std::make_shared<HttpBlobSink>(req.hold()),
-                           std::make_shared<RegistryBlobSource>(up, p->name, p->reference));
+        HttpBlobSink sink(req);
+        return blobs.serve(BlobAsk{hex, p->reference, true}, sink,
+                           [&] { return std::make_shared<RegistryBlobSource>(up, p->name, p->reference); });
       }
       default: return;
     }
