@@ -23,6 +23,9 @@ namespace sc {
 class BlobSink {
  public:
   virtual ~BlobSink() = default;
+  // A handle that keeps the response open past the call that handed this sink over (a cache
+  // hit is answered within that call, and never pays for one).
+  virtual std::shared_ptr<BlobSink> retain() = 0;
   virtual bool alive() const = 0;
   virtual bool head_only() const = 0;          // a HEAD request
   virtual std::string_view range() const = 0;  // the raw Range header, "" when absent
