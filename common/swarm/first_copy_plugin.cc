@@ -74,15 +74,9 @@ class FirstCopyPeer final : public lt::peer_plugin {
     return true;
   }
 
-  void sent_piece(lt::peer_request const&) override { own_queued_ = own_queued_ > 0 ? own_queued_ - 1 : 0; }
-  bool on_cancel(lt::peer_request const&) override {
-    own_queued_ = own_queued_ > 0 ? own_queued_ - 1 : 0;
-    return false;
-  }
-
   bool on_interested() override {
     if (fast_)
-      for (int k = 0; k < kInitialSuggestions && grants_->ungranted > 0; ++k) suggest();
+      for (int k = 0; k < kInitialSuggestions && grants_->ungranted > 0; ++k) suggest(grants_->pick(peer_));
     return false;  // libtorrent goes on to unchoke as usual
   }
 
@@ -92,20 +86,18 @@ class FirstCopyPeer final : public lt::peer_plugin {
     if (p < 0 || p >= static_cast<int>(g.owner.size())) return false;
     uint32_t& owner = g.owner[static_cast<size_t>(p)];
     if (owner == 0) --g.ungranted;
-    if (owner == 0 || !g.live[owner]) owner = id_;
-    if (owner == id_ || !fast_) {
-      ++own_queued_;
-      return false;
+    if (owner == 0 || !g.live[owner]) {
+      owner = id_;
+      mine_.push_back(p);
     }
-    // Someone else is fetching this piece and will forward it. While some piece is still
-    // ungranted, point the peer at one (suggest first: libtorrent re-picks while handling the
-    // reject, and tries suggested pieces before rarest-first). Otherwise, while the peer still
-    // has requests of its own queued here, a plain reject: libtorrent re-picks on a reject only
-    // when fewer than two requests are outstanding, so this cannot bounce. A peer with nothing
-    // of its own left to fetch here is choked (which rejects its queue) until the choker's next
-    // round, about a second, rather than bounce its requests back at once.
+    if (owner == id_ || !fast_) return false;
+    // Someone else is fetching this piece and will forward it. Point the peer at a piece nobody
+    // has been granted yet or, once all are, at one of its own it has not finished, and reject
+    // (suggest first: libtorrent re-picks while handling the reject, and tries suggested pieces
+    // before rarest-first). A peer with nothing of its own left here is choked, which rejects
+    // its queue, until the choker's next round (about a second) instead of bouncing requests.
     g.counters->rejected.fetch_add(1, std::memory_order_relaxed);
-    if ((g.ungranted > 0 && suggest()) || own_queued_ > 0) {
+    if ((g.ungranted > 0 && suggest(g.pick(peer_))) || suggest(unfinished_own())) {
       std::vector<char> msg;
       put32(msg, 13);
       msg.push_back(kMsgReject);
@@ -120,8 +112,16 @@ class FirstCopyPeer final : public lt::peer_plugin {
   }
 
  private:
-  bool suggest() {
-    int p = grants_->pick(peer_);
+  // A piece granted to this peer that it has not announced yet, round-robin; -1 if none.
+  int unfinished_own() {
+    for (size_t k = 0; k < mine_.size(); ++k) {
+      int p = mine_[next_own_++ % mine_.size()];
+      if (grants_->owner[static_cast<size_t>(p)] == id_ && !peer_.has_piece(lt::piece_index_t(p))) return p;
+    }
+    return -1;
+  }
+
+  bool suggest(int p) {
     if (p < 0) return false;
     std::vector<char> msg;
     put32(msg, 5);
@@ -135,7 +135,8 @@ class FirstCopyPeer final : public lt::peer_plugin {
   lt::peer_connection_handle peer_;
   std::shared_ptr<Grants> grants_;
   uint32_t id_;
-  int own_queued_ = 0;  // requests for its own pieces accepted and not yet sent or cancelled
+  std::vector<int> mine_;  // pieces granted to this peer
+  size_t next_own_ = 0;
   bool fast_ = false;
 };
 

@@ -136,7 +136,7 @@ void declare_node_options(Options& o, NodeConfig& c, std::string_view role) {
                "Reveal pieces one at a time (BEP 16) so the origin sends each piece about once.", "super-seed");
   if (seeder)
     o.add_bool("swarm.first_copy", &c.first_copy,
-               "Serve each piece once before any piece twice, steering peers to pieces nobody has.", "first-copy");
+               "Serve each piece to one peer only, steering the others to pieces nobody has yet.", "first-copy");
   o.add_duration("heartbeat_interval", &c.heartbeat_interval_ms, "How often the node registers itself.", "heartbeat-interval");
   o.add_duration("swarm.resume_save_interval", &c.resume_save_interval_ms, "How often resume data is saved.", "resume-save-interval");
 }
