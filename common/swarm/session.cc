@@ -60,6 +60,7 @@
 #include "common/core/atomic_file.h"
 #include "common/core/bytes.h"
 #include "common/core/log.h"
+#include "common/swarm/first_copy_plugin.h"
 #include "common/io/event_loop.h"
 
 namespace sc {
@@ -156,6 +157,7 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
   std::function<void(const std::string&)> complete_cb;
   std::function<void(const std::string&, const std::string&)> error_cb;
   std::atomic<int64_t> dropped{0};
+  std::shared_ptr<FirstCopyCounters> first_copy = std::make_shared<FirstCopyCounters>();
   uint16_t port = 0;
   int pending_saves = 0;
   bool shutting_down = false;
@@ -505,6 +507,7 @@ Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOp
     atp.flags |= lt::torrent_flags::super_seeding;
   else
     atp.flags &= ~lt::torrent_flags::super_seeding;
+  if (o.first_copy) atp.extensions.push_back(first_copy_plugin(ti->num_pieces(), impl_->first_copy));
   for (auto& t : o.trackers) {
     bool known = false;
     for (auto& e : ti->trackers()) known = known || e.url == t;
@@ -707,5 +710,7 @@ void SwarmSession::shutdown(std::function<void()> done) {
 }
 
 int64_t SwarmSession::dropped_alerts() const { return impl_->dropped.load(); }
+int64_t SwarmSession::first_copy_rejects() const { return impl_->first_copy->rejected.load(); }
+int64_t SwarmSession::first_copy_suggests() const { return impl_->first_copy->suggested.load(); }
 
 }  // namespace sc
