@@ -58,6 +58,7 @@ wait_port() {  # wait_port PORT: until something accepts on 127.0.0.1:PORT (boun
   return 1
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, all threads, 1/100 s
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # Ours: one HTTP worker and one UDP thread, the whole process on one core.
@@ -142,33 +143,38 @@ median() { python3 -c 'import statistics, sys; print(statistics.median(float(x) 
 # yardstick), alternating who goes first; sets o_rps o_p99 t_rps t_p99 (y_rps y_p99) (medians)
 # and appends every round to $work/rounds.txt.
 cell() {
-  local mode=$1 r o=() o99=() t=() t99=() y=() y99=() a b who order
+  local mode=$1 r o=() o99=() t=() t99=() y=() y99=() oc=() tc=() yc=() a b who order pid c0 us
   order="ours ot"
   [[ $mode != udp ]] && order="ours ot ys"
   for r in $(seq "$rounds"); do
     for who in $( ((r % 2)) && echo "$order" || tr ' ' '\n' <<<"$order" | tac); do
       local port
       case $who in
-        ours) port=$([[ $mode == udp ]] && echo "$ours_udp" || echo "$ours_port") ;;
-        ot) port=$ot_port ;;
-        ys) port=$ys_port ;;
+        ours) port=$([[ $mode == udp ]] && echo "$ours_udp" || echo "$ours_port") pid=$ours_pid ;;
+        ot) port=$ot_port pid=$ot_pid ;;
+        ys) port=$ys_port pid=$ys_pid ;;
       esac
+      c0=$(cpu_ticks "$pid")
       case $mode in
         ka) read -r a b < <(http_run "$port" 0) ;;
         close) read -r a b < <(http_run "$port" 1) ;;
         udp) read -r a b < <(udp_run "$port") ;;
       esac
-      echo "round $r $mode $who: $a/s p99 $b ms" >>"$work/rounds.txt"
+      # The server's CPU time per request: what a run costs the server even when the load
+      # generator's core, not the server's, sets the rate.
+      us=$(python3 -c "print(f'{($(cpu_ticks "$pid") - $c0) * 1e4 / max(1.0, $a * ${duration%s}):.1f}')")
+      echo "round $r $mode $who: $a/s p99 $b ms, server CPU $us us/request" >>"$work/rounds.txt"
       case $who in
-        ours) o+=("$a"); o99+=("$b") ;;
-        ot) t+=("$a"); t99+=("$b") ;;
-        ys) y+=("$a"); y99+=("$b") ;;
+        ours) o+=("$a"); o99+=("$b"); oc+=("$us") ;;
+        ot) t+=("$a"); t99+=("$b"); tc+=("$us") ;;
+        ys) y+=("$a"); y99+=("$b"); yc+=("$us") ;;
       esac
     done
   done
   o_rps=$(median "${o[@]}"); o_p99=$(median "${o99[@]}"); t_rps=$(median "${t[@]}"); t_p99=$(median "${t99[@]}")
-  y_rps=-; y_p99=-
-  if ((${#y[@]})); then y_rps=$(median "${y[@]}"); y_p99=$(median "${y99[@]}"); fi
+  o_cpu=$(median "${oc[@]}"); t_cpu=$(median "${tc[@]}")
+  y_rps=-; y_p99=-; y_cpu=-
+  if ((${#y[@]})); then y_rps=$(median "${y[@]}"); y_p99=$(median "${y99[@]}"); y_cpu=$(median "${yc[@]}"); fi
 }
 
 : >"$work/rounds.txt"
@@ -184,9 +190,14 @@ if [[ ${PERF:-0} == 1 ]]; then
 fi
 o_ka=- o_ka99=- t_ka=- t_ka99=- o_cl=- o_cl99=- t_cl=- t_cl99=- o_udp=- o_udp99=- t_udp=- t_udp99=- o_bpp=- t_bpp=-
 y_ka=- y_ka99=- y_cl=- y_cl99=-
-if [[ $modes == *" ka "* ]]; then cell ka; o_ka=$o_rps o_ka99=$o_p99 t_ka=$t_rps t_ka99=$t_p99 y_ka=$y_rps y_ka99=$y_p99; fi
-if [[ $modes == *" close "* ]]; then cell close; o_cl=$o_rps o_cl99=$o_p99 t_cl=$t_rps t_cl99=$t_p99 y_cl=$y_rps y_cl99=$y_p99; fi
-if [[ $modes == *" udp "* ]]; then cell udp; o_udp=$o_rps o_udp99=$o_p99 t_udp=$t_rps t_udp99=$t_p99; fi
+o_kac=- t_kac=- y_kac=- o_clc=- t_clc=- y_clc=- o_udpc=- t_udpc=-
+if [[ $modes == *" ka "* ]]; then
+  cell ka; o_ka=$o_rps o_ka99=$o_p99 t_ka=$t_rps t_ka99=$t_p99 y_ka=$y_rps y_ka99=$y_p99 o_kac=$o_cpu t_kac=$t_cpu y_kac=$y_cpu
+fi
+if [[ $modes == *" close "* ]]; then
+  cell close; o_cl=$o_rps o_cl99=$o_p99 t_cl=$t_rps t_cl99=$t_p99 y_cl=$y_rps y_cl99=$y_p99 o_clc=$o_cpu t_clc=$t_cpu y_clc=$y_cpu
+fi
+if [[ $modes == *" udp "* ]]; then cell udp; o_udp=$o_rps o_udp99=$o_p99 t_udp=$t_rps t_udp99=$t_p99 o_udpc=$o_cpu t_udpc=$t_cpu; fi
 if [[ ${PERF:-0} == 1 ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 load_mid=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -213,6 +224,11 @@ printf "$fmt" "ours / opentracker" "$(ratio "$o_ka" "$t_ka")" "$(ratio "$o_ka99"
 printf "$fmt" "yardstick (epoll)" "$y_ka" "$y_ka99" "$y_cl" "$y_cl99" - - -
 printf "$fmt" "ours / yardstick" "$(ratio "$o_ka" "$y_ka")" - "$(ratio "$o_cl" "$y_cl")" - - - -
 echo "ours keep-alive / opentracker one-per-connection: $(ratio "$o_ka" "$t_cl")"
+echo
+echo "server CPU per request, us (median): k-a ours $o_kac, opentracker $t_kac, yardstick $y_kac;" \
+  "1/conn ours $o_clc, opentracker $t_clc, yardstick $y_clc; UDP ours $o_udpc, opentracker $t_udpc"
+echo "requests per server CPU-second, ours ÷ opentracker: k-a $(ratio "$t_kac" "$o_kac")," \
+  "1/conn $(ratio "$t_clc" "$o_clc"), UDP $(ratio "$t_udpc" "$o_udpc")"
 echo
 echo "goals (issue 12): HTTP 1/conn >= 1.30x, UDP >= 1.50x, ours <= 11 bytes/peer, keep-alive >= 4x opentracker's 1/conn"
 echo "medians of $rounds alternated rounds; each server pinned to core $server_core, wrk/udp_load to core $client_core;"
