@@ -24,6 +24,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/core/url.h"
 #include "common/io/event_loop.h"
 
 namespace sc {
@@ -114,72 +115,16 @@ Result<HttpUrl> parse_http_url(std::string_view url) {
   auto bad = [&](std::string_view why) {
     return fail(Errc::invalid_argument, "invalid URL \"" + std::string(url.substr(0, 200)) + "\": " + std::string(why));
   };
-  for (char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("contains a space or control character");
-  }
+  auto u = parse_url(url);
+  if (!u) return bad(u.error().message);
   HttpUrl out;
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return bad("no scheme");
-  std::string_view scheme = url.substr(0, sep);
-  if (iequals(scheme, "http")) {
-    out.tls = false;
-  } else if (iequals(scheme, "https")) {
-    out.tls = true;
-  } else {
-    return bad("scheme must be http or https");
-  }
-  std::string_view rest = url.substr(sep + 3);
-  size_t auth_end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, auth_end);
-  std::string_view target = auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
-  if (size_t hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
-  out.target = target.empty() || target[0] != '/' ? "/" + std::string(target) : std::string(target);
-
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    out.userinfo = std::string(authority.substr(0, at));
-    authority = authority.substr(at + 1);
-  }
-  std::string_view port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return bad("unterminated IPv6 address");
-    out.host = std::string(authority.substr(1, close - 1));
-    unsigned char buf[sizeof(struct in6_addr)];
-    if (inet_pton(AF_INET6, out.host.c_str(), buf) != 1) return bad("invalid IPv6 address");
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return bad("garbage after IPv6 address");
-      port_text = after.substr(1);
-      has_port = true;
-    }
-  } else {
-    size_t colon = authority.find(':');
-    if (colon != std::string_view::npos) {
-      if (authority.find(':', colon + 1) != std::string_view::npos) return bad("IPv6 address must be in brackets");
-      port_text = authority.substr(colon + 1);
-      has_port = true;
-      authority = authority.substr(0, colon);
-    }
-    out.host = std::string(authority);
-    for (char c : out.host) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') {
-        return bad("invalid character in host");
-      }
-    }
-  }
-  if (out.host.empty()) return bad("empty host");
-  if (has_port) {
-    if (port_text.empty() || port_text.size() > 5 ||
-        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return bad("invalid port");
-    }
-    int p = std::stoi(std::string(port_text));
-    if (p < 1 || p > 65535) return bad("port out of range");
-    out.port = static_cast<uint16_t>(p);
-  } else {
-    out.port = out.tls ? 443 : 80;
-  }
+  if (u->scheme != "http" && u->scheme != "https") return bad("scheme must be http or https");
+  out.tls = u->scheme == "https";
+  out.host = std::move(u->host);
+  out.port = u->port != 0 ? u->port : (out.tls ? 443 : 80);
+  out.target = u->path.empty() ? "/" : std::move(u->path);
+  if (u->has_query) out.target += "?" + u->query;
+  out.userinfo = std::move(u->userinfo);
   return out;
 }
 
@@ -636,7 +581,7 @@ void HttpClient::cancel(RequestId id) {
   if (it == impl_->calls.end()) return;
   HttpCall* c = it->second.get();
   c->cancelled = true;
-  impl_->finish(c, fail(Errc::internal, "cancelled"));  // frees the connection next turn
+  impl_->finish(c, fail(Errc::cancelled, "cancelled"));  // frees the connection next turn
 }
 
 void HttpClient::pause(RequestId id) {

@@ -305,7 +305,7 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
       return;
     }
     if (cancelled_by_head_) {
-      finish(fail(Errc::io, "cancelled"));
+      finish(fail(Errc::cancelled, "cancelled by the head callback"));
       return;
     }
     if (got_error_ || !r || evhttp_request_get_response_code(r) == 0) {
@@ -328,7 +328,7 @@ class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchI
     if (!head_seen_) {
       // Some evhttp paths skip the header callback (e.g. 1xx handling); synthesise the head.
       if (on_headers(r) < 0) {
-        finish(fail(Errc::io, "cancelled"));
+        finish(fail(Errc::cancelled, "cancelled by the head callback"));
         return;
       }
       evbuffer* in = evhttp_request_get_input_buffer(r);

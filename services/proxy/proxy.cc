@@ -554,7 +554,7 @@ struct Proxy::Impl {
         },
         nullptr,
         [held](Status st) {
-          if (!st && held->alive() && st.error().message != "cancelled") reply_fetch_error(*held, st.error(), "BLOB_UNKNOWN");
+          if (!st && held->alive() && st.error().code != Errc::cancelled) reply_fetch_error(*held, st.error(), "BLOB_UNKNOWN");
         });
   }
 
@@ -1163,7 +1163,7 @@ struct Proxy::Impl {
               count("forward", "aborted");
               held->stream_abort();
             }
-          } else if (!st && st.error().message != "cancelled") {
+          } else if (!st && st.error().code != Errc::cancelled) {
             count("forward", "error");
             held->reply(st.error().code == Errc::timeout ? 504 : 502, "text/plain", st.error().message + "\n");
           }
