@@ -3,6 +3,7 @@
 // nobody has yet. Runs on libtorrent's network thread only (no locks, no handle calls).
 #include "common/swarm/first_copy_plugin.h"
 
+#include <unordered_map>
 #include <vector>
 
 #include <libtorrent/peer_connection_handle.hpp>
@@ -32,14 +33,21 @@ void put32(std::vector<char>& out, uint32_t v) {
 struct Grants {
   explicit Grants(int num_pieces, std::shared_ptr<FirstCopyCounters> c)
       : owner(static_cast<size_t>(num_pieces), 0), suggested(static_cast<size_t>(num_pieces), false),
-        live(1, false), ungranted(num_pieces), counters(std::move(c)) {}
+        ungranted(num_pieces), counters(std::move(c)) {}
   std::vector<uint32_t> owner;
   std::vector<bool> suggested;  // already offered to some peer: offer others different pieces
-  std::vector<bool> live;       // by peer id: still connected (a gone owner's pieces are regranted)
+  std::unordered_map<uint32_t, lt::peer_connection_handle> live;  // connected peers by id
   int ungranted;
   size_t cursor = 0;
   uint32_t next_peer = 1;
   std::shared_ptr<FirstCopyCounters> counters;
+
+  // Whether a connected peer other than `self` has announced piece p.
+  bool held_elsewhere(int p, uint32_t self) const {
+    for (auto& [id, h] : live)
+      if (id != self && h.native_handle() && h.has_piece(lt::piece_index_t(p))) return true;
+    return false;
+  }
 
   // The next ungranted piece the peer lacks, preferring ones not yet offered to anyone;
   // -1 if there is none.
@@ -63,11 +71,11 @@ class FirstCopyPeer final : public lt::peer_plugin {
  public:
   FirstCopyPeer(lt::peer_connection_handle peer, std::shared_ptr<Grants> grants)
       : peer_(std::move(peer)), grants_(std::move(grants)), id_(grants_->next_peer++) {
-    grants_->live.push_back(true);
+    grants_->live.emplace(id_, peer_);
   }
-  ~FirstCopyPeer() override { grants_->live[id_] = false; }
+  ~FirstCopyPeer() override { grants_->live.erase(id_); }
 
-  void on_disconnect(lt::error_code const&) override { grants_->live[id_] = false; }
+  void on_disconnect(lt::error_code const&) override { grants_->live.erase(id_); }
 
   bool on_handshake(lt::span<char const> reserved) override {
     fast_ = reserved.size() > kFastByte && (reserved[kFastByte] & kFastBit) != 0;
@@ -86,7 +94,9 @@ class FirstCopyPeer final : public lt::peer_plugin {
     if (p < 0 || p >= static_cast<int>(g.owner.size())) return false;
     uint32_t& owner = g.owner[static_cast<size_t>(p)];
     if (owner == 0) --g.ungranted;
-    if (owner == 0 || !g.live[owner]) {
+    // A piece whose owner left (a finished leecher drops its connection to the origin) is
+    // granted again only if no connected peer has it to forward.
+    if (owner == 0 || (owner != id_ && !g.live.contains(owner) && !g.held_elsewhere(p, id_))) {
       owner = id_;
       mine_.push_back(p);
     }
