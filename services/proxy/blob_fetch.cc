@@ -86,7 +86,7 @@ struct BlobFetcher::Fetch {
   HeldStream stream;
   std::unique_ptr<Timer> pump;
   // Upstream tee.
-  std::unique_ptr<UpstreamCall> call;
+  std::unique_ptr<SourceCall> call;
   std::unique_ptr<BlobStore::Writer> writer;
   int status = 0;
   int64_t content_length = -1;
@@ -267,7 +267,7 @@ void BlobFetcher::check_tick(uint64_t id) {
 void BlobFetcher::head_upstream(const BlobAsk& ask, std::shared_ptr<BlobSink> sink, UpstreamSource& source) {
   uint64_t id = next_head_++;
   std::string digest = "sha256:" + ask.hex;
-  auto call = source.head([this, id, sink, digest](Result<UpstreamHead> h) {
+  auto call = source.head([this, id, sink, digest](Result<SourceHead> h) {
     if (sink->alive()) {
       if (!h) {
         sink->reply_fetch_error(h.error());
@@ -282,14 +282,14 @@ void BlobFetcher::head_upstream(const BlobAsk& ask, std::shared_ptr<BlobSink> si
     }
     // The call is running this callback: free it on the next turn.
     if (auto it = heads_.find(id); it != heads_.end()) {
-      loop_.defer([gone = std::shared_ptr<UpstreamCall>(std::move(it->second))] {});
+      loop_.defer([gone = std::shared_ptr<SourceCall>(std::move(it->second))] {});
       heads_.erase(it);
     } else {
       answered_heads_.insert(id);  // answered from inside head() itself
     }
   });
   if (answered_heads_.erase(id) == 0) heads_[id] = std::move(call);
-  else loop_.defer([gone = std::shared_ptr<UpstreamCall>(std::move(call))] {});
+  else loop_.defer([gone = std::shared_ptr<SourceCall>(std::move(call))] {});
 }
 
 // ---- fetch: registry, lease ----------------------------------------------------------------
@@ -478,7 +478,7 @@ void BlobFetcher::fetch_upstream(const FetchPtr& f) {
   }
   std::weak_ptr<Fetch> weak = f;
   UpstreamSource::Handlers h;
-  h.on_head = [this, weak](const UpstreamHead& head) {
+  h.on_head = [this, weak](const SourceHead& head) {
     auto f = weak.lock();
     if (!f) return false;
     f->status = head.status;
@@ -529,7 +529,7 @@ void BlobFetcher::upstream_data(const FetchPtr& f, std::string_view data) {
 void BlobFetcher::upstream_done(const FetchPtr& f, Status st) {
   drop_later(loop_, f->bp_timer);
   // The call is running this callback: free it on the next turn.
-  if (f->call) loop_.defer([gone = std::shared_ptr<UpstreamCall>(std::move(f->call))] {});
+  if (f->call) loop_.defer([gone = std::shared_ptr<SourceCall>(std::move(f->call))] {});
   bool ok = st && f->status == 200;
   Error err;
   if (!ok) {

@@ -89,7 +89,7 @@ class BlobFetcher {
   std::unordered_map<std::string, FetchPtr> inflight_;  // by hex
   std::unordered_map<uint64_t, std::unique_ptr<CacheCheck>> checks_;
   uint64_t next_check_ = 0;
-  std::unordered_map<uint64_t, std::unique_ptr<UpstreamCall>> heads_;  // HEADs of blobs not cached
+  std::unordered_map<uint64_t, std::unique_ptr<SourceCall>> heads_;  // HEADs of blobs not cached
   std::unordered_set<uint64_t> answered_heads_;
   uint64_t next_head_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -5,15 +5,15 @@
 #include "common/core/log.h"
 #include "common/core/metrics.h"
 #include "common/core/sha.h"
-#include "common/io/event_loop.h"
+#include "common/io/byte_buffer.h"
 #include "common/io/http_request_target.h"
 #include "common/io/http_server.h"
-#include "common/io/proxy_fetch.h"
 #include "proto/content_key.h"
 #include "proto/oci.h"
 #include "services/proxy/blob_fetch.h"
 #include "services/proxy/config.h"
 #include "services/proxy/http_blob_sink.h"
+#include "services/proxy/upstream.h"
 #include "services/proxy/upstream_sources.h"
 
 namespace sc {
@@ -32,9 +32,9 @@ bool safe_forward_path(std::string_view path) {
   return true;
 }
 
-ForwardProxy::ForwardProxy(EventLoop& loop, const ProxyConfig& cfg, BlobFetcher& blobs, DialCheck check,
+ForwardProxy::ForwardProxy(UrlFetcher& urls, const ProxyConfig& cfg, BlobFetcher& blobs, DialCheck check,
                            MetricsRegistry& m)
-    : loop_(loop),
+    : urls_(urls),
       cfg_(cfg),
       blobs_(blobs),
       check_(std::move(check)),
@@ -85,7 +85,7 @@ void ForwardProxy::handle(HttpRequest& req, const std::string& origin) {
       path.find("/deltas/") != std::string::npos && is_valid_content_key(key)) {
     HttpBlobSink sink(req);
     return blobs_.serve(BlobAsk{to_hex(sha256(key)), key, false}, sink, [&] {
-      return std::make_shared<OriginFileSource>(loop_, url, cfg_.upstream_timeout_ms, check_);
+      return std::make_shared<OriginFileSource>(urls_, url, cfg_.upstream_timeout_ms, check_);
     });
   }
   pass_through(req, url);
@@ -93,7 +93,7 @@ void ForwardProxy::handle(HttpRequest& req, const std::string& origin) {
 
 void ForwardProxy::pass_through(HttpRequest& req, const std::string& url) {
   auto held = req.hold();
-  FetchRequest fr;
+  UrlRequest fr;
   fr.method = std::string(req.method());
   fr.url = url;
   fr.timeout_ms = cfg_.upstream_timeout_ms;
@@ -104,9 +104,9 @@ void ForwardProxy::pass_through(HttpRequest& req, const std::string& url) {
   }
   auto started = std::make_shared<bool>(false);
   bool head_only = fr.method == "HEAD";
-  Fetch::start(
-      loop_.base(), std::move(fr),
-      [this, held, started, head_only](const FetchHead& h) {
+  urls_.start(
+      std::move(fr),
+      [this, held, started, head_only](const UpstreamHead& h) {
         if (!held->alive()) return false;
         for (const char* name : {"ETag", "Last-Modified", "Content-Range", "Accept-Ranges", "Cache-Control"}) {
           std::string_view v = h.header(name);

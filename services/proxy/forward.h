@@ -15,9 +15,9 @@ namespace sc {
 
 class BlobFetcher;
 class Counter;
-class EventLoop;
 class HttpRequest;
 class MetricsRegistry;
+class UrlFetcher;
 struct ProxyConfig;
 template <typename T>
 class Family;
@@ -25,7 +25,7 @@ class Family;
 class ForwardProxy {
  public:
   using DialCheck = std::function<Status(std::string_view ip, uint16_t port)>;
-  ForwardProxy(EventLoop& loop, const ProxyConfig& cfg, BlobFetcher& blobs, DialCheck check, MetricsRegistry& m);
+  ForwardProxy(UrlFetcher& urls, const ProxyConfig& cfg, BlobFetcher& blobs, DialCheck check, MetricsRegistry& m);
   // origin: the request line's "scheme://authority".
   void handle(HttpRequest& req, const std::string& origin);
 
@@ -34,7 +34,7 @@ class ForwardProxy {
   void refuse(HttpRequest& req, std::string_view target, std::string_view why);
   void count(std::string_view result);
 
-  EventLoop& loop_;
+  UrlFetcher& urls_;
   const ProxyConfig& cfg_;
   BlobFetcher& blobs_;
   DialCheck check_;

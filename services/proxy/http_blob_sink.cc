@@ -4,8 +4,8 @@
 
 #include <unistd.h>
 
+#include "common/io/byte_buffer.h"
 #include "common/io/http_server.h"
-#include "common/io/proxy_fetch.h"
 #include "services/proxy/oci_reply.h"
 
 namespace sc {

@@ -67,6 +67,7 @@ struct Proxy::Impl {
   BlobCache& cache;
   TargetPolicy policy;
   std::map<std::string, std::unique_ptr<Upstream>, std::less<>> registries;  // by configured name
+  UrlFetcher urls;  // OSTree remotes and pass-through
   CacheStore store;
   std::unique_ptr<MetastoreRegistry> registry;
   std::unique_ptr<SwarmBlobs> swarm;
@@ -82,21 +83,22 @@ struct Proxy::Impl {
         cfg(c),
         cache(bc),
         policy(configured_targets(c)),
+        urls(l, c.upstream_tls_verify),
         store(bc),
         registry(ms && sw ? std::make_unique<MetastoreRegistry>(*ms, node_id_of(c), c.lease_ttl_ms) : nullptr),
         swarm(sw ? std::make_unique<SwarmBlobs>(l, *sw, bc, c.state_dir, c.tracker) : nullptr),
         blobs(l, BlobFetcher::Ports{store, registry.get(), swarm.get()},
               BlobFetchOptions{c.lease_wait_ms, c.swarm_timeout_ms}, m),
         requests(m.counter_family("swarmcache_proxy_requests_total", "Requests by kind and result", {"kind", "result"})),
-        connect(c.connect_allow, policy, requests),
+        connect(l, c.connect_allow, policy, requests),
         manifests(l, c.tag_ttl_ms, requests,
                   m.counter("swarmcache_proxy_digest_mismatch_total",
                             "Blobs whose bytes did not match their digest (never cached)")),
-        forward(l, cfg, blobs, dial_check(), m) {
+        forward(urls, cfg, blobs, dial_check(), m) {
     for (const auto& r : cfg.upstreams) {
       registries[r.name] = std::make_unique<Upstream>(
           loop, UpstreamOptions{r.url, r.username, r.password, r.ca_file, cfg.upstream_timeout_ms,
-                                static_cast<int>(cfg.upstream_retries), dial_check()});
+                                static_cast<int>(cfg.upstream_retries), dial_check(), cfg.upstream_tls_verify});
     }
     m.gauge_callback("swarmcache_proxy_cache_bytes", "Bytes in the blob cache",
                      [this] { return static_cast<double>(cache.used_bytes()); });

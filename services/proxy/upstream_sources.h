@@ -9,16 +9,16 @@
 
 namespace sc {
 
-class EventLoop;
 class Upstream;
+class UrlFetcher;
 
 class RegistryBlobSource : public UpstreamSource {
  public:
   // name: the repository; digest: "sha256:<hex>".
   RegistryBlobSource(Upstream& up, std::string name, std::string digest)
       : up_(up), name_(std::move(name)), digest_(std::move(digest)) {}
-  std::unique_ptr<UpstreamCall> get(Headers headers, Handlers handlers) override;
-  std::unique_ptr<UpstreamCall> head(std::function<void(Result<UpstreamHead>)> done) override;
+  std::unique_ptr<SourceCall> get(Headers headers, Handlers handlers) override;
+  std::unique_ptr<SourceCall> head(std::function<void(Result<SourceHead>)> done) override;
 
  private:
   Upstream& up_;
@@ -28,13 +28,13 @@ class RegistryBlobSource : public UpstreamSource {
 class OriginFileSource : public UpstreamSource {
  public:
   using DialCheck = std::function<Status(std::string_view ip, uint16_t port)>;
-  OriginFileSource(EventLoop& loop, std::string url, int64_t timeout_ms, DialCheck check)
-      : loop_(loop), url_(std::move(url)), timeout_ms_(timeout_ms), check_(std::move(check)) {}
-  std::unique_ptr<UpstreamCall> get(Headers headers, Handlers handlers) override;
-  std::unique_ptr<UpstreamCall> head(std::function<void(Result<UpstreamHead>)> done) override;
+  OriginFileSource(UrlFetcher& urls, std::string url, int64_t timeout_ms, DialCheck check)
+      : urls_(urls), url_(std::move(url)), timeout_ms_(timeout_ms), check_(std::move(check)) {}
+  std::unique_ptr<SourceCall> get(Headers headers, Handlers handlers) override;
+  std::unique_ptr<SourceCall> head(std::function<void(Result<SourceHead>)> done) override;
 
  private:
-  EventLoop& loop_;
+  UrlFetcher& urls_;
   std::string url_;
   int64_t timeout_ms_;
   DialCheck check_;

@@ -174,7 +174,7 @@ struct FakeStore : BlobStore {
 
 // Upstream GETs, answered by the test.
 struct FakeOrigin {
-  struct Call : UpstreamCall {
+  struct Call : SourceCall {
     FakeOrigin* o;
     UpstreamSource::Handlers h;
     bool paused = false;
@@ -206,7 +206,7 @@ struct FakeSource : UpstreamSource {
   struct Tracked : FakeOrigin::Call {
     ~Tracked() override { std::erase(o->live, this); }
   };
-  std::unique_ptr<UpstreamCall> get(Headers, Handlers h) override {
+  std::unique_ptr<SourceCall> get(Headers, Handlers h) override {
     ++o.gets;
     auto c = std::make_unique<Tracked>();
     c->o = &o;
@@ -214,7 +214,7 @@ struct FakeSource : UpstreamSource {
     o.live.push_back(c.get());
     return c;
   }
-  std::unique_ptr<UpstreamCall> head(std::function<void(Result<UpstreamHead>)>) override {
+  std::unique_ptr<SourceCall> head(std::function<void(Result<SourceHead>)>) override {
     ++o.heads;
     auto c = std::make_unique<Tracked>();
     c->o = &o;
