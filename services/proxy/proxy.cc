@@ -37,7 +37,7 @@
 #include "services/proxy/cache_scrub.h"
 #include "services/proxy/connect.h"
 #include "services/proxy/manifests.h"
-#include "services/proxy/metastore_client.h"
+#include "common/swarm/metastore_client.h"
 #include "services/proxy/oci_reply.h"
 #include "services/proxy/target_policy.h"
 #include "services/proxy/upstream.h"
