@@ -15,7 +15,6 @@
 #include "common/swarm/session.h"
 #include "services/proxy/blob_cache.h"
 #include "services/proxy/config.h"
-#include "services/proxy/metastore_client.h"
 #include "services/proxy/proxy.h"
 
 namespace sc {
@@ -74,7 +73,7 @@ int run(int argc, char** argv) {
       SC_ERROR("cannot read the token file", {"file", cfg.token_file}, {"error", token.error().message});
       return 1;
     }
-    metastore = std::make_unique<MetastoreAsync>(loop, cfg.metastore, *token, kMetastoreTimeoutMs);
+    metastore = std::make_unique<MetastoreAsync>(loop, MetastoreClientOptions{cfg.metastore, *token, kMetastoreTimeoutMs});
   }
 
   Proxy proxy(loop, cfg, **cache, metastore.get(), swarm.get(), metrics);

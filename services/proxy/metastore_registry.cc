@@ -2,7 +2,7 @@
 #include "services/proxy/metastore_registry.h"
 
 #include "common/core/log.h"
-#include "services/proxy/metastore_client.h"
+#include "common/swarm/metastore_client.h"
 
 namespace sc {
 
