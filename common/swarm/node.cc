@@ -134,6 +134,9 @@ void declare_node_options(Options& o, NodeConfig& c, std::string_view role) {
   if (seeder)
     o.add_bool("swarm.super_seed", &c.super_seed,
                "Reveal pieces one at a time (BEP 16) so the origin sends each piece about once.", "super-seed");
+  if (seeder)
+    o.add_bool("swarm.first_copy", &c.first_copy,
+               "Serve each piece to one peer only, steering the others to pieces nobody has yet.", "first-copy");
   o.add_duration("heartbeat_interval", &c.heartbeat_interval_ms, "How often the node registers itself.", "heartbeat-interval");
   o.add_duration("swarm.resume_save_interval", &c.resume_save_interval_ms, "How often resume data is saved.", "resume-save-interval");
 }
@@ -177,7 +180,9 @@ struct SwarmNode::Impl {
             {"peer_id", Json::string(peer_id)},
             {"control_port", Json::integer(http ? http->port() : 0)},
             {"peer_port", Json::integer(swarm ? swarm->listen_port() : 0)},
-            {"dropped_alerts", Json::integer(swarm ? swarm->dropped_alerts() : 0)}};
+            {"dropped_alerts", Json::integer(swarm ? swarm->dropped_alerts() : 0)},
+            {"first_copy_rejects", Json::integer(swarm ? swarm->first_copy_rejects() : 0)},
+            {"first_copy_suggests", Json::integer(swarm ? swarm->first_copy_suggests() : 0)}};
   }
 
   void sample_traffic() {

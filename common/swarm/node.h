@@ -38,6 +38,7 @@ struct NodeConfig {
   int64_t unchoke_slots = -1;
   bool dht = false;
   bool super_seed = false;  // seeder: BEP 16 super-seeding of its own data (see session.cc)
+  bool first_copy = true;   // seeder: first_copy_plugin.h on its own data (bench/swarm/README.md)
   int64_t heartbeat_interval_ms = 10'000;
   int64_t resume_save_interval_ms = 30'000;
 };

@@ -57,8 +57,10 @@
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
+#include "common/core/atomic_file.h"
 #include "common/core/bytes.h"
 #include "common/core/log.h"
+#include "common/swarm/first_copy_plugin.h"
 #include "common/io/event_loop.h"
 
 namespace sc {
@@ -111,19 +113,6 @@ std::pair<std::string, int> listen_spec(std::string spec) {
   return {spec.substr(0, dash), last - first};
 }
 
-Status write_atomically(const std::string& path, const std::vector<char>& data) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return fail(Errc::io, "open " + tmp + ": " + std::strerror(errno));
-  bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return fail(Errc::io, "write " + path + ": " + std::strerror(errno));
-  }
-  return {};
-}
-
 std::optional<std::vector<char>> read_small_file(const std::string& path) {
   std::error_code ec;
   auto size = fs::file_size(path, ec);
@@ -168,6 +157,7 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
   std::function<void(const std::string&)> complete_cb;
   std::function<void(const std::string&, const std::string&)> error_cb;
   std::atomic<int64_t> dropped{0};
+  std::shared_ptr<FirstCopyCounters> first_copy = std::make_shared<FirstCopyCounters>();
   uint16_t port = 0;
   int pending_saves = 0;
   bool shutting_down = false;
@@ -285,7 +275,7 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
       if (Rec* r = rec_of(sr->handle)) {
         try {
           auto buf = lt::write_resume_data_buf(sr->params);
-          if (auto st = write_atomically(resume_path(r->infohash), buf); !st)
+          if (auto st = write_file_atomically(resume_path(r->infohash), std::string_view(buf.data(), buf.size())); !st)
             SC_WARN("cannot save resume data", {"infohash", r->infohash}, {"error", st.error().message});
         } catch (const std::exception& e) {
           SC_WARN("cannot encode resume data", {"infohash", r->infohash}, {"error", e.what()});
@@ -517,6 +507,7 @@ Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOp
     atp.flags |= lt::torrent_flags::super_seeding;
   else
     atp.flags &= ~lt::torrent_flags::super_seeding;
+  if (o.first_copy) atp.extensions.push_back(first_copy_plugin(ti->num_pieces(), impl_->first_copy));
   for (auto& t : o.trackers) {
     bool known = false;
     for (auto& e : ti->trackers()) known = known || e.url == t;
@@ -719,5 +710,7 @@ void SwarmSession::shutdown(std::function<void()> done) {
 }
 
 int64_t SwarmSession::dropped_alerts() const { return impl_->dropped.load(); }
+int64_t SwarmSession::first_copy_rejects() const { return impl_->first_copy->rejected.load(); }
+int64_t SwarmSession::first_copy_suggests() const { return impl_->first_copy->suggested.load(); }
 
 }  // namespace sc

@@ -84,6 +84,9 @@ struct AddTorrentOptions {
   // BEP 16 super-seeding: reveal pieces to each peer one at a time so the origin sends each
   // piece about once and the leechers spread it (see session.cc). Only for complete data.
   bool super_seed = false;
+  // Origin rule (first_copy_plugin.h): serve a piece a second time only once every piece has
+  // been served once, steering other requests to ungranted pieces. Only for complete data.
+  bool first_copy = false;
   // Extra tracker URLs appended to the torrent's own.
   std::vector<std::string> trackers;
 };
@@ -134,6 +137,10 @@ class SwarmSession {
 
   // Alerts dropped because the queue overflowed (provenance may be incomplete when > 0).
   int64_t dropped_alerts() const;
+  // Requests the first-copy rule rejected, and pieces it suggested instead (AddTorrentOptions::
+  // first_copy), over all torrents.
+  int64_t first_copy_rejects() const;
+  int64_t first_copy_suggests() const;
 
  private:
   SwarmSession() = default;

@@ -86,7 +86,7 @@ struct BlobFetcher::Fetch {
   HeldStream stream;
   std::unique_ptr<Timer> pump;
   // Upstream tee.
-  std::unique_ptr<UpstreamCall> call;
+  std::unique_ptr<SourceCall> call;
   std::unique_ptr<BlobStore::Writer> writer;
   int status = 0;
   int64_t content_length = -1;
@@ -145,41 +145,41 @@ void BlobFetcher::count(std::string_view result) { requests_.with({"blob", resul
 
 // ---- cache -------------------------------------------------------------------------------
 
-void BlobFetcher::serve(const BlobAsk& ask, std::shared_ptr<BlobSink> sink, std::shared_ptr<UpstreamSource> source) {
+void BlobFetcher::serve(const BlobAsk& ask, BlobSink& sink, const SourceFactory& make_source) {
   if (auto e = ports_.store.lookup(ask.hex)) return serve_cached(ask, sink, *e, served_cache_);
-  if (sink->head_only()) return head_upstream(ask, std::move(sink), *source);
+  if (sink.head_only()) return head_upstream(ask, sink.retain(), *make_source());
   FetchPtr& slot = inflight_[ask.hex];
   if (slot && slot->waiters.size() >= kMaxWaiters)
-    return sink->reply_oci_error(429, "TOOMANYREQUESTS", "too many clients waiting for this blob");
+    return sink.reply_oci_error(429, "TOOMANYREQUESTS", "too many clients waiting for this blob");
   bool fresh = !slot;
   if (fresh) {
     slot = std::make_shared<Fetch>();
     slot->ask = ask;
-    slot->source = std::move(source);
+    slot->source = make_source();
   }
-  slot->waiters.push_back(std::move(sink));
+  slot->waiters.push_back(sink.retain());
   FetchPtr f = slot;  // the slot goes when the fetch ends, maybe inside start()
   if (fresh) start(f);
 }
 
-void BlobFetcher::serve_cached(const BlobAsk& ask, const std::shared_ptr<BlobSink>& sink, const BlobStore::Entry& e,
+void BlobFetcher::serve_cached(const BlobAsk& ask, BlobSink& sink, const BlobStore::Entry& e,
                                Counter& served_from) {
   auto fd = ports_.store.open(ask.hex);
   if (!fd) {
     count("error");
-    return sink->reply_oci_error(404, "BLOB_UNKNOWN", "blob not available");
+    return sink.reply_oci_error(404, "BLOB_UNKNOWN", "blob not available");
   }
-  if (!e.verified && !sink->head_only() && !sink->range().empty())
-    return check_cached(ask, sink, *fd, e, served_from);  // hashed whole first, then the range
-  if (ask.verify) sink->add_header("Docker-Content-Digest", "sha256:" + ask.hex);
-  sink->add_header("Accept-Ranges", "bytes");
-  sink->add_header("ETag", "\"sha256:" + ask.hex + "\"");
-  auto range = parse_range(sink->range(), e.size);
+  if (!e.verified && !sink.head_only() && !sink.range().empty())
+    return check_cached(ask, sink.retain(), *fd, e, served_from);  // hashed whole first, then the range
+  if (ask.verify) sink.add_header("Docker-Content-Digest", "sha256:" + ask.hex);
+  sink.add_header("Accept-Ranges", "bytes");
+  sink.add_header("ETag", "\"sha256:" + ask.hex + "\"");
+  auto range = parse_range(sink.range(), e.size);
   if (range.outcome == RangeOutcome::unsatisfiable) {
     ::close(*fd);
-    sink->add_header("Content-Range", "bytes */" + std::to_string(e.size));
+    sink.add_header("Content-Range", "bytes */" + std::to_string(e.size));
     count("range_unsatisfiable");
-    return sink->reply_oci_error(416, "SIZE_INVALID", "requested range not satisfiable");
+    return sink.reply_oci_error(416, "SIZE_INVALID", "requested range not satisfiable");
   }
   int64_t first = 0, len = e.size;
   int status = 200;
@@ -187,18 +187,18 @@ void BlobFetcher::serve_cached(const BlobAsk& ask, const std::shared_ptr<BlobSin
     first = range.range.first;
     len = range.range.length();
     status = 206;
-    sink->add_header("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
+    sink.add_header("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
                                           std::to_string(range.range.last) + "/" + std::to_string(e.size));
   }
-  if (sink->head_only()) {
+  if (sink.head_only()) {
     ::close(*fd);
     count("head");
-    return sink->reply_head(status, len);
+    return sink.reply_head(status, len);
   }
-  if (!e.verified) return check_cached(ask, sink, *fd, e, served_from);
+  if (!e.verified) return check_cached(ask, sink.retain(), *fd, e, served_from);
   served_from.inc(static_cast<uint64_t>(len));
   count(&served_from == &served_peer_ ? "peer" : "cache");
-  sink->reply_file(status, *fd, first, len);
+  sink.reply_file(status, *fd, first, len);
 }
 
 void BlobFetcher::check_cached(const BlobAsk& ask, std::shared_ptr<BlobSink> sink, int fd, const BlobStore::Entry& e,
@@ -239,7 +239,7 @@ void BlobFetcher::check_tick(uint64_t id) {
       if (done->sink->alive()) done->sink->finish();
     } else if (done->sink->alive()) {
       auto e = ports_.store.lookup(done->ask.hex);
-      if (e) serve_cached(done->ask, done->sink, *e, *done->served);
+      if (e) serve_cached(done->ask, *done->sink, *e, *done->served);
       else done->sink->reply_oci_error(404, "BLOB_UNKNOWN", "blob not available");
     }
   };
@@ -267,7 +267,7 @@ void BlobFetcher::check_tick(uint64_t id) {
 void BlobFetcher::head_upstream(const BlobAsk& ask, std::shared_ptr<BlobSink> sink, UpstreamSource& source) {
   uint64_t id = next_head_++;
   std::string digest = "sha256:" + ask.hex;
-  auto call = source.head([this, id, sink, digest](Result<UpstreamHead> h) {
+  auto call = source.head([this, id, sink, digest](Result<SourceHead> h) {
     if (sink->alive()) {
       if (!h) {
         sink->reply_fetch_error(h.error());
@@ -282,14 +282,14 @@ void BlobFetcher::head_upstream(const BlobAsk& ask, std::shared_ptr<BlobSink> si
     }
     // The call is running this callback: free it on the next turn.
     if (auto it = heads_.find(id); it != heads_.end()) {
-      loop_.defer([gone = std::shared_ptr<UpstreamCall>(std::move(it->second))] {});
+      loop_.defer([gone = std::shared_ptr<SourceCall>(std::move(it->second))] {});
       heads_.erase(it);
     } else {
       answered_heads_.insert(id);  // answered from inside head() itself
     }
   });
   if (answered_heads_.erase(id) == 0) heads_[id] = std::move(call);
-  else loop_.defer([gone = std::shared_ptr<UpstreamCall>(std::move(call))] {});
+  else loop_.defer([gone = std::shared_ptr<SourceCall>(std::move(call))] {});
 }
 
 // ---- fetch: registry, lease ----------------------------------------------------------------
@@ -381,11 +381,13 @@ void BlobFetcher::swarm_tick(const FetchPtr& f) {
   auto& s = f->stream;
   if (s.sink && !s.sink->alive()) s.sink.reset();  // the client left; the download goes on
   if (s.sink && s.sink->pending_output() > kHighWater) return;
-  for (int i = 0; i < kChunksPerTick && f->read_off < f->total; ++i) {
-    auto bytes = ports_.swarm->read_verified(f->swarm_id, f->read_off, kChunk);
+  // A piece at a time, so that only the last piece is held back from the client.
+  for (int64_t got = 0; got < kChunk * kChunksPerTick && f->read_off < f->total;) {
+    auto bytes = ports_.swarm->read_verified(f->swarm_id, f->read_off, 1);
     if (!bytes || bytes->empty()) break;  // not here yet (or not yet written to disk)
     f->sha.update(*bytes);
     f->read_off += static_cast<int64_t>(bytes->size());
+    got += static_cast<int64_t>(bytes->size());
     s.push(*bytes, f->total, served_peer_);
   }
   if (f->read_off >= f->total) swarm_done(f);
@@ -470,10 +472,13 @@ void BlobFetcher::fetch_upstream(const FetchPtr& f) {
   f->status = 0;
   auto w = ports_.store.begin(f->ask.hex, f->ask.verify);
   if (w) f->writer = std::move(*w);
-  else if (w.error().code == Errc::conflict) return finish(f, {}, served_cache_);
+  else if (w.error().code == Errc::conflict) {  // cached meanwhile
+    release(f);
+    return finish(f, {}, served_cache_);
+  }
   std::weak_ptr<Fetch> weak = f;
   UpstreamSource::Handlers h;
-  h.on_head = [this, weak](const UpstreamHead& head) {
+  h.on_head = [this, weak](const SourceHead& head) {
     auto f = weak.lock();
     if (!f) return false;
     f->status = head.status;
@@ -524,7 +529,7 @@ void BlobFetcher::upstream_data(const FetchPtr& f, std::string_view data) {
 void BlobFetcher::upstream_done(const FetchPtr& f, Status st) {
   drop_later(loop_, f->bp_timer);
   // The call is running this callback: free it on the next turn.
-  if (f->call) loop_.defer([gone = std::shared_ptr<UpstreamCall>(std::move(f->call))] {});
+  if (f->call) loop_.defer([gone = std::shared_ptr<SourceCall>(std::move(f->call))] {});
   bool ok = st && f->status == 200;
   Error err;
   if (!ok) {
@@ -587,7 +592,7 @@ void BlobFetcher::finish(const FetchPtr& f, Status st, Counter& first_source) {
       continue;
     }
     auto e = ports_.store.lookup(f->ask.hex);
-    if (e) serve_cached(f->ask, w, *e, *source);
+    if (e) serve_cached(f->ask, *w, *e, *source);
     else w->reply_oci_error(404, "BLOB_UNKNOWN", "blob not available");
     source = &served_cache_;
   }

@@ -7,6 +7,7 @@
 // dropped (cache entry evicted, torrent marked bad) and the next request starts clean.
 // Driven only through blob_ports.h and an EventLoop (manual time in the unit suite).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -38,7 +39,8 @@ class BlobFetcher {
  public:
   struct Ports {
     BlobStore& store;
-    TorrentRegistry* registry = nullptr;  // both or neither: the cluster path
+    TorrentRegistry* registry = nullptr;  // with swarm: the cluster path (lookup, lease, register)
+    // Without a registry, fetched blobs are still seeded.
     SwarmDownloads* swarm = nullptr;
   };
   BlobFetcher(EventLoop& loop, Ports ports, BlobFetchOptions options, MetricsRegistry& metrics);
@@ -46,9 +48,10 @@ class BlobFetcher {
   BlobFetcher(const BlobFetcher&) = delete;
   BlobFetcher& operator=(const BlobFetcher&) = delete;
 
-  // Serves one request: from the cache, or by joining (or starting) the blob's fetch from
-  // `source`. A HEAD that misses the cache asks the source.
-  void serve(const BlobAsk& ask, std::shared_ptr<BlobSink> sink, std::shared_ptr<UpstreamSource> source);
+  // Serves one request: from the cache, or by joining (or starting) the blob's fetch from the
+  // source `make_source` gives (called only on a miss). A HEAD that misses asks the source.
+  using SourceFactory = std::function<std::shared_ptr<UpstreamSource>()>;
+  void serve(const BlobAsk& ask, BlobSink& sink, const SourceFactory& make_source);
   size_t fetches_in_flight() const { return inflight_.size(); }
   size_t cache_checks_running() const { return checks_.size(); }
 
@@ -57,7 +60,7 @@ class BlobFetcher {
   struct CacheCheck;
   using FetchPtr = std::shared_ptr<Fetch>;
 
-  void serve_cached(const BlobAsk& ask, const std::shared_ptr<BlobSink>& sink, const BlobStore::Entry& e,
+  void serve_cached(const BlobAsk& ask, BlobSink& sink, const BlobStore::Entry& e,
                     Counter& served_from);
   void check_cached(const BlobAsk& ask, std::shared_ptr<BlobSink> sink, int fd, const BlobStore::Entry& e,
                     Counter& served_from);
@@ -86,7 +89,7 @@ class BlobFetcher {
   std::unordered_map<std::string, FetchPtr> inflight_;  // by hex
   std::unordered_map<uint64_t, std::unique_ptr<CacheCheck>> checks_;
   uint64_t next_check_ = 0;
-  std::unordered_map<uint64_t, std::unique_ptr<UpstreamCall>> heads_;  // HEADs of blobs not cached
+  std::unordered_map<uint64_t, std::unique_ptr<SourceCall>> heads_;  // HEADs of blobs not cached
   std::unordered_set<uint64_t> answered_heads_;
   uint64_t next_head_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

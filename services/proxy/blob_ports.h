@@ -23,6 +23,9 @@ namespace sc {
 class BlobSink {
  public:
   virtual ~BlobSink() = default;
+  // A handle that keeps the response open past the call that handed this sink over (a cache
+  // hit is answered within that call, and never pays for one).
+  virtual std::shared_ptr<BlobSink> retain() = 0;
   virtual bool alive() const = 0;
   virtual bool head_only() const = 0;          // a HEAD request
   virtual std::string_view range() const = 0;  // the raw Range header, "" when absent
@@ -42,16 +45,16 @@ class BlobSink {
   virtual void reply_fetch_error(const Error& e) = 0;
 };
 
-struct UpstreamHead {
+struct SourceHead {
   int status = 0;
   int64_t content_length = -1;  // -1 when unknown
   std::string content_type;
 };
 
 // A running upstream request. Destroying it cancels it (no callback runs afterwards).
-class UpstreamCall {
+class SourceCall {
  public:
-  virtual ~UpstreamCall() = default;
+  virtual ~SourceCall() = default;
   virtual void pause() = 0;  // stop reading the body (a slow client)
   virtual void resume() = 0;
 };
@@ -61,16 +64,16 @@ class UpstreamCall {
 class UpstreamSource {
  public:
   struct Handlers {
-    std::function<bool(const UpstreamHead&)> on_head;  // the final response's head; false = stop
+    std::function<bool(const SourceHead&)> on_head;  // the final response's head; false = stop
     std::function<void(std::string_view)> on_data;     // body bytes, in order
     std::function<void(Status)> on_done;               // once, last (not after the call is destroyed)
   };
   using Headers = std::vector<std::pair<std::string, std::string>>;
   virtual ~UpstreamSource() = default;
   // A GET of the blob (extra request headers, e.g. Range).
-  virtual std::unique_ptr<UpstreamCall> get(Headers headers, Handlers handlers) = 0;
+  virtual std::unique_ptr<SourceCall> get(Headers headers, Handlers handlers) = 0;
   // A HEAD of the blob.
-  virtual std::unique_ptr<UpstreamCall> head(std::function<void(Result<UpstreamHead>)> done) = 0;
+  virtual std::unique_ptr<SourceCall> head(std::function<void(Result<SourceHead>)> done) = 0;
 };
 
 // The cluster's torrents by content key, and the single-flight lease on an upstream fetch.

@@ -153,6 +153,7 @@ struct Seeder::Impl {
       ao.save_path = e.save_path;
       ao.seed_mode = e.fresh;
       ao.super_seed = node.config().super_seed;
+      ao.first_copy = node.config().first_copy;
       auto ih = node.swarm().add(e.torrent, ao);
       if (!ih) {
         SC_WARN("cannot seed", {"key", e.key}, {"error", ih.error().message});

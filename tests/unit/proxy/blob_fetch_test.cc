@@ -37,7 +37,7 @@ std::string read_fd(int fd, int64_t off, int64_t len) {
 }
 
 // What one client received.
-struct FakeSink : BlobSink {
+struct FakeSink : BlobSink, std::enable_shared_from_this<FakeSink> {
   bool is_alive = true, head = false;
   std::string range_header;
   size_t pending = 0;
@@ -52,6 +52,7 @@ struct FakeSink : BlobSink {
     if (!is_alive) ++calls_when_dead;
   }
   bool complete_ok() const { return finished && !aborted; }
+  std::shared_ptr<BlobSink> retain() override { return shared_from_this(); }
   bool alive() const override { return is_alive; }
   bool head_only() const override { return head; }
   std::string_view range() const override { return range_header; }
@@ -173,7 +174,7 @@ struct FakeStore : BlobStore {
 
 // Upstream GETs, answered by the test.
 struct FakeOrigin {
-  struct Call : UpstreamCall {
+  struct Call : SourceCall {
     FakeOrigin* o;
     UpstreamSource::Handlers h;
     bool paused = false;
@@ -205,7 +206,7 @@ struct FakeSource : UpstreamSource {
   struct Tracked : FakeOrigin::Call {
     ~Tracked() override { std::erase(o->live, this); }
   };
-  std::unique_ptr<UpstreamCall> get(Headers, Handlers h) override {
+  std::unique_ptr<SourceCall> get(Headers, Handlers h) override {
     ++o.gets;
     auto c = std::make_unique<Tracked>();
     c->o = &o;
@@ -213,7 +214,7 @@ struct FakeSource : UpstreamSource {
     o.live.push_back(c.get());
     return c;
   }
-  std::unique_ptr<UpstreamCall> head(std::function<void(Result<UpstreamHead>)>) override {
+  std::unique_ptr<SourceCall> head(std::function<void(Result<SourceHead>)>) override {
     ++o.heads;
     auto c = std::make_unique<Tracked>();
     c->o = &o;
@@ -294,6 +295,10 @@ struct FakeSwarm : SwarmDownloads {
 class BlobFetchTest : public ::testing::Test {
  protected:
   BlobFetchTest() { make(true); }
+  ~BlobFetchTest() override {
+    fetcher.reset();
+    loop.run_once();  // what was left to free on the next turn
+  }
   void make(bool cluster) {
     fetcher.reset();
     fetcher = std::make_unique<BlobFetcher>(
@@ -304,7 +309,7 @@ class BlobFetchTest : public ::testing::Test {
     auto s = std::make_shared<FakeSink>();
     s->range_header = std::move(range);
     std::string hex = hex_of(data);
-    fetcher->serve(BlobAsk{hex, "sha256:" + hex, verify}, s, source);
+    fetcher->serve(BlobAsk{hex, "sha256:" + hex, verify}, *s, [this] { return source; });
     return s;
   }
   // Moves the manual clock in small steps, running deferred work after each.
@@ -346,7 +351,7 @@ TEST_F(BlobFetchTest, CacheHitsWholeRangeHeadAndUnsatisfiable) {
   EXPECT_EQ(part->headers["Content-Range"], "bytes 100-1048676/" + std::to_string(d.size()));
   auto head = std::make_shared<FakeSink>();
   head->head = true;
-  fetcher->serve(BlobAsk{hex_of(d), "sha256:" + hex_of(d), true}, head, source);
+  fetcher->serve(BlobAsk{hex_of(d), "sha256:" + hex_of(d), true}, *head, [this] { return source; });
   EXPECT_EQ(head->status, 200);
   EXPECT_EQ(head->length, static_cast<int64_t>(d.size()));
   EXPECT_EQ(get(d, "bytes=99999999-")->status, 416);
@@ -589,7 +594,7 @@ TEST_F(BlobFetchTest, HeadMissAsksUpstreamWithoutFetching) {
   std::string d = blob_bytes();
   auto s = std::make_shared<FakeSink>();
   s->head = true;
-  fetcher->serve(BlobAsk{hex_of(d), "sha256:" + hex_of(d), true}, s, source);
+  fetcher->serve(BlobAsk{hex_of(d), "sha256:" + hex_of(d), true}, *s, [this] { return source; });
   EXPECT_EQ(origin.heads, 1);
   EXPECT_EQ(origin.gets, 0);
 }

@@ -1,0 +1,174 @@
+// First-copy plugin: per torrent, which peer each piece was first granted to; per peer, the
+// BEP 6 reject + suggest that turns a request for someone else's piece into one for a piece
+// nobody has yet. Runs on libtorrent's network thread only (no locks, no handle calls).
+#include "common/swarm/first_copy_plugin.h"
+
+#include <unordered_map>
+#include <vector>
+
+#include <libtorrent/peer_connection_handle.hpp>
+#include <libtorrent/peer_request.hpp>
+
+namespace sc {
+namespace {
+
+namespace lt = libtorrent;
+
+// Suggestions sent when a peer becomes interested: enough for its first requests to the origin
+// (libtorrent's leecher asks for about one second of its rate, a few pieces) to be disjoint
+// from every other peer's.
+constexpr int kInitialSuggestions = 4;
+// BEP 6 message ids and the fast-extension bit of the handshake's reserved bytes.
+constexpr char kMsgSuggest = 13;
+constexpr char kMsgReject = 16;
+constexpr int kFastByte = 7;
+constexpr char kFastBit = 0x04;
+
+void put32(std::vector<char>& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+// Shared by the torrent's peers. owner[p] is the id of the peer piece p was first granted to,
+// 0 while nobody has been served any of it.
+struct Grants {
+  explicit Grants(int num_pieces, std::shared_ptr<FirstCopyCounters> c)
+      : owner(static_cast<size_t>(num_pieces), 0), suggested(static_cast<size_t>(num_pieces), false),
+        ungranted(num_pieces), counters(std::move(c)) {}
+  std::vector<uint32_t> owner;
+  std::vector<bool> suggested;  // already offered to some peer: offer others different pieces
+  std::unordered_map<uint32_t, lt::peer_connection_handle> live;  // connected peers by id
+  int ungranted;
+  size_t cursor = 0;
+  uint32_t next_peer = 1;
+  std::shared_ptr<FirstCopyCounters> counters;
+
+  // Whether a connected peer other than `self` has announced piece p.
+  bool held_elsewhere(int p, uint32_t self) const {
+    for (auto& [id, h] : live)
+      if (id != self && h.native_handle() && h.has_piece(lt::piece_index_t(p))) return true;
+    return false;
+  }
+
+  // The next ungranted piece the peer lacks, preferring ones not yet offered to anyone;
+  // -1 if there is none.
+  int pick(const lt::peer_connection_handle& peer) {
+    const size_t n = owner.size();
+    for (int pass = 0; pass < 2; ++pass) {
+      for (size_t k = 0; k < n; ++k) {
+        size_t i = (cursor + k) % n;
+        if (owner[i] != 0 || (pass == 0 && suggested[i])) continue;
+        if (peer.has_piece(lt::piece_index_t(static_cast<int>(i)))) continue;
+        cursor = (i + 1) % n;
+        suggested[i] = true;
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+};
+
+class FirstCopyPeer final : public lt::peer_plugin {
+ public:
+  FirstCopyPeer(lt::peer_connection_handle peer, std::shared_ptr<Grants> grants)
+      : peer_(std::move(peer)), grants_(std::move(grants)), id_(grants_->next_peer++) {
+    grants_->live.emplace(id_, peer_);
+  }
+  ~FirstCopyPeer() override { grants_->live.erase(id_); }
+
+  void on_disconnect(lt::error_code const&) override { grants_->live.erase(id_); }
+
+  bool on_handshake(lt::span<char const> reserved) override {
+    fast_ = reserved.size() > kFastByte && (reserved[kFastByte] & kFastBit) != 0;
+    return true;
+  }
+
+  bool on_interested() override {
+    if (fast_)
+      for (int k = 0; k < kInitialSuggestions && grants_->ungranted > 0; ++k) suggest(grants_->pick(peer_));
+    return false;  // libtorrent goes on to unchoke as usual
+  }
+
+  bool on_request(lt::peer_request const& r) override {
+    auto& g = *grants_;
+    const int p = static_cast<int>(r.piece);
+    if (p < 0 || p >= static_cast<int>(g.owner.size())) return false;
+    uint32_t& owner = g.owner[static_cast<size_t>(p)];
+    if (owner == 0) --g.ungranted;
+    // A piece whose owner left (a finished leecher drops its connection to the origin) is
+    // granted again only if no connected peer has it to forward.
+    if (owner == 0 || (owner != id_ && !g.live.contains(owner) && !g.held_elsewhere(p, id_))) {
+      owner = id_;
+      mine_.push_back(p);
+    }
+    if (owner == id_ || !fast_) return false;
+    // Someone else is fetching this piece and will forward it. Point the peer at a piece nobody
+    // has been granted yet or, once all are, at one of its own it has not finished, and reject
+    // (suggest first: libtorrent re-picks while handling the reject, and tries suggested pieces
+    // before rarest-first). A peer with nothing of its own left here is choked, which rejects
+    // its queue, until the choker's next round (about a second) instead of bouncing requests.
+    g.counters->rejected.fetch_add(1, std::memory_order_relaxed);
+    if ((g.ungranted > 0 && suggest(g.pick(peer_))) || suggest(unfinished_own())) {
+      std::vector<char> msg;
+      put32(msg, 13);
+      msg.push_back(kMsgReject);
+      put32(msg, static_cast<uint32_t>(p));
+      put32(msg, static_cast<uint32_t>(r.start));
+      put32(msg, static_cast<uint32_t>(r.length));
+      peer_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+      return true;
+    }
+    peer_.choke_this_peer();
+    return false;  // choked now: libtorrent rejects it as a request from a choked peer
+  }
+
+ private:
+  // A piece granted to this peer that it has not announced yet, round-robin; -1 if none.
+  int unfinished_own() {
+    for (size_t k = 0; k < mine_.size(); ++k) {
+      int p = mine_[next_own_++ % mine_.size()];
+      if (grants_->owner[static_cast<size_t>(p)] == id_ && !peer_.has_piece(lt::piece_index_t(p))) return p;
+    }
+    return -1;
+  }
+
+  bool suggest(int p) {
+    if (p < 0) return false;
+    std::vector<char> msg;
+    put32(msg, 5);
+    msg.push_back(kMsgSuggest);
+    put32(msg, static_cast<uint32_t>(p));
+    peer_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+    grants_->counters->suggested.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  lt::peer_connection_handle peer_;
+  std::shared_ptr<Grants> grants_;
+  uint32_t id_;
+  std::vector<int> mine_;  // pieces granted to this peer
+  size_t next_own_ = 0;
+  bool fast_ = false;
+};
+
+class FirstCopyTorrent final : public lt::torrent_plugin {
+ public:
+  explicit FirstCopyTorrent(std::shared_ptr<Grants> grants) : grants_(std::move(grants)) {}
+  std::shared_ptr<lt::peer_plugin> new_connection(lt::peer_connection_handle const& peer) override {
+    if (peer.type() != lt::connection_type::bittorrent) return nullptr;
+    return std::make_shared<FirstCopyPeer>(peer, grants_);
+  }
+
+ private:
+  std::shared_ptr<Grants> grants_;
+};
+
+}  // namespace
+
+std::function<std::shared_ptr<lt::torrent_plugin>(lt::torrent_handle const&, lt::client_data_t)>
+first_copy_plugin(int num_pieces, std::shared_ptr<FirstCopyCounters> counters) {
+  return [num_pieces, counters](lt::torrent_handle const&, lt::client_data_t) -> std::shared_ptr<lt::torrent_plugin> {
+    return std::make_shared<FirstCopyTorrent>(std::make_shared<Grants>(num_pieces, counters));
+  };
+}
+
+}  // namespace sc
