@@ -1,76 +1,69 @@
-// JSON encoding and decoding of the metastore API types (see metastore_api.h), on jansson.
+// JSON encoding and decoding of the metastore API types (see metastore_api.h), on sc::Json.
 // Decoders check types and bounds of every field they keep and ignore the rest.
 #include "proto/metastore_api.h"
 
-#include <jansson.h>
-
-#include <memory>
-
 #include "common/core/bytes.h"
+#include "common/core/json.h"
 
 namespace sc {
 namespace {
 
-struct JsonDeleter {
-  void operator()(json_t* j) const { json_decref(j); }
-};
-using Json = std::unique_ptr<json_t, JsonDeleter>;
-
-json_t* str(std::string_view s) { return json_stringn_nocheck(s.data(), s.size()); }
-
-std::string dump(json_t* j) {
-  Json owner(j);
-  char* out = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-  if (!out) return "{}";
-  std::string s(out);
-  free(out);
-  return s;
-}
-
-void set(json_t* o, const char* k, json_t* v) { json_object_set_new_nocheck(o, k, v); }
+// jansson's own nesting limit, which bounded these documents before they went through
+// json_parse: the depth this API has always accepted. Deeper is malformed (400), as before.
+constexpr size_t kMaxApiJsonDepth = 2048;
 
 Result<Json> parse(std::string_view text) {
   if (text.size() > kMaxApiJsonBytes) return fail(Errc::too_large, "JSON body too large");
-  json_error_t err;
-  json_t* j = json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &err);
-  if (!j) return fail(Errc::invalid_argument, std::string("invalid JSON: ") + err.text);
-  if (!json_is_object(j)) {
-    json_decref(j);
-    return fail(Errc::invalid_argument, "JSON body must be an object");
-  }
-  return Json(j);
+  auto j = json_parse(text, {.max_size = kMaxApiJsonBytes, .max_depth = kMaxApiJsonDepth});
+  if (!j) return fail(Errc::invalid_argument, j.error().message);
+  if (!j->is_object()) return fail(Errc::invalid_argument, "JSON body must be an object");
+  return j;
 }
 
 // Field readers: absent fields keep their default unless required.
-Status get_str(json_t* o, const char* k, std::string& out, bool required = false, size_t max = kMaxFieldBytes) {
-  json_t* v = json_object_get(o, k);
-  if (!v || json_is_null(v)) {
+Status get_str(const Json& o, const char* k, std::string& out, bool required = false, size_t max = kMaxFieldBytes) {
+  Json v = o.get(k);
+  if (!v || v.is_null()) {
     if (required) return fail(Errc::invalid_argument, std::string("missing field ") + k);
     return {};
   }
-  if (!json_is_string(v)) return fail(Errc::invalid_argument, std::string("field ") + k + " must be a string");
-  if (json_string_length(v) > max) return fail(Errc::invalid_argument, std::string("field ") + k + " too long");
-  out.assign(json_string_value(v), json_string_length(v));
+  if (!v.is_string()) return fail(Errc::invalid_argument, std::string("field ") + k + " must be a string");
+  if (v.as_string().size() > max) return fail(Errc::invalid_argument, std::string("field ") + k + " too long");
+  out.assign(v.as_string());
   return {};
 }
 
-Status get_int(json_t* o, const char* k, int64_t& out, bool required = false) {
-  json_t* v = json_object_get(o, k);
-  if (!v || json_is_null(v)) {
+Status get_int(const Json& o, const char* k, int64_t& out, bool required = false) {
+  Json v = o.get(k);
+  if (!v || v.is_null()) {
     if (required) return fail(Errc::invalid_argument, std::string("missing field ") + k);
     return {};
   }
-  if (!json_is_integer(v)) return fail(Errc::invalid_argument, std::string("field ") + k + " must be an integer");
-  out = json_integer_value(v);
+  if (!v.is_integer()) return fail(Errc::invalid_argument, std::string("field ") + k + " must be an integer");
+  out = v.as_int();
   return {};
 }
 
-Result<json_t*> get_array(json_t* o, const char* k, size_t max) {
-  json_t* v = json_object_get(o, k);
-  if (!v || json_is_null(v)) return nullptr;
-  if (!json_is_array(v)) return fail(Errc::invalid_argument, std::string("field ") + k + " must be an array");
-  if (json_array_size(v) > max) return fail(Errc::invalid_argument, std::string("field ") + k + " has too many elements");
+// An empty handle when the field is absent or null.
+Result<Json> get_array(const Json& o, const char* k, size_t max) {
+  Json v = o.get(k);
+  if (!v || v.is_null()) return Json();
+  if (!v.is_array()) return fail(Errc::invalid_argument, std::string("field ") + k + " must be an array");
+  if (v.size() > max) return fail(Errc::invalid_argument, std::string("field ") + k + " has too many elements");
   return v;
+}
+
+// Appends decode(element) for each element of the array field k (none when absent).
+template <class T, class Decode>
+Status get_list(const Json& o, const char* k, size_t max, std::vector<T>& out, Decode decode) {
+  auto a = get_array(o, k, max);
+  if (!a) return std::unexpected(a.error());
+  for (size_t i = 0; i < a->size(); ++i) {
+    Result<T> v = decode(a->at(i));
+    if (!v) return std::unexpected(v.error());
+    out.push_back(std::move(*v));
+  }
+  return {};
 }
 
 #define SC_TRY(expr)                                        \
@@ -78,17 +71,12 @@ Result<json_t*> get_array(json_t* o, const char* k, size_t max) {
     if (auto st_ = (expr); !st_) return std::unexpected(st_.error()); \
   } while (0)
 
-json_t* meta_event_obj(const MetaEvent& e) {
-  json_t* o = json_object();
-  set(o, "id", str(e.id));
-  set(o, "type", str(e.type));
-  set(o, "key", str(e.key));
-  set(o, "infohash", str(e.infohash));
-  return o;
+Json meta_event_obj(const MetaEvent& e) {
+  return Json::object().set("id", e.id).set("type", e.type).set("key", e.key).set("infohash", e.infohash);
 }
 
-Result<MetaEvent> meta_event_from(json_t* o) {
-  if (!json_is_object(o)) return fail(Errc::invalid_argument, "event must be an object");
+Result<MetaEvent> meta_event_from(const Json& o) {
+  if (!o.is_object()) return fail(Errc::invalid_argument, "event must be an object");
   MetaEvent e;
   SC_TRY(get_str(o, "id", e.id, true));
   SC_TRY(get_str(o, "type", e.type, true));
@@ -97,46 +85,33 @@ Result<MetaEvent> meta_event_from(json_t* o) {
   return e;
 }
 
-json_t* node_obj(const NodeInfo& n) {
-  json_t* o = json_object();
-  set(o, "id", str(n.id));
-  set(o, "role", str(n.role));
-  set(o, "control_url", str(n.control_url));
-  json_t* a = json_array();
-  for (auto& s : n.swarms) json_array_append_new(a, str(s));
-  set(o, "swarms", a);
-  json_error_t err;
-  json_t* info = json_loadb(n.info_json.data(), n.info_json.size(), 0, &err);
-  set(o, "info", info && json_is_object(info) ? info : (json_decref(info), json_object()));
-  set(o, "ttl_ms", json_integer(n.ttl_ms));
-  set(o, "last_seen", json_integer(n.last_seen));
+Json node_obj(const NodeInfo& n) {
+  Json o = Json::object();
+  o.set("id", n.id).set("role", n.role).set("control_url", n.control_url);
+  Json a = Json::array();
+  for (auto& s : n.swarms) a.push(Json::string(s));
+  o.set("swarms", std::move(a));
+  auto info = json_parse(n.info_json, {.max_size = kMaxApiJsonBytes, .max_depth = kMaxApiJsonDepth});
+  o.set("info", info && info->is_object() ? std::move(*info) : Json::object());
+  o.set("ttl_ms", n.ttl_ms).set("last_seen", n.last_seen);
   return o;
 }
 
-Result<NodeInfo> node_from(json_t* o) {
-  if (!json_is_object(o)) return fail(Errc::invalid_argument, "node must be an object");
+Result<NodeInfo> node_from(const Json& o) {
+  if (!o.is_object()) return fail(Errc::invalid_argument, "node must be an object");
   NodeInfo n;
   SC_TRY(get_str(o, "id", n.id));
   SC_TRY(get_str(o, "role", n.role));
   SC_TRY(get_str(o, "control_url", n.control_url));
   SC_TRY(get_int(o, "ttl_ms", n.ttl_ms));
   SC_TRY(get_int(o, "last_seen", n.last_seen));
-  auto swarms = get_array(o, "swarms", kMaxNodeSwarms);
-  if (!swarms) return std::unexpected(swarms.error());
-  if (*swarms) {
-    size_t i;
-    json_t* v;
-    json_array_foreach(*swarms, i, v) {
-      if (!json_is_string(v) || json_string_length(v) > 128) return fail(Errc::invalid_argument, "swarms must be short strings");
-      n.swarms.emplace_back(json_string_value(v), json_string_length(v));
-    }
-  }
-  if (json_t* info = json_object_get(o, "info"); info && !json_is_null(info)) {
-    if (!json_is_object(info)) return fail(Errc::invalid_argument, "field info must be an object");
-    char* s = json_dumps(info, JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (!s) return fail(Errc::invalid_argument, "field info cannot be encoded");
-    n.info_json = s;
-    free(s);
+  SC_TRY(get_list(o, "swarms", kMaxNodeSwarms, n.swarms, [](const Json& v) -> Result<std::string> {
+    if (!v.is_string() || v.as_string().size() > 128) return fail(Errc::invalid_argument, "swarms must be short strings");
+    return std::string(v.as_string());
+  }));
+  if (Json info = o.get("info"); info && !info.is_null()) {
+    if (!info.is_object()) return fail(Errc::invalid_argument, "field info must be an object");
+    n.info_json = info.dump();
     if (n.info_json.size() > kMaxNodeInfoBytes) return fail(Errc::invalid_argument, "field info too large");
   }
   return n;
@@ -145,92 +120,51 @@ Result<NodeInfo> node_from(json_t* o) {
 }  // namespace
 
 std::string to_json(const TorrentMeta& v) {
-  json_t* o = json_object();
-  set(o, "key", str(v.key));
-  set(o, "kind", str(v.kind));
-  set(o, "infohash", str(v.infohash));
-  set(o, "infohash_v1", str(v.infohash_v1));
-  set(o, "infohash_v2", str(v.infohash_v2));
-  set(o, "name", str(v.name));
-  set(o, "size", json_integer(v.size));
-  set(o, "piece_length", json_integer(v.piece_length));
-  json_t* files = json_array();
-  for (auto& f : v.files) {
-    json_t* fo = json_object();
-    set(fo, "path", str(f.path));
-    set(fo, "length", json_integer(f.length));
-    json_array_append_new(files, fo);
-  }
-  set(o, "files", files);
-  set(o, "created", json_integer(v.created));
-  set(o, "last_access", json_integer(v.last_access));
-  return dump(o);
+  Json o = Json::object();
+  o.set("key", v.key).set("kind", v.kind).set("infohash", v.infohash).set("infohash_v1", v.infohash_v1);
+  o.set("infohash_v2", v.infohash_v2).set("name", v.name).set("size", v.size).set("piece_length", v.piece_length);
+  Json files = Json::array();
+  for (auto& f : v.files) files.push(Json::object().set("path", f.path).set("length", f.length));
+  o.set("files", std::move(files)).set("created", v.created).set("last_access", v.last_access);
+  return o.dump();
 }
 
 std::string to_json(const TorrentPage& v) {
-  json_t* o = json_object();
-  json_t* items = json_array();
-  for (auto& it : v.items) {
-    json_t* io = json_object();
-    set(io, "key", str(it.key));
-    set(io, "infohash", str(it.infohash));
-    set(io, "size", json_integer(it.size));
-    json_array_append_new(items, io);
-  }
-  set(o, "items", items);
-  set(o, "cursor", str(v.cursor));
-  return dump(o);
+  Json items = Json::array();
+  for (auto& it : v.items) items.push(Json::object().set("key", it.key).set("infohash", it.infohash).set("size", it.size));
+  return Json::object().set("items", std::move(items)).set("cursor", v.cursor).dump();
 }
 
-std::string to_json(const MetaEvent& v) { return dump(meta_event_obj(v)); }
+std::string to_json(const MetaEvent& v) { return meta_event_obj(v).dump(); }
 
 std::string to_json(const EventsPage& v) {
-  json_t* o = json_object();
-  json_t* a = json_array();
-  for (auto& e : v.events) json_array_append_new(a, meta_event_obj(e));
-  set(o, "events", a);
-  set(o, "last_id", str(v.last_id));
-  return dump(o);
+  Json a = Json::array();
+  for (auto& e : v.events) a.push(meta_event_obj(e));
+  return Json::object().set("events", std::move(a)).set("last_id", v.last_id).dump();
 }
 
-std::string to_json(const LeaseRequest& v) {
-  json_t* o = json_object();
-  set(o, "holder", str(v.holder));
-  set(o, "ttl_ms", json_integer(v.ttl_ms));
-  return dump(o);
-}
+std::string to_json(const LeaseRequest& v) { return Json::object().set("holder", v.holder).set("ttl_ms", v.ttl_ms).dump(); }
 
 std::string to_json(const Lease& v) {
-  json_t* o = json_object();
-  set(o, "key", str(v.key));
-  set(o, "holder", str(v.holder));
-  set(o, "ttl_ms", json_integer(v.ttl_ms));
-  return dump(o);
+  return Json::object().set("key", v.key).set("holder", v.holder).set("ttl_ms", v.ttl_ms).dump();
 }
 
-std::string to_json(const NodeInfo& v) { return dump(node_obj(v)); }
+std::string to_json(const NodeInfo& v) { return node_obj(v).dump(); }
 
 std::string to_json(const NodeList& v) {
-  json_t* o = json_object();
-  json_t* a = json_array();
-  for (auto& n : v.nodes) json_array_append_new(a, node_obj(n));
-  set(o, "nodes", a);
-  return dump(o);
+  Json a = Json::array();
+  for (auto& n : v.nodes) a.push(node_obj(n));
+  return Json::object().set("nodes", std::move(a)).dump();
 }
 
 std::string error_json(std::string_view code, std::string_view message) {
-  json_t* o = json_object();
-  json_t* e = json_object();
-  set(e, "code", str(code));
-  set(e, "message", str(message));
-  set(o, "error", e);
-  return dump(o);
+  return Json::object().set("error", Json::object().set("code", code).set("message", message)).dump();
 }
 
 Result<TorrentMeta> torrent_meta_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
-  json_t* o = j->get();
+  const Json& o = *j;
   TorrentMeta m;
   SC_TRY(get_str(o, "key", m.key, true));
   SC_TRY(get_str(o, "kind", m.kind));
@@ -242,19 +176,13 @@ Result<TorrentMeta> torrent_meta_from_json(std::string_view text) {
   SC_TRY(get_int(o, "piece_length", m.piece_length));
   SC_TRY(get_int(o, "created", m.created));
   SC_TRY(get_int(o, "last_access", m.last_access));
-  auto files = get_array(o, "files", 1'000'000);
-  if (!files) return std::unexpected(files.error());
-  if (*files) {
-    size_t i;
-    json_t* v;
-    json_array_foreach(*files, i, v) {
-      if (!json_is_object(v)) return fail(Errc::invalid_argument, "files entries must be objects");
-      TorrentFileEntry f;
-      SC_TRY(get_str(v, "path", f.path, true, 8192));
-      SC_TRY(get_int(v, "length", f.length));
-      m.files.push_back(std::move(f));
-    }
-  }
+  SC_TRY(get_list(o, "files", 1'000'000, m.files, [](const Json& v) -> Result<TorrentFileEntry> {
+    if (!v.is_object()) return fail(Errc::invalid_argument, "files entries must be objects");
+    TorrentFileEntry f;
+    SC_TRY(get_str(v, "path", f.path, true, 8192));
+    SC_TRY(get_int(v, "length", f.length));
+    return f;
+  }));
   return m;
 }
 
@@ -262,46 +190,30 @@ Result<TorrentPage> torrent_page_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
   TorrentPage p;
-  SC_TRY(get_str(j->get(), "cursor", p.cursor));
-  auto items = get_array(j->get(), "items", 100'000);
-  if (!items) return std::unexpected(items.error());
-  if (*items) {
-    size_t i;
-    json_t* v;
-    json_array_foreach(*items, i, v) {
-      if (!json_is_object(v)) return fail(Errc::invalid_argument, "items entries must be objects");
-      TorrentListItem it;
-      SC_TRY(get_str(v, "key", it.key, true));
-      SC_TRY(get_str(v, "infohash", it.infohash));
-      SC_TRY(get_int(v, "size", it.size));
-      p.items.push_back(std::move(it));
-    }
-  }
+  SC_TRY(get_str(*j, "cursor", p.cursor));
+  SC_TRY(get_list(*j, "items", 100'000, p.items, [](const Json& v) -> Result<TorrentListItem> {
+    if (!v.is_object()) return fail(Errc::invalid_argument, "items entries must be objects");
+    TorrentListItem it;
+    SC_TRY(get_str(v, "key", it.key, true));
+    SC_TRY(get_str(v, "infohash", it.infohash));
+    SC_TRY(get_int(v, "size", it.size));
+    return it;
+  }));
   return p;
 }
 
 Result<MetaEvent> meta_event_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
-  return meta_event_from(j->get());
+  return meta_event_from(*j);
 }
 
 Result<EventsPage> events_page_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
   EventsPage p;
-  SC_TRY(get_str(j->get(), "last_id", p.last_id));
-  auto events = get_array(j->get(), "events", 100'000);
-  if (!events) return std::unexpected(events.error());
-  if (*events) {
-    size_t i;
-    json_t* v;
-    json_array_foreach(*events, i, v) {
-      auto e = meta_event_from(v);
-      if (!e) return std::unexpected(e.error());
-      p.events.push_back(std::move(*e));
-    }
-  }
+  SC_TRY(get_str(*j, "last_id", p.last_id));
+  SC_TRY(get_list(*j, "events", 100'000, p.events, meta_event_from));
   return p;
 }
 
@@ -309,26 +221,23 @@ Result<LeaseRequest> lease_request_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
   LeaseRequest r;
-  SC_TRY(get_str(j->get(), "holder", r.holder, true));
-  SC_TRY(get_int(j->get(), "ttl_ms", r.ttl_ms, true));
+  SC_TRY(get_str(*j, "holder", r.holder, true));
+  SC_TRY(get_int(*j, "ttl_ms", r.ttl_ms, true));
   if (r.holder.empty()) return fail(Errc::invalid_argument, "holder must not be empty");
   if (r.ttl_ms <= 0) return fail(Errc::invalid_argument, "ttl_ms must be positive");
   return r;
 }
 
 std::string to_json(const QuarantineRequest& v) {
-  json_t* o = json_object();
-  set(o, "infohash", str(v.infohash));
-  set(o, "reason", str(v.reason));
-  return dump(o);
+  return Json::object().set("infohash", v.infohash).set("reason", v.reason).dump();
 }
 
 Result<QuarantineRequest> quarantine_request_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
   QuarantineRequest r;
-  SC_TRY(get_str(j->get(), "infohash", r.infohash, true));
-  SC_TRY(get_str(j->get(), "reason", r.reason, false, kMaxQuarantineReasonBytes));
+  SC_TRY(get_str(*j, "infohash", r.infohash, true));
+  SC_TRY(get_str(*j, "reason", r.reason, false, kMaxQuarantineReasonBytes));
   auto raw = from_hex(r.infohash);
   if (!raw || raw->size() != 20) return fail(Errc::invalid_argument, "infohash must be 40 hex digits");
   r.infohash = to_hex(*raw);  // stored infohashes are lower case
@@ -339,41 +248,31 @@ Result<Lease> lease_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
   Lease l;
-  SC_TRY(get_str(j->get(), "key", l.key));
-  SC_TRY(get_str(j->get(), "holder", l.holder, true));
-  SC_TRY(get_int(j->get(), "ttl_ms", l.ttl_ms));
+  SC_TRY(get_str(*j, "key", l.key));
+  SC_TRY(get_str(*j, "holder", l.holder, true));
+  SC_TRY(get_int(*j, "ttl_ms", l.ttl_ms));
   return l;
 }
 
 Result<NodeInfo> node_info_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
-  return node_from(j->get());
+  return node_from(*j);
 }
 
 Result<NodeList> node_list_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
   NodeList l;
-  auto nodes = get_array(j->get(), "nodes", 100'000);
-  if (!nodes) return std::unexpected(nodes.error());
-  if (*nodes) {
-    size_t i;
-    json_t* v;
-    json_array_foreach(*nodes, i, v) {
-      auto n = node_from(v);
-      if (!n) return std::unexpected(n.error());
-      l.nodes.push_back(std::move(*n));
-    }
-  }
+  SC_TRY(get_list(*j, "nodes", 100'000, l.nodes, node_from));
   return l;
 }
 
 Result<Error> error_from_json(std::string_view text) {
   auto j = parse(text);
   if (!j) return std::unexpected(j.error());
-  json_t* e = json_object_get(j->get(), "error");
-  if (!e || !json_is_object(e)) return fail(Errc::invalid_argument, "not an error document");
+  Json e = j->get("error");
+  if (!e.is_object()) return fail(Errc::invalid_argument, "not an error document");
   std::string code, message;
   SC_TRY(get_str(e, "code", code, true));
   SC_TRY(get_str(e, "message", message, false, 64 << 10));

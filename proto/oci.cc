@@ -9,6 +9,7 @@
 
 #include "common/core/bytes.h"
 #include "common/core/json.h"
+#include "common/core/url.h"
 
 namespace sc {
 namespace {
@@ -255,7 +256,9 @@ Result<BearerChallenge> parse_bearer_challenge(std::string_view header) {
     else if (lkey == "scope") out.scope = std::move(value);
   }
   if (out.realm.empty()) return fail(Errc::invalid_argument, "challenge has no realm");
-  if (!ieq_prefix(out.realm, "https://") && !ieq_prefix(out.realm, "http://"))
+  // The token is fetched from the realm: it must be a URL the HTTP client accepts, without a
+  // fragment (token_url's query would land inside it and never be sent).
+  if (auto u = parse_url(out.realm); !u || (u->scheme != "http" && u->scheme != "https") || u->has_fragment)
     return fail(Errc::invalid_argument, "realm is not an http(s) URL");
   return out;
 }
@@ -277,61 +280,18 @@ std::string token_url(const BearerChallenge& c) {
 
 Result<AbsoluteUrl> parse_absolute_url(std::string_view url) {
   if (url.size() > kMaxUrlBytes) return fail(Errc::invalid_argument, "URL too long");
+  auto u = parse_url(url);
+  if (!u) return std::unexpected(u.error());
   AbsoluteUrl out;
-  if (ieq_prefix(url, "http://")) {
-    out.scheme = "http";
-    out.port = 80;
-    url.remove_prefix(7);
-  } else if (ieq_prefix(url, "https://")) {
-    out.scheme = "https";
-    out.port = 443;
-    url.remove_prefix(8);
-  } else {
-    return fail(Errc::invalid_argument, "not an http(s) URL");
-  }
-  for (char c : url)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '\\' || c == '#')
-      return fail(Errc::invalid_argument, "invalid character in URL");
-  size_t end = url.find_first_of("/?");
-  std::string_view authority = url.substr(0, end);
-  std::string_view tail = end == std::string_view::npos ? std::string_view() : url.substr(end);
-  if (authority.empty()) return fail(Errc::invalid_argument, "URL has no host");
-  if (authority.find('@') != std::string_view::npos) return fail(Errc::invalid_argument, "userinfo not allowed in URL");
-  std::string_view host = authority, port;
-  if (authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return fail(Errc::invalid_argument, "unterminated IPv6 literal");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return fail(Errc::invalid_argument, "garbage after IPv6 literal");
-      port = after.substr(1);
-    }
-    if (host.empty()) return fail(Errc::invalid_argument, "empty IPv6 literal");
-    for (char c : host)
-      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
-        return fail(Errc::invalid_argument, "invalid IPv6 literal");
-  } else {
-    size_t colon = authority.rfind(':');
-    if (colon != std::string_view::npos) {
-      host = authority.substr(0, colon);
-      port = authority.substr(colon + 1);
-    }
-    if (host.empty() || host.size() > 253) return fail(Errc::invalid_argument, "invalid host");
-    for (char c : host)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
-        return fail(Errc::invalid_argument, "invalid host");
-  }
-  if (!port.empty()) {
-    auto p = parse_count(port);
-    if (!p || *p == 0 || *p > 65535) return fail(Errc::invalid_argument, "invalid port");
-    out.port = static_cast<uint16_t>(*p);
-  }
-  for (char c : host) out.host.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  size_t q = tail.find('?');
-  out.path = std::string(tail.substr(0, q));
-  if (q != std::string_view::npos) out.query = std::string(tail.substr(q + 1));
-  if (out.path.empty()) out.path = "/";
+  if (u->scheme != "http" && u->scheme != "https") return fail(Errc::invalid_argument, "not an http(s) URL");
+  // A request target never carries credentials or a fragment (RFC 9112 §3.2.2).
+  if (u->has_userinfo) return fail(Errc::invalid_argument, "userinfo not allowed in URL");
+  if (u->has_fragment) return fail(Errc::invalid_argument, "fragment not allowed in URL");
+  out.scheme = u->scheme;
+  out.port = u->port != 0 ? u->port : (out.scheme == "https" ? 443 : 80);
+  for (char c : u->host) out.host.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  out.path = u->path.empty() ? "/" : std::move(u->path);
+  out.query = std::move(u->query);
   return out;
 }
 

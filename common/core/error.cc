@@ -18,6 +18,7 @@ std::string_view errc_name(Errc code) {
     case Errc::timeout: return "timeout";
     case Errc::io: return "io";
     case Errc::internal: return "internal";
+    case Errc::cancelled: return "cancelled";
   }
   return "internal";
 }
@@ -35,6 +36,8 @@ int errc_http_status(Errc code) {
     case Errc::timeout: return 504;
     case Errc::io:
     case Errc::internal: return 500;
+    // Nobody reads this answer; 499 is nginx's "client closed request", what access logs expect.
+    case Errc::cancelled: return 499;
   }
   return 500;
 }

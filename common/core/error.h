@@ -19,6 +19,7 @@ enum class Errc {
   timeout,           // 504
   io,                // local I/O failed → 500
   internal,          // a bug or an impossible state → 500
+  cancelled,         // the caller gave up (client gone, request cancelled): nobody awaits an answer
 };
 
 struct Error {

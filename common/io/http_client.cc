@@ -2,13 +2,14 @@
 // through libevent_openssl. Every completion path goes through finish(), which defers the user
 // callback and the freeing of the connection to the next loop turn: evhttp may call us from
 // inside evhttp_make_request() or from a connection callback, where freeing is not allowed.
+// A request is a chain of hops (redirects): each resolves its host (DnsResolver), lets the
+// caller check the addresses, and dials the checked address.
 #include "common/io/http_client.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -20,10 +21,14 @@
 
 #include <algorithm>
 #include <csignal>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
+#include "common/core/url.h"
+#include "common/io/dns_resolver.h"
 #include "common/io/event_loop.h"
 
 namespace sc {
@@ -104,6 +109,16 @@ bool HttpResponse::has_header(std::string_view name) const {
   return std::any_of(headers.begin(), headers.end(), [&](const auto& kv) { return iequals(kv.first, name); });
 }
 
+int64_t HttpResponse::content_length() const {
+  std::string_view v = header("Content-Length");
+  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return -1;
+  }
+  int64_t n = 0;
+  for (char c : v) n = n * 10 + (c - '0');
+  return n;
+}
+
 std::string HttpUrl::host_header() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   if (port != (tls ? 443 : 80)) h += ":" + std::to_string(port);
@@ -114,79 +129,42 @@ Result<HttpUrl> parse_http_url(std::string_view url) {
   auto bad = [&](std::string_view why) {
     return fail(Errc::invalid_argument, "invalid URL \"" + std::string(url.substr(0, 200)) + "\": " + std::string(why));
   };
-  for (char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("contains a space or control character");
-  }
+  auto u = parse_url(url);
+  if (!u) return bad(u.error().message);
   HttpUrl out;
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return bad("no scheme");
-  std::string_view scheme = url.substr(0, sep);
-  if (iequals(scheme, "http")) {
-    out.tls = false;
-  } else if (iequals(scheme, "https")) {
-    out.tls = true;
-  } else {
-    return bad("scheme must be http or https");
-  }
-  std::string_view rest = url.substr(sep + 3);
-  size_t auth_end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, auth_end);
-  std::string_view target = auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
-  if (size_t hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
-  out.target = target.empty() || target[0] != '/' ? "/" + std::string(target) : std::string(target);
-
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    out.userinfo = std::string(authority.substr(0, at));
-    authority = authority.substr(at + 1);
-  }
-  std::string_view port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return bad("unterminated IPv6 address");
-    out.host = std::string(authority.substr(1, close - 1));
-    unsigned char buf[sizeof(struct in6_addr)];
-    if (inet_pton(AF_INET6, out.host.c_str(), buf) != 1) return bad("invalid IPv6 address");
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return bad("garbage after IPv6 address");
-      port_text = after.substr(1);
-      has_port = true;
-    }
-  } else {
-    size_t colon = authority.find(':');
-    if (colon != std::string_view::npos) {
-      if (authority.find(':', colon + 1) != std::string_view::npos) return bad("IPv6 address must be in brackets");
-      port_text = authority.substr(colon + 1);
-      has_port = true;
-      authority = authority.substr(0, colon);
-    }
-    out.host = std::string(authority);
-    for (char c : out.host) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') {
-        return bad("invalid character in host");
-      }
-    }
-  }
-  if (out.host.empty()) return bad("empty host");
-  if (has_port) {
-    if (port_text.empty() || port_text.size() > 5 ||
-        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return bad("invalid port");
-    }
-    int p = std::stoi(std::string(port_text));
-    if (p < 1 || p > 65535) return bad("port out of range");
-    out.port = static_cast<uint16_t>(p);
-  } else {
-    out.port = out.tls ? 443 : 80;
-  }
+  if (u->scheme != "http" && u->scheme != "https") return bad("scheme must be http or https");
+  out.tls = u->scheme == "https";
+  out.host = std::move(u->host);
+  out.port = u->port != 0 ? u->port : (out.tls ? 443 : 80);
+  out.target = u->path.empty() ? "/" : std::move(u->path);
+  if (u->has_query) out.target += "?" + u->query;
+  out.userinfo = std::move(u->userinfo);
   return out;
 }
 
 struct HttpCall {
+  HttpCall() : pending(evbuffer_new()), draining(evbuffer_new()) {}
+  ~HttpCall() {
+    evbuffer_free(pending);
+    evbuffer_free(draining);
+  }
+  HttpCall(const HttpCall&) = delete;
+  HttpCall& operator=(const HttpCall&) = delete;
+
   HttpClient::Impl* impl = nullptr;
   HttpClient::RequestId id = 0;
   bool streaming = false;
+  // The request as asked, for each hop: a redirect may turn it into a GET without body.
+  std::string method;
+  std::string url;  // of the current hop
+  HttpHeaderList headers;
+  std::string body;
+  HttpRequestOptions options;
+  std::string first_origin;  // Authorization goes to this origin only
+  int redirects = 0;
+  std::string redirect_to;  // set by a 3xx head that will be followed when its body is read
+  // Connections of earlier hops: evhttp may still use them in the turn their response ends.
+  std::vector<evhttp_connection*> retired;
   std::string where;  // "host:port" for messages
   evhttp_connection* evcon = nullptr;
   SSL* ssl = nullptr;  // owned by the connection's bufferevent
@@ -199,9 +177,12 @@ struct HttpCall {
   int64_t last_activity_ms = 0;
   bool head_seen = false;
   // Flow control (stream only): while paused the socket is not read; body bytes that had
-  // already been read wait in `pending`, and a response that completed waits in `held`.
+  // already been read wait in `pending` (moved, not copied), and a response that completed
+  // waits in `held`. `draining` holds what resume() hands over, so that a consumer pausing
+  // again sends the rest back to `pending` in order.
   bool paused = false;
-  std::string pending;
+  evbuffer* pending;
+  evbuffer* draining;
   std::optional<HttpResponse> held;
   bool done = false;
   bool cancelled = false;
@@ -210,44 +191,40 @@ struct HttpCall {
 };
 
 struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
-  Impl(EventLoop& l, HttpClientOptions o) : loop(l), opt(std::move(o)) {}
+  Impl(EventLoop& l, HttpClientOptions o) : loop(l), opt(std::move(o)), dns(l) {}
   ~Impl() {
     for (auto& [id, call] : calls) {
       call->timer.reset();
-      if (call->evcon != nullptr) evhttp_connection_free(call->evcon);
+      free_connections(*call);
     }
     calls.clear();
-    if (dns != nullptr) evdns_base_free(dns, 0);
-    if (ssl_ctx != nullptr) SSL_CTX_free(ssl_ctx);
+    for (auto& [ca, ctx] : ssl_ctx) SSL_CTX_free(ctx);
   }
 
-  Result<SSL_CTX*> tls_context() {
-    if (ssl_ctx != nullptr) return ssl_ctx;
+  static void free_connections(HttpCall& c) {
+    for (evhttp_connection* old : c.retired) evhttp_connection_free(old);
+    c.retired.clear();
+    if (c.evcon != nullptr) evhttp_connection_free(c.evcon);
+    c.evcon = nullptr;
+  }
+
+  // One context per CA bundle: the client's, or a request's own.
+  Result<SSL_CTX*> tls_context(const std::string& request_ca) {
+    const std::string& ca = request_ca.empty() ? opt.ca_file : request_ca;
+    if (auto it = ssl_ctx.find(ca); it != ssl_ctx.end()) return it->second;
     SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == nullptr) return fail(Errc::internal, "SSL_CTX_new: " + openssl_error_text());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-    int ok = opt.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
-                                 : SSL_CTX_load_verify_locations(ctx, opt.ca_file.c_str(), nullptr);
+    SSL_CTX_set_verify(ctx, opt.tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    int ok = ca.empty() ? SSL_CTX_set_default_verify_paths(ctx) : SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr);
     if (ok != 1) {
       std::string why = openssl_error_text();
       SSL_CTX_free(ctx);
       return fail(Errc::invalid_argument,
-                  "cannot load CA certificates from " + (opt.ca_file.empty() ? std::string("the system store") : opt.ca_file) +
-                      ": " + why);
+                  "cannot load CA certificates from " + (ca.empty() ? std::string("the system store") : ca) + ": " + why);
     }
-    ssl_ctx = ctx;
+    ssl_ctx.emplace(ca, ctx);
     return ctx;
-  }
-
-  evdns_base* dns_base() {
-    if (!dns_tried) {
-      dns_tried = true;
-      // Without an evdns base evhttp resolves with a blocking getaddrinfo(): acceptable as a
-      // fallback only.
-      dns = evdns_base_new(loop.base(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    }
-    return dns;
   }
 
   void finish(HttpCall* c, Result<HttpResponse> r) {
@@ -266,10 +243,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     std::unique_ptr<HttpCall> c = std::move(it->second);
     calls.erase(it);
     c->timer.reset();
-    if (c->evcon != nullptr) {
-      evhttp_connection_free(c->evcon);
-      c->evcon = nullptr;
-    }
+    free_connections(*c);
     if (c->cancelled) return;
     // The callback may destroy the client; nothing of *this is touched after it.
     if (c->streaming) {
@@ -283,19 +257,21 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   // the loop like any other failure, never from inside request().
   HttpClient::RequestId launch(std::unique_ptr<HttpCall> call, std::string_view method, std::string_view url,
                                const HttpHeaderList& headers, std::string_view body, int64_t timeout_ms,
-                               uint64_t max_bytes) {
+                               uint64_t max_bytes, const HttpRequestOptions& options) {
     HttpCall* c = call.get();
     c->impl = this;
     c->id = next_id++;
     c->timeout_ms = timeout_ms;
     c->max_bytes = max_bytes;
+    c->method = std::string(method);
+    c->url = std::string(url);
+    c->headers = headers;
+    c->body = std::string(body);
+    c->options = options;
     calls.emplace(c->id, std::move(call));
-    if (auto st = start(c, method, url, headers, body); !st) {
+    if (auto st = start(c); !st) {
       c->timer.reset();
-      if (c->evcon != nullptr) {
-        evhttp_connection_free(c->evcon);
-        c->evcon = nullptr;
-      }
+      free_connections(*c);
       finish(c, std::unexpected(st.error()));
     }
     return c->id;
@@ -315,20 +291,41 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     }
   }
 
+  // Gives body bytes to the consumer; what it cannot take because it paused moves to
+  // `pending`. An error from the consumer is returned (the caller ends the call with it).
+  static Status hand_over(HttpCall* c, evbuffer* buf) {
+    if (c->handlers.on_body_buffer) {
+      Status st = c->handlers.on_body_buffer(buf);
+      evbuffer_drain(buf, evbuffer_get_length(buf));
+      return st;
+    }
+    while (evbuffer_get_length(buf) > 0 && !c->done) {
+      if (c->paused) {
+        evbuffer_add_buffer(c->pending, buf);
+        return {};
+      }
+      evbuffer_iovec v{};
+      if (evbuffer_peek(buf, -1, nullptr, &v, 1) < 1) break;
+      size_t n = v.iov_len;
+      Status st = c->handlers.on_body ? c->handlers.on_body({static_cast<const char*>(v.iov_base), n}) : Status{};
+      evbuffer_drain(buf, n);
+      if (!st) return st;
+    }
+    evbuffer_drain(buf, evbuffer_get_length(buf));  // a call cancelled from on_body wants no more
+    return {};
+  }
+
   // After resume(): hands over what waited, then lets the socket be read again.
   void pump(HttpClient::RequestId id) {
     auto it = calls.find(id);
     if (it == calls.end()) return;
     HttpCall* c = it->second.get();
     if (c->done || c->paused) return;
-    if (!c->pending.empty()) {
-      std::string data = std::move(c->pending);
-      c->pending.clear();
-      if (c->handlers.on_body) {
-        if (auto st = c->handlers.on_body(data); !st) {
-          finish(c, std::unexpected(st.error()));
-          return;
-        }
+    if (evbuffer_get_length(c->pending) > 0) {
+      evbuffer_add_buffer(c->draining, c->pending);
+      if (auto st = hand_over(c, c->draining); !st) {
+        finish(c, std::unexpected(st.error()));
+        return;
       }
       if (c->done || c->paused) return;
     }
@@ -341,14 +338,17 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     set_reading(c, true);
   }
 
-  Status start(HttpCall* c, std::string_view method, std::string_view url, const HttpHeaderList& headers,
-               std::string_view body);
+  Status start(HttpCall* c);
+  Status begin_hop(HttpCall* c);
+  void resolved(HttpClient::RequestId id, Result<std::vector<std::string>> ips);
+  Status dial(HttpCall* c, const HttpUrl& u, const std::string& address);
+  void follow_redirect(HttpCall* c, int status);
+  void next_hop(HttpClient::RequestId id);
 
   EventLoop& loop;
   HttpClientOptions opt;
-  evdns_base* dns = nullptr;
-  bool dns_tried = false;
-  SSL_CTX* ssl_ctx = nullptr;
+  DnsResolver dns;
+  std::map<std::string, SSL_CTX*> ssl_ctx;  // by CA file ("" = the system store)
   HttpClient::RequestId next_id = 1;
   std::unordered_map<HttpClient::RequestId, std::unique_ptr<HttpCall>> calls;
 };
@@ -357,19 +357,45 @@ namespace {
 
 using Impl = HttpClient::Impl;
 
-HttpResponse head_of(evhttp_request* req) {
+HttpResponse head_of(evhttp_request* req, const HttpCall* c) {
   HttpResponse r;
   r.status = evhttp_request_get_response_code(req);
+  r.url = c->url;
   evkeyvalq* h = evhttp_request_get_input_headers(req);
   for (evkeyval* kv = h->tqh_first; kv != nullptr; kv = kv->next.tqe_next) r.headers.emplace_back(kv->key, kv->value);
   return r;
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// "scheme://host:port", the unit Authorization is scoped to.
+std::string origin_of(const HttpUrl& u) {
+  std::string host = u.host;
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  return std::string(u.tls ? "https://" : "http://") + host + ":" + std::to_string(u.port);
+}
+
+// A Location header resolved against the URL that answered (absolute, "//host/…", "/path",
+// or relative to the directory of the path).
+std::string resolve_location(const HttpUrl& base, std::string_view loc) {
+  // A scheme (a ':' before any '/', '?' or '#') makes it absolute, whether we can follow it or not.
+  size_t colon = loc.find(':');
+  if (colon != std::string_view::npos && colon < loc.find_first_of("/?#")) return std::string(loc);
+  std::string scheme = base.tls ? "https:" : "http:";
+  if (loc.starts_with("//")) return scheme + std::string(loc);
+  std::string origin = scheme + "//" + base.host_header();
+  if (loc.starts_with("/")) return origin + std::string(loc);
+  std::string path = base.target.substr(0, base.target.find('?'));
+  return origin + path.substr(0, path.rfind('/') + 1) + std::string(loc);
 }
 
 // The TLS reason for a failed exchange, if TLS is what failed.
 std::optional<Error> tls_error(HttpCall* c) {
   if (c->ssl == nullptr) return std::nullopt;
   long vr = SSL_get_verify_result(c->ssl);
-  if (vr != X509_V_OK) {
+  if (c->impl->opt.tls_verify && vr != X509_V_OK) {
     return Error{Errc::unavailable,
                  "TLS certificate of " + c->where + " not trusted: " + X509_verify_cert_error_string(vr)};
   }
@@ -394,6 +420,10 @@ void on_complete(evhttp_request* req, void* arg) {
   auto* c = static_cast<HttpCall*>(arg);
   if (c->done) return;
   Impl* impl = c->impl;
+  if (!c->redirect_to.empty() && req != nullptr && evhttp_request_get_response_code(req) != 0) {
+    impl->follow_redirect(c, evhttp_request_get_response_code(req));
+    return;
+  }
   if (req == nullptr) {
     evhttp_request_error err = c->lib_error.value_or(EVREQ_HTTP_EOF);
     if (err == EVREQ_HTTP_EOF || err == EVREQ_HTTP_BUFFER_ERROR) {
@@ -421,13 +451,13 @@ void on_complete(evhttp_request* req, void* arg) {
     impl->finish(c, std::unexpected(connect_error(c)));
     return;
   }
-  HttpResponse r = head_of(req);
+  HttpResponse r = head_of(req, c);
   if (!c->streaming) {
     evbuffer* in = evhttp_request_get_input_buffer(req);
     size_t n = evbuffer_get_length(in);
     r.body.resize(n);
     if (n > 0) evbuffer_copyout(in, r.body.data(), n);
-  } else if (c->paused || !c->pending.empty()) {
+  } else if (c->paused || evbuffer_get_length(c->pending) > 0) {
     c->held = std::move(r);  // on_done must follow the body still waiting for resume()
     return;
   }
@@ -439,19 +469,23 @@ int on_header(evhttp_request* req, void* arg) {
   if (c->done) return -1;
   int code = evhttp_request_get_response_code(req);
   if (code == 100) return 0;  // an interim response; the real head follows
-  c->head_seen = true;
   c->last_activity_ms = c->impl->loop.clock().mono_ms();
-  HttpResponse head = head_of(req);
+  if (is_redirect(code) && c->redirects < c->options.max_redirects) {
+    const char* loc = evhttp_find_header(evhttp_request_get_input_headers(req), "Location");
+    if (loc != nullptr && *loc != '\0') {
+      c->redirect_to = loc;  // followed once this response's (small, ignored) body is read
+      return 0;
+    }
+  }
+  if (!c->streaming) return 0;
+  c->head_seen = true;
+  HttpResponse head = head_of(req, c);
   if (c->max_bytes > 0) {
-    std::string_view cl = head.header("Content-Length");
-    if (!cl.empty()) {
-      uint64_t n = 0;
-      for (char ch : cl) n = (ch >= '0' && ch <= '9' && n < UINT64_MAX / 10) ? n * 10 + static_cast<uint64_t>(ch - '0') : n;
-      if (n > c->max_bytes) {
-        c->impl->finish(c, fail(Errc::too_large, "response from " + c->where + " announces " + std::string(cl) +
-                                                     " bytes, more than the limit of " + std::to_string(c->max_bytes)));
-        return -1;
-      }
+    int64_t n = head.content_length();
+    if (n > 0 && static_cast<uint64_t>(n) > c->max_bytes) {
+      c->impl->finish(c, fail(Errc::too_large, "response from " + c->where + " announces " + std::to_string(n) +
+                                                   " bytes, more than the limit of " + std::to_string(c->max_bytes)));
+      return -1;
     }
   }
   if (c->handlers.on_head) {
@@ -465,72 +499,114 @@ int on_header(evhttp_request* req, void* arg) {
 
 void on_chunk(evhttp_request* req, void* arg) {
   auto* c = static_cast<HttpCall*>(arg);
-  if (c->done) return;  // libevent drains what we leave
+  if (c->done || !c->redirect_to.empty()) return;  // libevent drains what we leave
   c->last_activity_ms = c->impl->loop.clock().mono_ms();
   evbuffer* in = evhttp_request_get_input_buffer(req);
-  int nvec = evbuffer_peek(in, -1, nullptr, nullptr, 0);
-  if (nvec <= 0) return;
-  std::vector<evbuffer_iovec> vec(static_cast<size_t>(nvec));
-  evbuffer_peek(in, -1, nullptr, vec.data(), nvec);
-  for (const auto& v : vec) {
-    c->received += v.iov_len;
-    if (c->max_bytes > 0 && c->received > c->max_bytes) {
-      c->impl->finish(c, fail(Errc::too_large, "response from " + c->where + " is larger than " +
-                                                   std::to_string(c->max_bytes) + " bytes"));
-      return;
-    }
-    std::string_view piece(static_cast<const char*>(v.iov_base), v.iov_len);
-    // libevent drains the buffer when we return, so what a paused consumer cannot take yet
-    // is kept for resume().
-    if (c->paused || !c->pending.empty()) {
-      c->pending.append(piece);
-      continue;
-    }
-    if (c->handlers.on_body) {
-      if (auto st = c->handlers.on_body(piece); !st) {
-        c->impl->finish(c, std::unexpected(st.error()));
-        return;
-      }
-    }
+  size_t n = evbuffer_get_length(in);
+  if (n == 0) return;
+  c->received += n;
+  if (c->max_bytes > 0 && c->received > c->max_bytes) {
+    // A chunked body announces no length: it is stopped here, the socket no longer read.
+    Impl::set_reading(c, false);
+    c->impl->finish(c, fail(Errc::too_large, "response from " + c->where + " is larger than " +
+                                                 std::to_string(c->max_bytes) + " bytes"));
+    return;
+  }
+  // libevent drains the buffer when we return, so what a paused consumer cannot take yet is
+  // kept for resume().
+  if (c->paused || evbuffer_get_length(c->pending) > 0) {
+    evbuffer_add_buffer(c->pending, in);
+  } else if (auto st = Impl::hand_over(c, in); !st) {
+    c->impl->finish(c, std::unexpected(st.error()));
+    return;
   }
   if (c->paused) Impl::set_reading(c, false);
 }
 
 }  // namespace
 
-Status HttpClient::Impl::start(HttpCall* c, std::string_view method, std::string_view url,
-                              const HttpHeaderList& headers, std::string_view body) {
-  auto type = method_type(method);
-  if (!type) return fail(Errc::invalid_argument, "unsupported HTTP method \"" + std::string(method) + "\"");
-  auto u = parse_http_url(url);
+Status HttpClient::Impl::start(HttpCall* c) {
+  if (!method_type(c->method)) {
+    return fail(Errc::invalid_argument, "unsupported HTTP method \"" + c->method.substr(0, 32) + "\"");
+  }
+  auto u = parse_http_url(c->url);
   if (!u) return std::unexpected(u.error());
   if (c->timeout_ms <= 0) return fail(Errc::invalid_argument, "HTTP timeout must be positive");
-  bool has_host = false, has_ua = false, has_length = false, has_conn = false, has_auth = false;
-  for (const auto& [k, v] : headers) {
+  for (const auto& [k, v] : c->headers) {
     if (auto st = check_header(k, v); !st) return st;
-    has_host |= iequals(k, "Host");
-    has_ua |= iequals(k, "User-Agent");
-    has_length |= iequals(k, "Content-Length");
-    has_conn |= iequals(k, "Connection");
-    has_auth |= iequals(k, "Authorization");
   }
+  c->first_origin = origin_of(*u);
+  c->last_activity_ms = loop.clock().mono_ms();
+  if (c->streaming) {
+    int64_t period = std::clamp<int64_t>(c->timeout_ms / 4, 10, kMaxIdleCheckMs);
+    c->timer = loop.every(period, [this, c] {
+      if (!c->done && !c->paused && loop.clock().mono_ms() - c->last_activity_ms >= c->timeout_ms) {
+        finish(c, fail(Errc::timeout, "no data from " + c->where + " for " + std::to_string(c->timeout_ms) + " ms"));
+      }
+    });
+  } else {
+    c->timer = loop.after(c->timeout_ms, [this, c] {
+      finish(c, fail(Errc::timeout, "no complete response from " + c->where + " within " +
+                                        std::to_string(c->timeout_ms) + " ms"));
+    });
+  }
+  return begin_hop(c);
+}
+
+// Resolves the host of c->url (unless it is an address), checks the addresses, dials.
+Status HttpClient::Impl::begin_hop(HttpCall* c) {
+  auto u = parse_http_url(c->url);
+  if (!u) return std::unexpected(u.error());
   c->where = u->host_header();
   if (u->port == (u->tls ? 443 : 80)) c->where += ":" + std::to_string(u->port);
-  c->last_activity_ms = loop.clock().mono_ms();
-  const int64_t timeout_ms = c->timeout_ms;
-  const uint64_t max_bytes = c->max_bytes;
+  c->head_seen = false;
+  c->lib_error.reset();
+  c->ssl = nullptr;
+  if (is_ip_literal(u->host)) {
+    if (c->options.check_address) {
+      if (auto st = c->options.check_address(u->host, u->port); !st) return st;
+    }
+    return dial(c, *u, u->host);
+  }
+  std::weak_ptr<Impl> weak = weak_from_this();
+  auto family = opt.family == HttpClientOptions::Family::ipv4   ? DnsResolver::Family::ipv4
+                : opt.family == HttpClientOptions::Family::ipv6 ? DnsResolver::Family::ipv6
+                                                                : DnsResolver::Family::any;
+  dns.resolve(u->host, family, [weak, id = c->id](Result<std::vector<std::string>> ips) {
+    if (auto self = weak.lock()) self->resolved(id, std::move(ips));
+  });
+  return {};
+}
 
+void HttpClient::Impl::resolved(HttpClient::RequestId id, Result<std::vector<std::string>> ips) {
+  auto it = calls.find(id);
+  if (it == calls.end() || it->second->done) return;
+  HttpCall* c = it->second.get();
+  auto u = parse_http_url(c->url);
+  if (!u) return finish(c, std::unexpected(u.error()));
+  if (!ips) return finish(c, std::unexpected(ips.error()));
+  if (c->options.check_address) {
+    for (const auto& ip : *ips) {
+      if (auto st = c->options.check_address(ip, u->port); !st) return finish(c, std::unexpected(st.error()));
+    }
+  }
+  if (auto st = dial(c, *u, ips->front()); !st) finish(c, std::unexpected(st.error()));
+}
+
+// Connects to `address` (a literal the host was checked as) and sends the request; the TLS
+// name check, SNI and the Host header keep the URL's host.
+Status HttpClient::Impl::dial(HttpCall* c, const HttpUrl& u, const std::string& address) {
   bufferevent* bev = nullptr;
-  if (u->tls) {
-    auto ctx = tls_context();
+  if (u.tls) {
+    auto ctx = tls_context(c->options.ca_file);
     if (!ctx) return std::unexpected(ctx.error());
     SSL* ssl = SSL_new(*ctx);
     if (ssl == nullptr) return fail(Errc::internal, "SSL_new: " + openssl_error_text());
-    if (is_ip_literal(u->host)) {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host.c_str());
+    if (is_ip_literal(u.host)) {
+      if (opt.tls_verify) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u.host.c_str());
     } else {
-      SSL_set_tlsext_host_name(ssl, u->host.c_str());
-      SSL_set1_host(ssl, u->host.c_str());
+      SSL_set_tlsext_host_name(ssl, u.host.c_str());
+      if (opt.tls_verify) SSL_set1_host(ssl, u.host.c_str());
     }
     bev = bufferevent_openssl_socket_new(loop.base(), -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -542,20 +618,17 @@ Status HttpClient::Impl::start(HttpCall* c, std::string_view method, std::string
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     c->ssl = ssl;
   }
-  c->evcon = evhttp_connection_base_bufferevent_new(loop.base(), is_ip_literal(u->host) ? nullptr : dns_base(), bev,
-                                                    u->host.c_str(), u->port);
+  c->evcon = evhttp_connection_base_bufferevent_new(loop.base(), nullptr, bev, address.c_str(), u.port);
   if (c->evcon == nullptr) {
     if (bev != nullptr) bufferevent_free(bev);
     c->ssl = nullptr;
     return fail(Errc::internal, "cannot create an HTTP connection to " + c->where);
   }
-  if (opt.family == HttpClientOptions::Family::ipv4) evhttp_connection_set_family(c->evcon, AF_INET);
-  if (opt.family == HttpClientOptions::Family::ipv6) evhttp_connection_set_family(c->evcon, AF_INET6);
   evhttp_connection_set_max_headers_size(c->evcon, static_cast<ev_ssize_t>(opt.max_header_bytes));
-  if (max_bytes > 0 || !c->streaming) {
-    evhttp_connection_set_max_body_size(c->evcon, static_cast<ev_ssize_t>(std::min<uint64_t>(max_bytes, INT64_MAX)));
+  if (c->max_bytes > 0 || !c->streaming) {
+    evhttp_connection_set_max_body_size(c->evcon, static_cast<ev_ssize_t>(std::min<uint64_t>(c->max_bytes, INT64_MAX)));
   }
-  int64_t lib_ms = timeout_ms + kLibeventTimeoutSlackMs;
+  int64_t lib_ms = c->timeout_ms + kLibeventTimeoutSlackMs;
   timeval tv{static_cast<time_t>(lib_ms / 1000), static_cast<suseconds_t>((lib_ms % 1000) * 1000)};
   evhttp_connection_set_timeout_tv(c->evcon, &tv);
   evhttp_connection_set_retries(c->evcon, 0);
@@ -563,42 +636,71 @@ Status HttpClient::Impl::start(HttpCall* c, std::string_view method, std::string
   evhttp_request* req = evhttp_request_new(&on_complete, c);
   if (req == nullptr) return fail(Errc::internal, "cannot allocate an HTTP request");
   evhttp_request_set_error_cb(req, &on_error);
-  if (c->streaming) {
-    evhttp_request_set_header_cb(req, &on_header);
-    evhttp_request_set_chunked_cb(req, &on_chunk);
-  }
+  evhttp_request_set_header_cb(req, &on_header);
+  if (c->streaming) evhttp_request_set_chunked_cb(req, &on_chunk);
+  // Credentials stay with the origin they were given for.
+  bool foreign = origin_of(u) != c->first_origin;
+  bool has_host = false, has_ua = false, has_length = false, has_conn = false, has_auth = false;
   evkeyvalq* out = evhttp_request_get_output_headers(req);
-  for (const auto& [k, v] : headers) evhttp_add_header(out, k.c_str(), v.c_str());
-  if (!has_host) evhttp_add_header(out, "Host", u->host_header().c_str());
+  for (const auto& [k, v] : c->headers) {
+    if (foreign && iequals(k, "Authorization")) continue;
+    has_host |= iequals(k, "Host");
+    has_ua |= iequals(k, "User-Agent");
+    has_length |= iequals(k, "Content-Length");
+    has_conn |= iequals(k, "Connection");
+    has_auth |= iequals(k, "Authorization");
+    evhttp_add_header(out, k.c_str(), v.c_str());
+  }
+  if (!has_host) evhttp_add_header(out, "Host", u.host_header().c_str());
   if (!has_ua && !opt.user_agent.empty()) evhttp_add_header(out, "User-Agent", opt.user_agent.c_str());
   if (!has_conn) evhttp_add_header(out, "Connection", "close");
-  if (!has_auth && !u->userinfo.empty()) {
-    evhttp_add_header(out, "Authorization", ("Basic " + base64(u->userinfo)).c_str());
+  if (!has_auth && !u.userinfo.empty()) evhttp_add_header(out, "Authorization", ("Basic " + base64(u.userinfo)).c_str());
+  auto type = *method_type(c->method);
+  if (!has_length && (!c->body.empty() || type == EVHTTP_REQ_POST || type == EVHTTP_REQ_PUT || type == EVHTTP_REQ_PATCH)) {
+    evhttp_add_header(out, "Content-Length", std::to_string(c->body.size()).c_str());
   }
-  if (!has_length && (!body.empty() || *type == EVHTTP_REQ_POST || *type == EVHTTP_REQ_PUT || *type == EVHTTP_REQ_PATCH)) {
-    evhttp_add_header(out, "Content-Length", std::to_string(body.size()).c_str());
-  }
-  if (!body.empty()) evbuffer_add(evhttp_request_get_output_buffer(req), body.data(), body.size());
-
-  if (c->streaming) {
-    int64_t period = std::clamp<int64_t>(timeout_ms / 4, 10, kMaxIdleCheckMs);
-    c->timer = loop.every(period, [this, c] {
-      if (!c->done && !c->paused && loop.clock().mono_ms() - c->last_activity_ms >= c->timeout_ms) {
-        finish(c, fail(Errc::timeout, "no data from " + c->where + " for " + std::to_string(c->timeout_ms) + " ms"));
-      }
-    });
-  } else {
-    c->timer = loop.after(timeout_ms, [this, c] {
-      finish(c, fail(Errc::timeout, "no complete response from " + c->where + " within " +
-                                        std::to_string(c->timeout_ms) + " ms"));
-    });
-  }
+  if (!c->body.empty()) evbuffer_add(evhttp_request_get_output_buffer(req), c->body.data(), c->body.size());
 
   // May call on_complete synchronously (a refused connect to a local port); finish() defers.
-  if (evhttp_make_request(c->evcon, req, *type, u->target.c_str()) != 0) {
+  if (evhttp_make_request(c->evcon, req, type, u.target.c_str()) != 0) {
     finish(c, fail(Errc::unavailable, "cannot start a request to " + c->where));
   }
   return {};
+}
+
+// Called from on_complete of a 3xx that is followed: the next hop starts on the next loop
+// turn, once evhttp is done with this connection.
+void HttpClient::Impl::follow_redirect(HttpCall* c, int status) {
+  auto here = parse_http_url(c->url);
+  std::string next = here ? resolve_location(*here, c->redirect_to) : c->redirect_to;
+  c->redirect_to.clear();
+  auto u = parse_http_url(next);
+  if (!u) {
+    return finish(c, fail(Errc::unavailable, c->where + " redirected to an unusable URL: " + u.error().message));
+  }
+  ++c->redirects;
+  if (status == 303 || ((status == 301 || status == 302) && c->method == "POST")) {
+    if (c->method != "HEAD") c->method = "GET";
+    c->body.clear();
+    std::erase_if(c->headers, [](const auto& kv) { return iequals(kv.first, "Content-Length") || iequals(kv.first, "Content-Type"); });
+  }
+  c->url = std::move(next);
+  c->retired.push_back(c->evcon);
+  c->evcon = nullptr;
+  c->ssl = nullptr;
+  std::weak_ptr<Impl> weak = weak_from_this();
+  loop.defer([weak, id = c->id] {
+    if (auto self = weak.lock()) self->next_hop(id);
+  });
+}
+
+void HttpClient::Impl::next_hop(HttpClient::RequestId id) {
+  auto it = calls.find(id);
+  if (it == calls.end() || it->second->done) return;
+  HttpCall* c = it->second.get();
+  for (evhttp_connection* old : c->retired) evhttp_connection_free(old);
+  c->retired.clear();
+  if (auto st = begin_hop(c); !st) finish(c, std::unexpected(st.error()));
 }
 
 HttpClient::HttpClient(EventLoop& loop, HttpClientOptions options)
@@ -616,19 +718,19 @@ HttpClient::~HttpClient() = default;
 
 HttpClient::RequestId HttpClient::request(std::string_view method, std::string_view url, const HttpHeaderList& headers,
                                           std::string_view body, int64_t timeout_ms, uint64_t max_response_bytes,
-                                          HttpCallback callback) {
+                                          HttpCallback callback, const HttpRequestOptions& options) {
   auto call = std::make_unique<HttpCall>();
   call->callback = std::move(callback);
-  return impl_->launch(std::move(call), method, url, headers, body, timeout_ms, max_response_bytes);
+  return impl_->launch(std::move(call), method, url, headers, body, timeout_ms, max_response_bytes, options);
 }
 
 HttpClient::RequestId HttpClient::stream(std::string_view method, std::string_view url, const HttpHeaderList& headers,
                                          std::string_view body, int64_t idle_timeout_ms, uint64_t max_response_bytes,
-                                         HttpStreamHandlers handlers) {
+                                         HttpStreamHandlers handlers, const HttpRequestOptions& options) {
   auto call = std::make_unique<HttpCall>();
   call->streaming = true;
   call->handlers = std::move(handlers);
-  return impl_->launch(std::move(call), method, url, headers, body, idle_timeout_ms, max_response_bytes);
+  return impl_->launch(std::move(call), method, url, headers, body, idle_timeout_ms, max_response_bytes, options);
 }
 
 void HttpClient::cancel(RequestId id) {
@@ -636,7 +738,7 @@ void HttpClient::cancel(RequestId id) {
   if (it == impl_->calls.end()) return;
   HttpCall* c = it->second.get();
   c->cancelled = true;
-  impl_->finish(c, fail(Errc::internal, "cancelled"));  // frees the connection next turn
+  impl_->finish(c, fail(Errc::cancelled, "cancelled"));  // frees the connection next turn
 }
 
 void HttpClient::pause(RequestId id) {
@@ -663,6 +765,10 @@ void HttpClient::resume(RequestId id) {
 }
 
 size_t HttpClient::in_flight() const { return impl_->calls.size(); }
+
+std::string http_basic_auth(std::string_view user, std::string_view password) {
+  return "Basic " + base64(std::string(user) + ":" + std::string(password));
+}
 
 namespace {
 

@@ -5,6 +5,7 @@
 #include "common/io/http_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -44,6 +45,8 @@ constexpr int64_t kLingerMs = 5'000;
 constexpr uint64_t kLingerMaxBytes = 8 << 20;
 // How often shutdown() checks whether in-flight requests have finished.
 constexpr int64_t kDrainPollMs = 20;
+// Connections the kernel completes ahead of accept(), per listener (capped by somaxconn).
+constexpr int kListenBacklog = 1024;
 
 timeval to_tv(int64_t ms) { return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)}; }
 
@@ -66,6 +69,13 @@ const char* method_name(htp_method m) {
 template <class F>
 evhtp_hook hook(F* f) {
   return reinterpret_cast<evhtp_hook>(reinterpret_cast<void (*)()>(f));
+}
+
+// A reply answered inside its handler is written at once (see EvRequest::finish), with the
+// bufferevent's write side left off while nothing waits; anything else that writes turns it on
+// again first, so that libevent flushes what a single write could not.
+void ensure_writing(bufferevent* bev) {
+  if (bev && !(bufferevent_get_enabled(bev) & EV_WRITE)) bufferevent_enable(bev, EV_WRITE);
 }
 
 }  // namespace
@@ -215,6 +225,7 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
   void stream_start(int status, std::string_view content_type, int64_t content_length) override {
     set_content_type(content_type);
     streaming_ = true;
+    ensure_writing(evhtp_request_get_bev(r_));
     if (content_length >= 0) {
       add_header("Content-Length", std::to_string(content_length));
       evhtp_send_reply_start(r_, static_cast<evhtp_res>(status));
@@ -262,6 +273,7 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
     ConnCtx* c = ctx_;
     r_ = nullptr;
     bufferevent* bev = evhtp_connection_take_ownership(conn);
+    ensure_writing(bev);
     c->restore_backlog(bev);  // bytes the client sent right behind its CONNECT are the tunnel's
     forget_connection(c);  // evhtp dropped our hooks with the connection: no fini hook will run
     evhtp_connection_free(conn);  // frees evhtp's state, not the bufferevent we now own
@@ -272,9 +284,27 @@ class EvRequest final : public HttpRequest, public std::enable_shared_from_this<
   void detach() { r_ = nullptr; }
 
  private:
+  // Inside the handler, a plain (not TLS) connection gets its reply in one write now rather than
+  // on the loop's next turn: that saves a wake-up and two epoll_ctl calls per request. evhtp's
+  // write callback, run next, then readies the connection for the next request or closes it
+  // (Connection: close), as it would after libevent's own write.
   void finish(int status) {
+    bufferevent* bev = evhtp_request_get_bev(r_);
+    bool now = !held_ && bev && !r_->conn->ssl && evbuffer_get_length(bufferevent_get_output(bev)) == 0;
+    if (now) bufferevent_disable(bev, EV_WRITE);
+    else ensure_writing(bev);
     evhtp_send_reply(r_, static_cast<evhtp_res>(status));
     done();
+    if (!now) return;
+    evbuffer* out = bufferevent_get_output(bev);
+    evbuffer_unfreeze(out, 1);  // a socket bufferevent lets only itself drain its output, so say we do
+    evbuffer_write(out, bufferevent_getfd(bev));
+    evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out) > 0) {
+      bufferevent_enable(bev, EV_WRITE);  // libevent sends the rest
+      return;
+    }
+    bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
   }
   void done() {
     replied_ = true;
@@ -317,10 +347,24 @@ std::string absolute_form_origin(const HttpRequest& req) {
 
 struct Linger;
 
+// A worker thread's own evhtp on the worker's loop, accepting on the worker's own listening
+// socket: connections are accepted where they are served, with no hand-off from an accepting
+// thread (which cost two wake-ups and a socketpair message per connection).
+struct Worker {
+  int fd = -1;             // its listener until bound: an SO_REUSEPORT sibling or a dup of an adopted one
+  evthr_t* thr = nullptr;  // set once the thread runs
+  evhtp_t* htp = nullptr;  // made and freed on the worker's thread
+};
+
 struct HttpServer::Impl {
   EventLoop& loop;
   HttpServerOptions opt;
-  evhtp_t* htp = nullptr;
+  evhtp_t* htp = nullptr;  // on the caller's loop; with threads, only the owner of the pool
+  evhtp_ssl_cfg_t ssl_cfg{};  // evhtp keeps a pointer to it
+  std::mutex workers_mu;      // guards the fields below against the workers' start
+  std::vector<Worker> workers;
+  size_t workers_started = 0;
+  bool workers_stop = false;  // shutdown() came: a worker that starts later does not accept
   std::vector<Route> routes;
   uint16_t port = 0;
   std::atomic<int64_t> in_flight{0};
@@ -469,13 +513,14 @@ struct HttpServer::Impl {
 
   // Runs before evhtp would send "100 Continue": a body announced too large is refused before
   // the client sends it.
-  static evhtp_res on_headers(evhtp_request_t* r, evhtp_headers_t*, void* arg) {
+  static evhtp_res on_headers(evhtp_request_t* r, evhtp_headers_t* headers, void* arg) {
     auto* c = static_cast<ConnCtx*>(arg);
     uint64_t max = c->server->opt.max_body_bytes;
     if (evhtp_request_content_len(r) > max) {
       refuse(c, true, 413, "request body exceeds " + std::to_string(max) + " bytes");
       return EVHTP_RES_ERROR;
     }
+    if (evhtp_kv_find(headers, "Expect")) ensure_writing(c->conn->bev);  // evhtp writes "100 Continue"
     return EVHTP_RES_OK;
   }
 
@@ -570,9 +615,37 @@ struct HttpServer::Impl {
     }
   }
 
+  // An evhtp with the server's settings on `base`: the caller's loop, or a worker's.
+  evhtp_t* new_evhtp(event_base* base);
+
+  // Runs on each worker thread before its loop: takes a listener and starts accepting on it.
   static void on_thread_init(evhtp_t*, evthr_t* thr, void* arg) {
     auto* self = static_cast<Impl*>(arg);
-    if (self->opt.thread_init) self->opt.thread_init(evthr_get_base(thr));
+    event_base* base = evthr_get_base(thr);
+    Worker* w;
+    bool stop;
+    {
+      std::lock_guard lock(self->workers_mu);
+      w = &self->workers.at(self->workers_started++);
+      w->thr = thr;
+      stop = self->workers_stop;
+    }
+    evthr_set_aux(thr, w);
+    w->htp = self->new_evhtp(base);
+    if (!stop && w->htp && evhtp_accept_socket(w->htp, w->fd, 0) == 0) {
+      w->fd = -1;  // the listener owns it now
+    } else {
+      if (!stop) SC_ERROR("http worker cannot accept", {"port", static_cast<int>(self->port)});
+      close(w->fd);
+      w->fd = -1;
+    }
+    if (self->opt.thread_init) self->opt.thread_init(base);
+  }
+
+  // Runs on a worker (evthr_defer) when the server stops accepting.
+  static void unbind_worker(evthr_t* thr, void*, void*) {
+    auto* w = static_cast<Worker*>(evthr_get_aux(thr));
+    if (w->htp) evhtp_unbind_socket(w->htp);
   }
 
   // Runs on each worker thread after its loop has ended, before its event_base is freed.
@@ -581,6 +654,12 @@ struct HttpServer::Impl {
     event_base* base = evthr_get_base(thr);
     self->free_lingers(base);
     if (self->opt.thread_exit) self->opt.thread_exit(base);
+    auto* w = static_cast<Worker*>(evthr_get_aux(thr));
+    if (w->htp) {
+      evhtp_unbind_socket(w->htp);
+      evhtp_free(w->htp);
+      w->htp = nullptr;
+    }
   }
 };
 
@@ -677,11 +756,14 @@ void HttpServer::Impl::free_lingers(event_base* base) {
 HttpServer::HttpServer(EventLoop& loop, HttpServerOptions options) : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
 
 HttpServer::~HttpServer() {
-  if (impl_->htp) {
-    if (impl_->accepting) evhtp_unbind_socket(impl_->htp);
-    evhtp_free(impl_->htp);  // joins the worker threads, which free their own lingers
+  Impl& s = *impl_;
+  if (s.htp) {
+    if (s.accepting && s.workers.empty()) evhtp_unbind_socket(s.htp);
+    evhtp_free(s.htp);  // joins the worker threads, which free their own evhtp and lingers
   }
-  impl_->free_lingers(impl_->loop.base());
+  for (Worker& w : s.workers)
+    if (w.fd >= 0) close(w.fd);  // a worker that never started
+  s.free_lingers(s.loop.base());
 }
 
 void HttpServer::route(std::string pattern, HttpHandler handler) {
@@ -715,8 +797,9 @@ Result<std::pair<std::string, uint16_t>> split_host_port(std::string_view hp) {
   return std::make_pair(host, static_cast<uint16_t>(p));
 }
 
-// Creates a listening TCP socket for HOST:PORT ("" or "0.0.0.0" = any IPv4, "::" = any IPv6).
-static Result<int> listen_socket(const std::string& host, uint16_t port) {
+// Creates a listening TCP socket for HOST:PORT ("" or "0.0.0.0" = any IPv4, "::" = any IPv6);
+// with `reuseport`, one of a group that shares the port (each worker thread accepts on its own).
+static Result<int> listen_socket(const std::string& host, uint16_t port, bool reuseport) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -732,7 +815,8 @@ static Result<int> listen_socket(const std::string& host, uint16_t port) {
   }
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+  if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, kListenBacklog) != 0) {
     std::string err = strerror(errno);
     freeaddrinfo(res);
     close(fd);
@@ -751,21 +835,31 @@ static uint16_t bound_port(int fd) {
   return 0;
 }
 
+evhtp_t* HttpServer::Impl::new_evhtp(event_base* base) {
+  evhtp_t* h = evhtp_new(base, nullptr);
+  if (!h) return nullptr;
+  evhtp_enable_flag(h, EVHTP_FLAG_ENABLE_NODELAY);
+  timeval rt = to_tv(opt.read_timeout_ms), wt = to_tv(opt.write_timeout_ms);
+  evhtp_set_timeouts(h, &rt, &wt);
+  evhtp_set_max_keepalive_requests(h, opt.max_keepalive_requests);
+  evhtp_set_gencb(h, on_request, this);
+  evhtp_set_post_accept_cb(h, on_post_accept, this);
+  if (htp && htp->ssl_ctx) {  // a worker's: the TLS context loaded in start() (thread-safe, shared)
+    SSL_CTX_up_ref(htp->ssl_ctx);
+    h->ssl_ctx = htp->ssl_ctx;
+    h->ssl_cfg = &ssl_cfg;
+  }
+  return h;
+}
+
 Status HttpServer::start() {
   Impl& s = *impl_;
-  s.htp = evhtp_new(s.loop.base(), nullptr);
+  s.htp = s.new_evhtp(s.loop.base());
   if (!s.htp) return fail(Errc::internal, "evhtp_new failed");
-  evhtp_enable_flag(s.htp, EVHTP_FLAG_ENABLE_NODELAY);
-  timeval rt = to_tv(s.opt.read_timeout_ms), wt = to_tv(s.opt.write_timeout_ms);
-  evhtp_set_timeouts(s.htp, &rt, &wt);
-  evhtp_set_max_keepalive_requests(s.htp, s.opt.max_keepalive_requests);
-  evhtp_set_gencb(s.htp, Impl::on_request, &s);
-  evhtp_set_post_accept_cb(s.htp, Impl::on_post_accept, &s);
-
   if (!s.opt.tls_cert_file.empty() || !s.opt.tls_key_file.empty()) {
     if (s.opt.tls_cert_file.empty() || s.opt.tls_key_file.empty())
       return fail(Errc::invalid_argument, "TLS needs both a certificate and a key file");
-    evhtp_ssl_cfg_t cfg{};
+    evhtp_ssl_cfg_t& cfg = s.ssl_cfg;
     cfg.pemfile = const_cast<char*>(s.opt.tls_cert_file.c_str());
     cfg.privfile = const_cast<char*>(s.opt.tls_key_file.c_str());
     cfg.ssl_opts = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
@@ -773,26 +867,44 @@ Status HttpServer::start() {
     if (access(cfg.privfile, R_OK) != 0) return fail(Errc::invalid_argument, "cannot read TLS key " + s.opt.tls_key_file);
     if (evhtp_ssl_init(s.htp, &cfg) != 0) return fail(Errc::invalid_argument, "TLS set-up failed for " + s.opt.tls_cert_file);
   }
-  if (s.opt.threads > 0) {
-    if (evhtp_use_threads_wexit(s.htp, Impl::on_thread_init, Impl::on_thread_exit, s.opt.threads, &s) != 0)
-      return fail(Errc::internal, "evhtp_use_threads failed");
-  }
-
+  std::string host;
   int fd = s.opt.adopted_fd;
   if (fd >= 0) {
     evutil_make_socket_nonblocking(fd);  // else accept() blocks and SIGTERM is ignored
   } else {
     auto hp = split_host_port(s.opt.listen);
     if (!hp) return std::unexpected(hp.error());
-    auto lfd = listen_socket(hp->first, hp->second);
+    host = hp->first;
+    auto lfd = listen_socket(host, hp->second, s.opt.threads > 0);
     if (!lfd) return std::unexpected(lfd.error());
     fd = *lfd;
   }
-  if (evhtp_accept_socket(s.htp, fd, 0) != 0) {
-    close(fd);
-    return fail(Errc::io, "cannot accept on socket");
-  }
   s.port = bound_port(fd);
+  if (s.opt.threads <= 0) {
+    if (evhtp_accept_socket(s.htp, fd, 0) != 0) {
+      close(fd);
+      return fail(Errc::io, "cannot accept on socket");
+    }
+    s.accepting = true;
+    return {};
+  }
+
+  // One listener per worker: siblings on the same port (the kernel spreads connections over
+  // them), or, for a socket systemd passed (there is only the one), a descriptor of it each.
+  s.workers.resize(static_cast<size_t>(s.opt.threads));
+  s.workers[0].fd = fd;
+  for (size_t i = 1; i < s.workers.size(); ++i) {
+    if (s.opt.adopted_fd >= 0) {
+      s.workers[i].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (s.workers[i].fd < 0) return fail(Errc::io, std::string("dup: ") + strerror(errno));
+    } else {
+      auto lfd = listen_socket(host, s.port, true);
+      if (!lfd) return std::unexpected(lfd.error());
+      s.workers[i].fd = *lfd;
+    }
+  }
+  if (evhtp_use_threads_wexit(s.htp, Impl::on_thread_init, Impl::on_thread_exit, s.opt.threads, &s) != 0)
+    return fail(Errc::internal, "evhtp_use_threads failed");
   s.accepting = true;
   return {};
 }
@@ -804,7 +916,14 @@ int64_t HttpServer::in_flight() const { return impl_->in_flight.load(std::memory
 void HttpServer::shutdown(std::function<void()> done) {
   Impl& s = *impl_;
   if (s.accepting) {
-    evhtp_unbind_socket(s.htp);
+    if (s.workers.empty()) {
+      evhtp_unbind_socket(s.htp);
+    } else {
+      std::lock_guard lock(s.workers_mu);
+      s.workers_stop = true;
+      for (Worker& w : s.workers)
+        if (w.thr) evthr_defer(w.thr, Impl::unbind_worker, nullptr);
+    }
     s.accepting = false;
   }
   s.drain_deadline_ms = s.loop.clock().mono_ms() + s.opt.drain_timeout_ms;

@@ -20,6 +20,7 @@
 #include "common/core/log.h"
 #include "common/core/metrics.h"
 #include "common/core/sha.h"
+#include "common/core/url.h"
 
 namespace sc {
 namespace {
@@ -106,32 +107,6 @@ Result<std::string> resolve(const std::string& host) {
 
 namespace {
 
-// host[:port] or [v6]:port; `port` keeps its value when none is given.
-Status parse_host_port(std::string_view hostport, std::string& host, uint16_t& port) {
-  std::string_view h = hostport, p;
-  if (hostport.starts_with('[')) {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos) return fail(Errc::invalid_argument, "redis url: bad IPv6 host");
-    h = hostport.substr(1, close - 1);
-    std::string_view after = hostport.substr(close + 1);
-    if (after.starts_with(':')) p = after.substr(1);
-    else if (!after.empty()) return fail(Errc::invalid_argument, "redis url: bad host");
-  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    h = hostport.substr(0, colon);
-    p = hostport.substr(colon + 1);
-  }
-  if (h.empty()) return fail(Errc::invalid_argument, "redis url: empty host");
-  host = std::string(h);
-  if (!p.empty()) {
-    int v = 0;
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
-    if (ec != std::errc() || end != p.data() + p.size() || v <= 0 || v > 65535)
-      return fail(Errc::invalid_argument, "redis url: bad port");
-    port = static_cast<uint16_t>(v);
-  }
-  return {};
-}
-
 Status parse_db(std::string_view db, int& out) {
   if (db.empty()) return {};
   int v = -1;
@@ -152,15 +127,15 @@ constexpr size_t kMaxSentinels = 16;
 
 Result<RedisOptions> parse_redis_url(std::string_view url) {
   RedisOptions o;
-  constexpr std::string_view kScheme = "redis://", kSentinel = "sentinel://";
-  bool sentinel = url.starts_with(kSentinel);
-  if (!sentinel && !url.starts_with(kScheme)) {
+  auto u = parse_url(url, {.host_list = true});
+  if (!u) return fail(Errc::invalid_argument, "redis url: " + u.error().message);
+  bool sentinel = u->scheme == "sentinel";
+  if (!sentinel && u->scheme != "redis") {
     return fail(Errc::invalid_argument, "redis url must start with redis:// or sentinel://");
   }
-  std::string_view rest = url.substr(sentinel ? kSentinel.size() : kScheme.size());
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view cred = rest.substr(0, at);
-    rest = rest.substr(at + 1);
+  if (u->has_query || u->has_fragment) return fail(Errc::invalid_argument, "redis url: no query or fragment is understood");
+  if (u->has_userinfo) {
+    std::string_view cred = u->userinfo;
     auto colon = cred.find(':');
     std::string_view user = colon == std::string_view::npos ? std::string_view() : cred.substr(0, colon);
     std::string_view pass = colon == std::string_view::npos ? cred : cred.substr(colon + 1);
@@ -170,24 +145,17 @@ Result<RedisOptions> parse_redis_url(std::string_view url) {
     o.password = *dec;
     o.username = *udec;
   }
-  std::string_view path;
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    path = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-  }
+  std::string_view path = u->path;
+  if (path.starts_with('/')) path.remove_prefix(1);
   if (!sentinel) {
-    if (auto st = parse_host_port(rest, o.host, o.port); !st) return std::unexpected(st.error());
+    if (u->hosts.size() != 1) return fail(Errc::invalid_argument, "redis url: one host only (a list is for sentinel://)");
+    o.host = u->host;
+    if (u->port != 0) o.port = u->port;
     if (auto st = parse_db(path, o.db); !st) return std::unexpected(st.error());
     return o;
   }
-  while (!rest.empty() || o.sentinels.empty()) {
-    size_t comma = rest.find(',');
-    std::pair<std::string, uint16_t> s{"", kSentinelPort};
-    if (auto st = parse_host_port(rest.substr(0, comma), s.first, s.second); !st) return std::unexpected(st.error());
-    if (o.sentinels.size() == kMaxSentinels) return fail(Errc::invalid_argument, "redis url: more than 16 sentinels");
-    o.sentinels.push_back(std::move(s));
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-  }
+  if (u->hosts.size() > kMaxSentinels) return fail(Errc::invalid_argument, "redis url: more than 16 sentinels");
+  for (auto& h : u->hosts) o.sentinels.emplace_back(std::move(h.host), h.port != 0 ? h.port : kSentinelPort);
   size_t slash = path.find('/');
   o.sentinel_master = std::string(path.substr(0, slash));
   if (o.sentinel_master.empty()) return fail(Errc::invalid_argument, "sentinel url: the master name is missing (sentinel://h:26379/mymaster/0)");

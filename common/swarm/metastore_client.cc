@@ -1,6 +1,6 @@
-// Blocking metastore client over common/io's HTTP client (http_fetch: one connection per call,
-// bounded by a deadline and a response size), plus the worker thread that lets event loop
-// services use it without blocking.
+// The metastore client: every route goes through MetastoreAsync::call (headers, deadline,
+// response bound, status → Errc); the blocking MetastoreClient runs it on a private loop, and
+// the worker thread lets event loop services use the blocking one without blocking.
 #include "common/swarm/metastore_client.h"
 
 
@@ -15,6 +15,7 @@
 
 #include "common/core/bytes.h"
 #include "common/core/http_status.h"
+#include "common/core/json.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_client.h"
 
@@ -53,6 +54,72 @@ Result<std::string> read_token_file(const std::string& path) {
   return line.substr(b);
 }
 
+MetastoreAsync::MetastoreAsync(EventLoop& loop, MetastoreClientOptions options)
+    : opt_(std::move(options)), http_(std::make_unique<HttpClient>(loop)) {
+  while (opt_.base_url.ends_with('/')) opt_.base_url.pop_back();
+}
+
+MetastoreAsync::~MetastoreAsync() = default;
+
+void MetastoreAsync::call(MetastoreCall c, std::function<void(Result<MetastoreReply>)> done) {
+  HttpHeaderList headers;
+  if (!c.accept.empty()) headers.emplace_back("Accept", c.accept);
+  if (c.auth && !opt_.token.empty()) headers.emplace_back("Authorization", "Bearer " + opt_.token);
+  if (!c.content_type.empty()) headers.emplace_back("Content-Type", c.content_type);
+  int64_t timeout = c.timeout_ms > 0 ? c.timeout_ms : opt_.timeout_ms;
+  std::string what = c.method + " " + c.target;
+  http_->request(c.method, opt_.base_url + c.target, headers, c.body, timeout, kMaxResponseBytes,
+                 [what, done = std::move(done)](Result<HttpResponse> resp) {
+                   if (!resp) return done(fail(resp.error().code, "metastore " + what + ": " + resp.error().message));
+                   if (resp->status < 200 || resp->status > 299) {
+                     std::string msg = "metastore answered " + std::to_string(resp->status) + " to " + what;
+                     if (auto e = error_from_json(resp->body)) msg += ": " + e->message;
+                     return done(fail(errc_for_http_status(resp->status), msg));
+                   }
+                   done(MetastoreReply{resp->status, std::move(resp->body)});
+                 });
+}
+
+void MetastoreAsync::get_torrent(const std::string& key, std::function<void(Result<std::optional<std::string>>)> done) {
+  call({"GET", "/v1/torrents/" + key_path(key), "", "", false, "application/x-bittorrent"},
+       [done = std::move(done)](Result<MetastoreReply> r) {
+         if (!r && r.error().code == Errc::not_found) return done(std::optional<std::string>());
+         if (!r) return done(std::unexpected(r.error()));
+         done(std::optional<std::string>(std::move(r->body)));
+       });
+}
+
+void MetastoreAsync::put_torrent(const std::string& key, std::string bytes, std::function<void(Status)> done) {
+  call({"PUT", "/v1/torrents/" + key_path(key), "application/x-bittorrent", std::move(bytes), true},
+       [done = std::move(done)](Result<MetastoreReply> r) { done(r ? Status{} : Status(std::unexpected(r.error()))); });
+}
+
+void MetastoreAsync::take_lease(const std::string& key, const std::string& holder, int64_t ttl_ms,
+                                std::function<void(Result<bool>)> done) {
+  call({"POST", "/v1/leases/" + key_path(key), "application/json", to_json(LeaseRequest{holder, ttl_ms}), true},
+       [done = std::move(done)](Result<MetastoreReply> r) {
+         if (!r && r.error().code == Errc::conflict) return done(false);
+         if (!r) return done(std::unexpected(r.error()));
+         done(true);
+       });
+}
+
+void MetastoreAsync::release_lease(const std::string& key, const std::string& holder) {
+  call({"DELETE", "/v1/leases/" + key_path(key) + "?holder=" + percent_encode(holder), "", "", true},
+       [](Result<MetastoreReply>) {});
+}
+
+void MetastoreAsync::quarantine(const std::string& key, const std::string& infohash, const std::string& reason,
+                                std::function<void(Result<bool>)> done) {
+  std::string body = Json::object().set("infohash", Json::string(infohash)).set("reason", Json::string(reason)).dump();
+  call({"POST", "/v1/quarantine/" + key_path(key), "application/json", std::move(body), true},
+       [done = std::move(done)](Result<MetastoreReply> r) {
+         if (!r) return done(std::unexpected(r.error()));
+         auto json = json_parse(r->body);
+         done(json && json->is_object() && json->bool_or("removed", false));
+       });
+}
+
 Result<MetastoreClient> MetastoreClient::create(MetastoreClientOptions options) {
   while (options.base_url.ends_with('/')) options.base_url.pop_back();
   auto url = parse_http_url(options.base_url);
@@ -62,38 +129,40 @@ Result<MetastoreClient> MetastoreClient::create(MetastoreClientOptions options) 
   return c;
 }
 
-Result<MetastoreClient::Reply> MetastoreClient::call(std::string_view method, const std::string& target,
-                                                     std::string_view content_type, std::string_view body, bool auth,
-                                                     int64_t timeout_ms, std::string_view accept) const {
-  HttpHeaderList headers;
-  if (!accept.empty()) headers.emplace_back("Accept", accept);
-  if (auth && !opt_.token.empty()) headers.emplace_back("Authorization", "Bearer " + opt_.token);
-  if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
-  auto resp = http_fetch(method, opt_.base_url + target, headers, body, timeout_ms, kMaxResponseBytes);
-  if (!resp) return fail(resp.error().code, "metastore " + std::string(method) + " " + target + ": " + resp.error().message);
-  Reply r{resp->status, std::move(resp->body)};
-  if (r.status < 200 || r.status > 299) {
-    std::string msg = "metastore answered " + std::to_string(r.status);
-    if (auto e = error_from_json(r.body)) msg += ": " + e->message;
-    return fail(errc_for_http_status(r.status), msg);
+Result<MetastoreReply> MetastoreClient::call(MetastoreCall c) const {
+  std::unique_ptr<EventLoop> loop;
+  try {
+    loop = std::make_unique<EventLoop>();
+  } catch (const std::exception& e) {
+    return fail(Errc::internal, std::string("cannot create an event loop: ") + e.what());
   }
-  return r;
+  std::optional<Result<MetastoreReply>> out;
+  {
+    MetastoreAsync async(*loop, opt_);
+    async.call(std::move(c), [&](Result<MetastoreReply> r) {
+      out = std::move(r);
+      loop->stop();
+    });
+    loop->run();
+  }
+  if (!out) return fail(Errc::internal, "event loop ended without a metastore answer");
+  return std::move(*out);
 }
 
 Result<int> MetastoreClient::put_torrent(std::string_view key, std::string_view bytes) const {
-  auto r = call("PUT", "/v1/torrents/" + key_path(key), "application/x-bittorrent", bytes, true, opt_.timeout_ms);
+  auto r = call({"PUT", "/v1/torrents/" + key_path(key), "application/x-bittorrent", std::string(bytes), true});
   if (!r) return std::unexpected(r.error());
   return r->status;
 }
 
 Result<std::string> MetastoreClient::get_torrent(std::string_view key) const {
-  auto r = call("GET", "/v1/torrents/" + key_path(key), "", "", false, opt_.timeout_ms, "application/x-bittorrent");
+  auto r = call({"GET", "/v1/torrents/" + key_path(key), "", "", false, "application/x-bittorrent"});
   if (!r) return std::unexpected(r.error());
   return std::move(r->body);
 }
 
 Result<TorrentMeta> MetastoreClient::get_meta(std::string_view key) const {
-  auto r = call("GET", "/v1/torrents/" + key_path(key), "", "", false, opt_.timeout_ms, "application/json");
+  auto r = call({"GET", "/v1/torrents/" + key_path(key), "", "", false, "application/json"});
   if (!r) return std::unexpected(r.error());
   return torrent_meta_from_json(r->body);
 }
@@ -101,13 +170,13 @@ Result<TorrentMeta> MetastoreClient::get_meta(std::string_view key) const {
 Result<TorrentPage> MetastoreClient::list(std::string_view prefix, int limit, std::string_view cursor) const {
   std::string target = "/v1/torrents?prefix=" + percent_encode(prefix) + "&limit=" + std::to_string(limit);
   if (!cursor.empty()) target += "&cursor=" + percent_encode(cursor);
-  auto r = call("GET", target, "", "", false, opt_.timeout_ms, "application/json");
+  auto r = call({"GET", target, "", "", false, "application/json"});
   if (!r) return std::unexpected(r.error());
   return torrent_page_from_json(r->body);
 }
 
 Status MetastoreClient::remove(std::string_view key) const {
-  auto r = call("DELETE", "/v1/torrents/" + key_path(key), "", "", true, opt_.timeout_ms);
+  auto r = call({"DELETE", "/v1/torrents/" + key_path(key), "", "", true});
   if (!r) return std::unexpected(r.error());
   return {};
 }
@@ -115,19 +184,19 @@ Status MetastoreClient::remove(std::string_view key) const {
 Result<EventsPage> MetastoreClient::events(std::string_view after, int64_t wait_ms) const {
   std::string target = "/v1/events?after=" + percent_encode(after.empty() ? "0" : after) +
                        "&wait=" + std::to_string(wait_ms) + "ms";
-  auto r = call("GET", target, "", "", false, wait_ms + opt_.timeout_ms, "application/json");
+  auto r = call({"GET", target, "", "", false, "application/json", wait_ms + opt_.timeout_ms});
   if (!r) return std::unexpected(r.error());
   return events_page_from_json(r->body);
 }
 
 Status MetastoreClient::heartbeat(const NodeInfo& node) const {
-  auto r = call("PUT", "/v1/nodes/" + percent_encode(node.id), "application/json", to_json(node), true, opt_.timeout_ms);
+  auto r = call({"PUT", "/v1/nodes/" + percent_encode(node.id), "application/json", to_json(node), true});
   if (!r) return std::unexpected(r.error());
   return {};
 }
 
 Result<NodeList> MetastoreClient::nodes() const {
-  auto r = call("GET", "/v1/nodes", "", "", false, opt_.timeout_ms, "application/json");
+  auto r = call({"GET", "/v1/nodes", "", "", false, "application/json"});
   if (!r) return std::unexpected(r.error());
   return node_list_from_json(r->body);
 }

@@ -59,6 +59,7 @@
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
+#include "common/core/atomic_file.h"
 #include "common/core/bytes.h"
 #include "common/core/log.h"
 #include "common/swarm/first_copy_plugin.h"
@@ -112,19 +113,6 @@ std::pair<std::string, int> listen_spec(std::string spec) {
   int last = std::atoi(spec.substr(dash + 1).c_str());
   if (first <= 0 || last < first || last > 65535) return {spec, 0};  // libtorrent reports it as invalid
   return {spec.substr(0, dash), last - first};
-}
-
-Status write_atomically(const std::string& path, const std::vector<char>& data) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return fail(Errc::io, "open " + tmp + ": " + std::strerror(errno));
-  bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return fail(Errc::io, "write " + path + ": " + std::strerror(errno));
-  }
-  return {};
 }
 
 std::optional<std::vector<char>> read_small_file(const std::string& path) {
@@ -289,7 +277,7 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
       if (Rec* r = rec_of(sr->handle)) {
         try {
           auto buf = lt::write_resume_data_buf(sr->params);
-          if (auto st = write_atomically(resume_path(r->infohash), buf); !st)
+          if (auto st = write_file_atomically(resume_path(r->infohash), std::string_view(buf.data(), buf.size())); !st)
             SC_WARN("cannot save resume data", {"infohash", r->infohash}, {"error", st.error().message});
         } catch (const std::exception& e) {
           SC_WARN("cannot encode resume data", {"infohash", r->infohash}, {"error", e.what()});

@@ -11,6 +11,7 @@
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
+#include "common/core/atomic_file.h"
 #include "common/core/bytes.h"
 
 namespace sc {
@@ -38,16 +39,7 @@ Status write_sequential_resume(const std::string& state_dir, std::string_view by
     atp.tracker_tiers.push_back(t.tier);
   }
   std::vector<char> buf = lt::write_resume_data_buf(atp);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return fail(Errc::io, "create " + tmp);
-  bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return fail(Errc::io, "write " + path);
-  }
-  return {};
+  return write_file_atomically(path, std::string_view(buf.data(), buf.size()));
 } catch (const std::exception& e) {
   return fail(Errc::invalid_argument, std::string("not a valid torrent: ") + e.what());
 }

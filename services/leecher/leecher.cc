@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "common/core/atomic_file.h"
 #include "common/core/config.h"
 #include "common/core/log.h"
 #include "common/core/metrics.h"
@@ -46,18 +47,6 @@ std::string glob_prefix(const std::string& glob) {
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-bool write_file(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out) return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return !ec;
 }
 
 // One fetched change, applied on the loop in stream order.
@@ -181,8 +170,8 @@ struct Leecher::Impl {
       return;
     }
     if (it != state.items.end()) (void)node.swarm().remove(it->second.infohash);  // content replaced
-    if (!write_file(leecher_torrent_path(state_dir(), ch.infohash), ch.torrent)) {
-      SC_ERROR("cannot store torrent", {"key", ch.key});
+    if (auto st = write_file_atomically(leecher_torrent_path(state_dir(), ch.infohash), ch.torrent); !st) {
+      SC_ERROR("cannot store torrent", {"key", ch.key}, {"error", st.error().message});
       return;
     }
     if (auto st = add_to_swarm(ch.key, ch.torrent); !st) {

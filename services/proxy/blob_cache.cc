@@ -14,6 +14,7 @@
 #include <fstream>
 #include <vector>
 
+#include "common/core/atomic_file.h"
 #include "common/core/bytes.h"
 #include "common/core/log.h"
 #include "common/core/metrics.h"
@@ -119,14 +120,7 @@ Status BlobCache::reconcile() {
 }
 
 Status BlobCache::write_record(const std::string& hex, int64_t size, const std::string& sha256) {
-  std::string path = record_path(hex), tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << size << " " << sha256 << "\n";
-    if (!out.flush()) return fail(Errc::io, "write " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(Errc::io, "rename " + tmp + ": " + errno_text());
-  return {};
+  return write_file_atomically(record_path(hex), std::to_string(size) + " " + sha256 + "\n");
 }
 
 const BlobCache::EntryInfo* BlobCache::info(std::string_view hex) const {

@@ -8,7 +8,6 @@
 #include "common/core/log.h"
 #include "common/core/metrics.h"
 #include "common/io/http_server.h"
-#include "common/io/proxy_fetch.h"
 #include "common/io/tunnel.h"
 #include "services/proxy/target_policy.h"
 
@@ -26,9 +25,9 @@ std::string normalise(std::string_view host_port) {
 
 }  // namespace
 
-ConnectHandler::ConnectHandler(const std::vector<std::string>& allow, const TargetPolicy& policy,
+ConnectHandler::ConnectHandler(EventLoop& loop, const std::vector<std::string>& allow, const TargetPolicy& policy,
                                Family<Counter>& requests)
-    : policy_(policy), requests_(requests) {
+    : policy_(policy), requests_(requests), dns_(loop) {
   for (const auto& a : allow) allow_.push_back(normalise(a));
 }
 
@@ -47,10 +46,7 @@ void ConnectHandler::handle(HttpRequest& req) {
   }
   auto held = req.hold();
   uint16_t port = hp->second;
-  // The handle lives in the callback's capture until the answer comes; the answer drops it.
-  auto handle = std::make_shared<ResolveHandle>();
-  *handle = resolve_host(req.base(), hp->first, [this, held, port, handle](Result<std::vector<std::string>> ips) {
-    handle->reset();
+  dns_.resolve(hp->first, DnsResolver::Family::any, [this, held, port](Result<std::vector<std::string>> ips) {
     if (!held->alive()) return;
     if (!ips) {
       requests_.with({"connect", "unreachable"}).inc();

@@ -5,8 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "common/io/dns_resolver.h"
+
 namespace sc {
 
+class EventLoop;
 class HttpRequest;
 class TargetPolicy;
 template <class M>
@@ -16,13 +19,15 @@ class Counter;
 class ConnectHandler {
  public:
   // `requests` is swarmcache_proxy_requests_total{kind,result}.
-  ConnectHandler(const std::vector<std::string>& allow, const TargetPolicy& policy, Family<Counter>& requests);
+  ConnectHandler(EventLoop& loop, const std::vector<std::string>& allow, const TargetPolicy& policy,
+                 Family<Counter>& requests);
   void handle(HttpRequest& req);
 
  private:
   std::vector<std::string> allow_;  // normalised "host:port", host lower-case
   const TargetPolicy& policy_;
   Family<Counter>& requests_;
+  DnsResolver dns_;
 };
 
 }  // namespace sc

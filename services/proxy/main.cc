@@ -11,12 +11,10 @@
 #include "common/io/daemon.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
-#include "common/io/proxy_fetch.h"
 #include "common/swarm/metastore_client.h"
 #include "common/swarm/session.h"
 #include "services/proxy/blob_cache.h"
 #include "services/proxy/config.h"
-#include "services/proxy/metastore_client.h"
 #include "services/proxy/proxy.h"
 
 namespace sc {
@@ -42,7 +40,6 @@ int run(int argc, char** argv) {
     SC_ERROR("cache.size must be positive");
     return 2;
   }
-  set_fetch_tls_options({"", cfg.upstream_tls_verify});  // CA files are per upstream
 
   EventLoop loop;
   MetricsRegistry metrics;
@@ -76,7 +73,7 @@ int run(int argc, char** argv) {
       SC_ERROR("cannot read the token file", {"file", cfg.token_file}, {"error", token.error().message});
       return 1;
     }
-    metastore = std::make_unique<MetastoreAsync>(loop, cfg.metastore, *token, kMetastoreTimeoutMs);
+    metastore = std::make_unique<MetastoreAsync>(loop, MetastoreClientOptions{cfg.metastore, *token, kMetastoreTimeoutMs});
   }
 
   Proxy proxy(loop, cfg, **cache, metastore.get(), swarm.get(), metrics);

@@ -39,7 +39,7 @@ void ManifestMirror::count(std::string_view result) { requests_.with({"manifest"
 void ManifestMirror::handle_tags(HttpRequest& req, const OciPath& p, Upstream& upstream) {
   auto held = req.hold();
   UpstreamRequest ur{"GET", "/v2/" + p.name + "/tags/list", "repository:" + p.name + ":pull", {}};
-  upstream.get_all(std::move(ur), kMaxManifestBytes, [held](Result<FetchResult> r) {
+  upstream.get_all(std::move(ur), kMaxManifestBytes, [held](Result<UpstreamDocument> r) {
     if (!held->alive()) return;
     if (!r) return reply_fetch_error(*held, r.error(), "NAME_UNKNOWN");
     held->reply(r->head.status, r->head.header("Content-Type"), r->body);
@@ -103,7 +103,7 @@ void ManifestMirror::handle_manifest(HttpRequest& req, const OciPath& p, Upstrea
                      {{"Accept", accept}}};
   std::weak_ptr<bool> weak_alive = alive_;
   OciPath path = p;
-  upstream.get_all(std::move(ur), kMaxManifestBytes, [this, weak_alive, held, path, tag_key](Result<FetchResult> r) {
+  upstream.get_all(std::move(ur), kMaxManifestBytes, [this, weak_alive, held, path, tag_key](Result<UpstreamDocument> r) {
     if (weak_alive.expired() || !held->alive()) return;
     auto stale = [&]() -> bool {
       if (path.reference_is_digest) return false;

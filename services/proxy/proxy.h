@@ -1,9 +1,9 @@
 #pragma once
-// The proxy's request logic: OCI registry mirror (/v2/…) and forward proxy (absolute-form
-// requests from OSTree's http_proxy). Blobs: cache → swarm (metastore has a torrent) → lease
-// and upstream tee → torrent made, registered and seeded. Manifests: passed through, cached by
-// digest, tags re-resolved after a TTL. Everything runs on one loop thread; hashing and
-// torrent creation run on a worker thread and report back through the loop.
+// The proxy's request logic: OCI registry mirror (/v2/…), forward proxy (absolute-form
+// requests from OSTree's http_proxy) and CONNECT. Blobs go through BlobFetch (cache → swarm →
+// lease → upstream tee → verify → register, see blob_fetch.h); manifests are passed through,
+// cached by digest, tags re-resolved after a TTL. Everything runs on one loop thread; torrent
+// creation runs on a worker thread and reports back through the loop.
 #include <memory>
 
 #include "services/proxy/config.h"

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 
+#include "common/core/atomic_file.h"
 #include "common/core/bytes.h"
 #include "common/core/sha.h"
 #include "common/swarm/torrent_maker.h"
@@ -44,18 +45,6 @@ bool hidden_component(const std::string& rel) {
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-bool write_atomically(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out) return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return !ec;
 }
 
 }  // namespace
@@ -166,8 +155,9 @@ Result<ScanResult> scan_data_dir(const ScanOptions& opt) {
       e.infohash = made->infohash;
       e.fresh = true;
       out.hashed_bytes += made->total_size;
-      if (!write_atomically(cache + ".torrent", e.torrent) || !write_atomically(cache + ".sig", sig))
-        out.errors.push_back(c.key + ": cannot write the torrent cache under " + cache_dir);
+      Status saved = write_file_atomically(cache + ".torrent", e.torrent);
+      if (saved) saved = write_file_atomically(cache + ".sig", sig);
+      if (!saved) out.errors.push_back(c.key + ": cannot write the torrent cache: " + saved.error().message);
     }
     out.entries.push_back(std::move(e));
   }

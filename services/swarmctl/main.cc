@@ -22,6 +22,7 @@
 #include "common/core/config.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
+#include "common/core/url.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_client.h"
 #include "common/swarm/metastore_client.h"
@@ -182,11 +183,14 @@ int cmd_create(const cli::Parsed& p, const Global& g) {
 
 // Complete peers an HTTP tracker reports for the info hash (BEP 48 scrape); 0 when it cannot say.
 int64_t scrape_complete(const std::string& announce, const std::string& infohash) {
-  auto at = announce.rfind("/announce");
+  auto u = parse_url(announce);
   auto raw = from_hex(infohash);
-  if (!announce.starts_with("http://") || at == std::string::npos || !raw) return 0;
-  std::string url = announce.substr(0, at) + "/scrape" + announce.substr(at + 9);
-  url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("info_hash=") + percent_encode(*raw);
+  if (!u || (u->scheme != "http" && u->scheme != "https") || !raw) return 0;
+  // BEP 48: a tracker can be scraped when the last segment of its announce path starts "announce".
+  size_t last = u->path.rfind('/') + 1;
+  if (!std::string_view(u->path).substr(last).starts_with("announce")) return 0;
+  std::string url = u->scheme + "://" + u->authority + u->path.substr(0, last) + "scrape" + u->path.substr(last + 8) +
+                    "?" + (u->query.empty() ? "" : u->query + "&") + "info_hash=" + percent_encode(*raw);
   auto r = http_fetch("GET", url, {}, {}, kScrapeTimeoutMs, kMaxScrapeBytes);
   if (!r || r->status != 200) return 0;
   auto doc = bdecode(r->body);

@@ -2,7 +2,6 @@
 #include "tests/integration/swarm/cluster.h"
 
 #include <gtest/gtest.h>
-#include <jansson.h>
 
 #include <filesystem>
 #include <fstream>
@@ -10,6 +9,7 @@
 #include <random>
 
 #include "common/core/bytes.h"
+#include "common/core/json.h"
 #include "common/core/sha.h"
 
 namespace sc::swarmtest {
@@ -17,11 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int64_t int_of(json_t* o, const char* k) { return json_integer_value(json_object_get(o, k)); }
-std::string str_of(json_t* o, const char* k) {
-  const char* s = json_string_value(json_object_get(o, k));
-  return s ? s : "";
-}
+// A status page with per-piece sources runs past json_parse's default 1 MiB on big torrents.
+constexpr size_t kMaxStatusJsonBytes = 64 << 20;
 
 }  // namespace
 
@@ -106,36 +103,34 @@ StatusView Cluster::status(const Node& n, bool pieces) {
   if (!n.proc) return v;
   auto r = test::http_request(n.control_port, "GET", pieces ? "/v1/status?pieces=1" : "/v1/status", "", {}, 5s);
   if (r.status != 200) return v;
-  json_error_t err;
-  json_t* root = json_loadb(r.body.data(), r.body.size(), 0, &err);
+  auto root = json_parse(r.body, {.max_size = kMaxStatusJsonBytes, .max_depth = 32});
   if (!root) return v;
   v.ok = true;
   v.raw = r.body;
-  v.peer_port = static_cast<int>(int_of(json_object_get(root, "node"), "peer_port"));
-  size_t i;
-  json_t* t;
-  json_array_foreach(json_object_get(root, "torrents"), i, t) {
+  v.peer_port = static_cast<int>(root->get("node").get("peer_port").as_int());
+  Json torrents = root->get("torrents");
+  for (size_t i = 0; i < torrents.size(); ++i) {
+    Json t = torrents.at(i);
     TorrentView tv;
-    tv.key = str_of(t, "key");
-    tv.infohash = str_of(t, "infohash");
-    tv.name = str_of(t, "name");
-    tv.state = str_of(t, "state");
-    tv.progress = json_number_value(json_object_get(t, "progress"));
-    tv.complete = json_is_true(json_object_get(t, "complete"));
-    tv.size = int_of(t, "size");
-    tv.downloaded = int_of(t, "downloaded");
-    tv.uploaded = int_of(t, "uploaded");
-    size_t j;
-    json_t* p;
-    json_array_foreach(json_object_get(t, "provenance"), j, p) {
-      tv.provenance.push_back({str_of(p, "endpoint"), str_of(p, "client"), int_of(p, "bytes_given"), int_of(p, "bytes_taken")});
+    tv.key = t.get("key").as_string();
+    tv.infohash = t.get("infohash").as_string();
+    tv.name = t.get("name").as_string();
+    tv.state = t.get("state").as_string();
+    tv.progress = t.get("progress").as_number();
+    tv.complete = t.get("complete").as_bool();
+    tv.size = t.get("size").as_int();
+    tv.downloaded = t.get("downloaded").as_int();
+    tv.uploaded = t.get("uploaded").as_int();
+    Json prov = t.get("provenance");
+    for (size_t j = 0; j < prov.size(); ++j) {
+      Json p = prov.at(j);
+      tv.provenance.push_back({std::string(p.get("endpoint").as_string()), std::string(p.get("client").as_string()),
+                               p.get("bytes_given").as_int(), p.get("bytes_taken").as_int()});
     }
-    json_array_foreach(json_object_get(t, "piece_source"), j, p) {
-      tv.piece_source.push_back(static_cast<int>(json_integer_value(p)));
-    }
+    Json sources = t.get("piece_source");
+    for (size_t j = 0; j < sources.size(); ++j) tv.piece_source.push_back(static_cast<int>(sources.at(j).as_int()));
     v.torrents.push_back(std::move(tv));
   }
-  json_decref(root);
   return v;
 }
 

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/io/event_loop.h"
@@ -23,6 +25,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::http_request;
+
+// Larger than a loopback socket's send buffer: a reply written at once goes out only in part.
+constexpr size_t kBigReply = 8 << 20;
 
 // Runs a server on its own loop thread for the duration of a test.
 class ServerHarness {
@@ -68,6 +73,7 @@ class ServerHarness {
       }));
     });
     server_->route("/noreply", [](HttpRequest&) {});
+    server_->route("/big", [](HttpRequest& r) { r.reply(200, "application/octet-stream", std::string(kBigReply, 'b')); });
     server_->route("*", [this](HttpRequest& r) {  // CONNECT host:port
       if (r.method() != "CONNECT") return r.reply_error(Error{Errc::not_found, "no such endpoint"});
       auto hp = split_host_port(r.path());
@@ -418,26 +424,112 @@ TEST(HttpServer, KeepAliveServesSeveralRequests) {
   close(fd);
 }
 
+// Which worker loops answered /where (each worker accepts on a listener of its own).
+struct ServedBy {
+  std::mutex mu;
+  std::set<event_base*> bases;
+  void route(HttpServer& s) {
+    s.route("/where", [this](HttpRequest& r) {
+      {
+        std::lock_guard lock(mu);
+        bases.insert(r.base());
+      }
+      r.reply(200, "text/plain", "here");
+    });
+  }
+  size_t count() {
+    std::lock_guard lock(mu);
+    return bases.size();
+  }
+};
+
 TEST(HttpServer, WorkerThreads) {
   HttpServerOptions opt;
   opt.threads = 2;
   std::atomic<int> inits{0}, exits{0};
   opt.thread_init = [&](event_base*) { inits++; };
   opt.thread_exit = [&](event_base*) { exits++; };
+  ServedBy served;
   {
-  ServerHarness h(opt);
+  ServerHarness h(opt, [&](HttpServer& s, EventLoop&) { served.route(s); });
   std::vector<std::thread> clients;
   std::atomic<int> ok{0};
   for (int t = 0; t < 4; ++t)
     clients.emplace_back([&] {
-      for (int i = 0; i < 25; ++i) ok += http_request(h.port(), "GET", "/hello").status == 200;
+      for (int i = 0; i < 25; ++i) ok += http_request(h.port(), "GET", "/where").status == 200;
     });
   for (auto& c : clients) c.join();
   EXPECT_EQ(ok.load(), 100);
+  // The kernel spreads 100 connections over both workers' listeners by their ports (all on one
+  // worker: odds of 2^-99). None was served on the caller's loop.
+  EXPECT_EQ(served.count(), 2u);
+  EXPECT_EQ(served.bases.count(h.loop().base()), 0u);
   EXPECT_EQ(inits.load(), 2);
   EXPECT_EQ(exits.load(), 0);
   }
   EXPECT_EQ(exits.load(), 2);  // the exit hook ran on each worker as the server went away
+}
+
+// A stopped server accepts on none of its workers' listeners, while it drains.
+TEST(HttpServer, WorkerThreadsStopAcceptingOnShutdown) {
+  HttpServerOptions opt;
+  opt.threads = 2;
+  ServerHarness h(opt);
+  EXPECT_EQ(http_request(h.port(), "GET", "/hello").status, 200);
+  std::atomic<bool> drained{false};
+  h.loop().defer([&] { h.server().shutdown([&] { drained = true; }); });
+  for (int i = 0; i < 500 && !drained; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(drained);
+  // Unbinding runs on each worker, a moment later: connect until refused 20 times in a row.
+  int refused = 0;
+  for (int i = 0; i < 500 && refused < 20; ++i) {
+    int fd = connect_to(h.port());
+    if (fd < 0) {
+      refused++;
+      continue;
+    }
+    close(fd);
+    refused = 0;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(refused, 20);
+}
+
+// A reply written at once that does not fit the socket is finished by libevent, then closed.
+TEST(HttpServer, BigReplyWithConnectionCloseArrivesWhole) {
+  ServerHarness h;
+  auto r = http_request(h.port(), "GET", "/big");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), kBigReply);
+}
+
+// After a reply written at once the write side is off; a later request that expects
+// "100 Continue" on the same connection still gets it (else the client would wait).
+TEST(HttpServer, ContinueAfterAReplyWrittenAtOnce) {
+  ServerHarness h;
+  int fd = connect_to(h.port());
+  ASSERT_GE(fd, 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto read_until = [&](const std::string& want) {
+    std::string got;
+    char buf[4096];
+    while (got.find(want) == std::string::npos) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, n);
+    }
+    return got;
+  };
+  std::string get = "GET /hello?a HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(send(fd, get.data(), get.size(), 0), static_cast<ssize_t>(get.size()));
+  EXPECT_NE(read_until("hello a").find("hello a"), std::string::npos);
+  std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  EXPECT_NE(read_until("100 Continue").find("100 Continue"), std::string::npos);
+  ASSERT_EQ(send(fd, "12345", 5, 0), 5);
+  EXPECT_NE(read_until("12345").find("12345"), std::string::npos);
+  close(fd);
 }
 
 TEST(HttpServer, AdoptsPassedSocket) {
@@ -455,6 +547,26 @@ TEST(HttpServer, AdoptsPassedSocket) {
   getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   EXPECT_EQ(h.port(), ntohs(a.sin_port));
   EXPECT_EQ(http_request(h.port(), "GET", "/hello").status, 200);
+}
+
+// systemd passes one socket: with worker threads, every worker accepts on it.
+TEST(HttpServer, AdoptedSocketWithWorkerThreads) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  HttpServerOptions opt;
+  opt.adopted_fd = fd;
+  opt.threads = 2;
+  ServedBy served;
+  ServerHarness h(opt, [&](HttpServer& s, EventLoop&) { served.route(s); });
+  int ok = 0;
+  for (int i = 0; i < 40; ++i) ok += http_request(h.port(), "GET", "/where").status == 200;
+  EXPECT_EQ(ok, 40);
+  EXPECT_GE(served.count(), 1u);
+  EXPECT_EQ(served.bases.count(h.loop().base()), 0u);
 }
 
 TEST(HttpServer, TlsServesHttps) {

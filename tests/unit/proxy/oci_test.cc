@@ -99,6 +99,8 @@ TEST(Bearer, Challenge) {
   EXPECT_FALSE(parse_bearer_challenge(R"(Bearer service="x")"));
   EXPECT_FALSE(parse_bearer_challenge(R"(Bearer realm="file:///etc/passwd")"));
   EXPECT_FALSE(parse_bearer_challenge(R"(Bearer realm="https://x)"));
+  EXPECT_FALSE(parse_bearer_challenge(R"(Bearer realm="https://x/t#f",scope="s")"));
+  EXPECT_FALSE(parse_bearer_challenge(R"(Bearer realm="https://a b/t")"));
   EXPECT_FALSE(parse_bearer_challenge("Bearer realm=\"https://x\n\""));
   EXPECT_FALSE(parse_bearer_challenge("Bearer realm=\"https://x\" " + std::string(5000, 'a')));
 }
@@ -123,6 +125,11 @@ TEST(AbsoluteUrl, Parse) {
   EXPECT_FALSE(parse_absolute_url("http://x:99999/"));
   EXPECT_FALSE(parse_absolute_url("http:///a"));
   EXPECT_FALSE(parse_absolute_url("http://x/a b"));
+  // The hand-written parser took any hex-and-colon text in brackets as an IPv6 address.
+  EXPECT_FALSE(parse_absolute_url("http://[:::]/"));
+  EXPECT_FALSE(parse_absolute_url("http://[1.2.3.4]/"));
+  EXPECT_FALSE(parse_absolute_url("http://x/#f"));
+  EXPECT_FALSE(parse_absolute_url("http://x/a|b"));
 }
 
 TEST(OciError, Json) {

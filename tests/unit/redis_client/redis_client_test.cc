@@ -163,7 +163,9 @@ TEST(RedisUrl, Parses) {
   EXPECT_EQ(v6->port, 7000);
   for (auto bad : {"http://x", "redis://", "redis://h:0", "redis://h:99999", "redis://h:12x", "redis://h/abc",
                    "redis://[::1", "sentinel://h1:26379", "sentinel://h1:26379/", "sentinel://h1,,h2/m",
-                   "sentinel://h1:0/m", "sentinel:///m", "sentinel://h1/m/x"}) {
+                   "sentinel://h1:0/m", "sentinel:///m", "sentinel://h1/m/x",
+                   // The hand-written parser read "h/0" as credentials and x as the host here.
+                   "redis://h/0@x", "redis://h1,h2/0", "redis://h/0?db=1", "redis://h :1"}) {
     EXPECT_FALSE(parse_redis_url(bad)) << bad;
   }
 }

@@ -1,7 +1,6 @@
 // Pure parts of the swarm nodes: the status document is valid JSON whatever the names hold,
 // metastore URL and key handling, token files, the leecher's selector and its state file.
 #include <gtest/gtest.h>
-#include <jansson.h>
 
 #include <fstream>
 
@@ -27,20 +26,18 @@ TEST(StatusJson, IsValidJsonWithHostileNames) {
   Json extra = Json::array();
   extra.push(Json::integer(1)).push(Json::integer(2));
   std::string doc = render_status_json({{"id", Json::string("n\"1")}}, {t}, {{"extra", extra}});
-  json_error_t err;
-  json_t* root = json_loads(doc.c_str(), 0, &err);
-  ASSERT_NE(root, nullptr) << err.text << "\n" << doc;
-  json_t* t0 = json_array_get(json_object_get(root, "torrents"), 0);
-  EXPECT_STREQ(json_string_value(json_object_get(t0, "key")), t.key.c_str());
-  EXPECT_EQ(json_integer_value(json_object_get(t0, "size")), 123);
-  EXPECT_DOUBLE_EQ(json_number_value(json_object_get(t0, "progress")), 0.5);
-  EXPECT_TRUE(json_is_false(json_object_get(t0, "complete")));
-  json_t* p0 = json_array_get(json_object_get(t0, "provenance"), 0);
-  EXPECT_EQ(json_integer_value(json_object_get(p0, "bytes_taken")), 20);
-  EXPECT_EQ(json_array_size(json_object_get(t0, "piece_source")), 2u);
-  EXPECT_STREQ(json_string_value(json_object_get(json_object_get(root, "node"), "id")), "n\"1");
-  EXPECT_EQ(json_array_size(json_object_get(root, "extra")), 2u);
-  json_decref(root);
+  auto root = json_parse(doc);
+  ASSERT_TRUE(root) << root.error().message << "\n" << doc;
+  Json t0 = root->get("torrents").at(0);
+  EXPECT_EQ(t0.get("key").as_string(), t.key);
+  EXPECT_EQ(t0.get("size").as_int(), 123);
+  EXPECT_DOUBLE_EQ(t0.get("progress").as_number(), 0.5);
+  ASSERT_TRUE(t0.get("complete").is_bool());
+  EXPECT_FALSE(t0.get("complete").as_bool());
+  EXPECT_EQ(t0.get("provenance").at(0).get("bytes_taken").as_int(), 20);
+  EXPECT_EQ(t0.get("piece_source").size(), 2u);
+  EXPECT_EQ(root->get("node").get("id").as_string(), "n\"1");
+  EXPECT_EQ(root->get("extra").size(), 2u);
 }
 
 TEST(MetastoreClient, UrlKeysAndTokens) {

@@ -104,8 +104,12 @@ TEST_F(Fixture, LeecherDownloadsFromSeederWithProvenance) {
   EXPECT_EQ(completed[0], torrent.infohash);
   EXPECT_EQ(file_sha(leech_data + "/payload.bin"), file_sha(seed_data + "/payload.bin"));
 
-  auto st = leecher->status_of(*lih, true);
-  ASSERT_TRUE(st);
+  // The last block's alert may come after the completion alert: wait for the accounting.
+  std::optional<TorrentStatus> st;
+  ASSERT_TRUE(pump(loop, [&] {
+    st = leecher->status_of(*lih, true);
+    return st && !st->provenance.empty() && st->provenance[0].bytes_given == torrent.total_size;
+  }, 10s));
   EXPECT_TRUE(st->complete);
   EXPECT_EQ(st->progress, 1.0);
   EXPECT_EQ(st->state, "seeding");
