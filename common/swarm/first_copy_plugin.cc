@@ -107,18 +107,17 @@ class FirstCopyPeer final : public lt::peer_plugin {
     // before rarest-first). A peer with nothing of its own left here is choked, which rejects
     // its queue, until the choker's next round (about a second) instead of bouncing requests.
     g.counters->rejected.fetch_add(1, std::memory_order_relaxed);
-    if ((g.ungranted > 0 && suggest(g.pick(peer_))) || suggest(unfinished_own())) {
-      std::vector<char> msg;
-      put32(msg, 13);
-      msg.push_back(kMsgReject);
-      put32(msg, static_cast<uint32_t>(p));
-      put32(msg, static_cast<uint32_t>(r.start));
-      put32(msg, static_cast<uint32_t>(r.length));
-      peer_.send_buffer(msg.data(), static_cast<int>(msg.size()));
-      return true;
-    }
-    peer_.choke_this_peer();
-    return false;  // choked now: libtorrent rejects it as a request from a choked peer
+    if (!(g.ungranted > 0 && suggest(g.pick(peer_))) && !suggest(unfinished_own())) peer_.choke_this_peer();
+    // Rejected here even when choked: libtorrent would still serve a piece in the peer's
+    // allowed-fast set, a second copy.
+    std::vector<char> msg;
+    put32(msg, 13);
+    msg.push_back(kMsgReject);
+    put32(msg, static_cast<uint32_t>(p));
+    put32(msg, static_cast<uint32_t>(r.start));
+    put32(msg, static_cast<uint32_t>(r.length));
+    peer_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+    return true;
   }
 
  private:

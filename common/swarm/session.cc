@@ -23,7 +23,9 @@
 //   prints origin copies: ~1.6-1.9 with 3 leechers). BEP 16 super-seeding (AddTorrentOptions::
 //   super_seed, seeder --super-seed) brings that to ~1.05 but was slower end to end on loopback
 //   (2.8x vs 2.5x the limit, 10 leechers, 64 MiB, 8 MiB/s caps, loaded 2-core host), so it is
-//   off by default until measured on the emulated LAN. Large send buffers keep LAN pipes full.
+//   off. The seeder instead runs first_copy_plugin.h (AddTorrentOptions::first_copy): each piece
+//   goes to one leecher and the others are steered elsewhere, ~1.0-1.2 copies at full speed
+//   (bench/swarm/README.md). Large send buffers keep LAN pipes full.
 // - Strict end game: a block is requested from a second peer only once every block of the
 //   torrent has been requested. Without it libtorrent duplicates requests whenever a peer has
 //   nothing new to offer, and on bench/swarm/lan.sh (64 MiB, 10 hosts, 100 Mbit/s) leechers
