@@ -2,6 +2,10 @@
 // strict because their input comes from clients: a bad escape is an error, never guessed at.
 #include "common/core/bytes.h"
 
+#include <openssl/evp.h>
+
+#include <algorithm>
+
 namespace sc {
 namespace {
 
@@ -86,6 +90,45 @@ std::string percent_encode(std::string_view in) {
       out.push_back(kUpperHex[c & 15]);
     }
   }
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');  // EVP writes a terminating NUL
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(std::max(n, 0)));
+  return out;
+}
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out = base64_encode(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  std::replace(out.begin(), out.end(), '+', '-');
+  std::replace(out.begin(), out.end(), '/', '_');
+  return out;
+}
+
+Result<std::string> base64url_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (text.size() % 4 == 1) return fail(Errc::invalid_argument, "invalid base64url length");
+  // EVP's decoder also takes '+', '/' and surrounding blanks: check the alphabet first.
+  std::string padded(text);
+  for (char& c : padded) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return fail(Errc::invalid_argument, "invalid base64url character");
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  size_t pad = (4 - padded.size() % 4) % 4;
+  padded.append(pad, '=');
+  std::string out(padded.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(padded.data()), static_cast<int>(padded.size()));
+  if (n < 0) return fail(Errc::invalid_argument, "invalid base64url");
+  out.resize(static_cast<size_t>(n) - pad);  // EVP counts the padding as zero bytes
+  // Canonical only: leftover bits must be zero, which holds exactly when it re-encodes alike.
+  if (base64url_encode(out) != text) return fail(Errc::invalid_argument, "non-canonical base64url");
   return out;
 }
 

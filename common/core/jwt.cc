@@ -45,7 +45,6 @@ std::string_view JwtClaims::string_claim(std::string_view name) const {
 
 namespace {
 
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr size_t kMaxTokenBytes = JwtLimits::kMaxTokenBytes;
 constexpr size_t kMaxKeysBytes = JwtLimits::kMaxJwksBytes;
 
@@ -65,56 +64,6 @@ struct JwkSet::Key {
   Kty kty = Kty::rsa;
   PkeyPtr pkey;
 };
-
-std::string base64url_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  auto b = [&](size_t k) { return static_cast<uint8_t>(in[k]); };
-  for (; i + 3 <= in.size(); i += 3) {
-    uint32_t v = uint32_t{b(i)} << 16 | uint32_t{b(i + 1)} << 8 | b(i + 2);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kB64Url[(v >> s) & 63]);
-  }
-  if (in.size() - i == 1) {
-    uint32_t v = uint32_t{b(i)} << 16;
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-  } else if (in.size() - i == 2) {
-    uint32_t v = uint32_t{b(i)} << 16 | uint32_t{b(i + 1)} << 8;
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
-  }
-  return out;
-}
-
-Result<std::string> base64url_decode(std::string_view in) {
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);  // tolerate padding
-  if (in.size() % 4 == 1) return fail(Errc::invalid_argument, "invalid base64url length");
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    acc &= 0xff;  // only the bits not yet emitted matter
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-') v = 62;
-    else if (c == '_') v = 63;
-    else return fail(Errc::invalid_argument, "invalid base64url character");
-    acc = acc << 6 | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  // Canonical encodings only: leftover bits must be zero, so one token has one spelling.
-  if ((acc & ((1u << bits) - 1)) != 0) return fail(Errc::invalid_argument, "non-canonical base64url");
-  return out;
-}
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/core/bytes.h"  // base64url: tokens are built and read with it
 #include "common/core/error.h"
 #include "common/core/json.h"
 
@@ -112,9 +113,5 @@ class JwtVerifier {
  private:
   std::atomic<std::shared_ptr<const JwkSet>> keys_;
 };
-
-// base64url without padding (RFC 7515 §2); exposed for tests that build tokens.
-std::string base64url_encode(std::string_view bytes);
-Result<std::string> base64url_decode(std::string_view text);
 
 }  // namespace sc

@@ -14,7 +14,6 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
@@ -27,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/core/bytes.h"
 #include "common/core/url.h"
 #include "common/io/dns_resolver.h"
 #include "common/io/event_loop.h"
@@ -77,14 +77,6 @@ std::optional<evhttp_cmd_type> method_type(std::string_view m) {
   if (m == "OPTIONS") return EVHTTP_REQ_OPTIONS;
   if (m == "PATCH") return EVHTTP_REQ_PATCH;
   return std::nullopt;
-}
-
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(std::max(n, 0)));
-  return out;
 }
 
 std::string openssl_error_text() {
@@ -654,7 +646,7 @@ Status HttpClient::Impl::dial(HttpCall* c, const HttpUrl& u, const std::string& 
   if (!has_host) evhttp_add_header(out, "Host", u.host_header().c_str());
   if (!has_ua && !opt.user_agent.empty()) evhttp_add_header(out, "User-Agent", opt.user_agent.c_str());
   if (!has_conn) evhttp_add_header(out, "Connection", "close");
-  if (!has_auth && !u.userinfo.empty()) evhttp_add_header(out, "Authorization", ("Basic " + base64(u.userinfo)).c_str());
+  if (!has_auth && !u.userinfo.empty()) evhttp_add_header(out, "Authorization", ("Basic " + base64_encode(u.userinfo)).c_str());
   auto type = *method_type(c->method);
   if (!has_length && (!c->body.empty() || type == EVHTTP_REQ_POST || type == EVHTTP_REQ_PUT || type == EVHTTP_REQ_PATCH)) {
     evhttp_add_header(out, "Content-Length", std::to_string(c->body.size()).c_str());
@@ -767,7 +759,7 @@ void HttpClient::resume(RequestId id) {
 size_t HttpClient::in_flight() const { return impl_->calls.size(); }
 
 std::string http_basic_auth(std::string_view user, std::string_view password) {
-  return "Basic " + base64(std::string(user) + ":" + std::string(password));
+  return "Basic " + base64_encode(std::string(user) + ":" + std::string(password));
 }
 
 namespace {

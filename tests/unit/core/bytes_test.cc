@@ -59,3 +59,33 @@ TEST(Bytes, PercentEncodeKeepsOnlyUnreserved) {
 
 }  // namespace
 }  // namespace sc
+
+TEST(Base64, MatchesRfc4648Vectors) {
+  // RFC 4648 §10.
+  const char* plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char* b64[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  const char* url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(sc::base64_encode(plain[i]), b64[i]);
+    EXPECT_EQ(sc::base64url_encode(plain[i]), url[i]);
+    auto d = sc::base64url_decode(url[i]);
+    ASSERT_TRUE(d) << url[i];
+    EXPECT_EQ(*d, plain[i]);
+    auto padded = sc::base64url_decode(b64[i]);  // trailing '=' tolerated
+    ASSERT_TRUE(padded) << b64[i];
+    EXPECT_EQ(*padded, plain[i]);
+  }
+}
+
+TEST(Base64, UrlDecoderIsStrict) {
+  EXPECT_EQ(*sc::base64url_decode("-_8"), "\xfb\xff");
+  EXPECT_FALSE(sc::base64url_decode("ab+c")) << "standard alphabet";
+  EXPECT_FALSE(sc::base64url_decode("ab c")) << "blank inside";
+  EXPECT_FALSE(sc::base64url_decode(" abc")) << "leading blank (EVP would skip it)";
+  EXPECT_FALSE(sc::base64url_decode("a")) << "impossible length";
+  EXPECT_FALSE(sc::base64url_decode("Zh")) << "non-zero leftover bits";
+  EXPECT_FALSE(sc::base64url_decode("Zm9=v")) << "padding in the middle";
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  EXPECT_EQ(*sc::base64url_decode(sc::base64url_encode(all)), all);
+}
