@@ -767,9 +767,11 @@ TEST(Metastore, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
   EXPECT_EQ(lonely.status, 503) << lonely.body;  // no replica to acknowledge it
   EXPECT_NE(lonely.body.find("replicas"), std::string::npos) << lonely.body;
   test::RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  // The replica's link is up before the master counts it: WAIT only counts a replica the
+  // master sees online (after its first acknowledgement), so wait for the master's view.
   ASSERT_TRUE(test::wait_until(
       [&] {
-        return test::raw_exchange(replica.port(), "INFO replication\r\nQUIT\r\n", 2s).find("master_link_status:up") !=
+        return test::raw_exchange(master.port(), "INFO replication\r\nQUIT\r\n", 2s).find(",state=online,") !=
                std::string::npos;
       },
       20s));
