@@ -146,7 +146,11 @@ TEST_F(TrackerJwt, TokensFromAJwksUrlGatePeersWithPreciseReasons) {
   Key stranger(Key::Type::rsa, "stranger");
   Key impostor(Key::Type::ec, "quay-ec");
   std::string good = rsa_->sign(claims(ih_hex));
-  std::string bad_sig = good.substr(0, good.size() - 6) + (good[good.size() - 6] == 'A' ? "BBBBBB" : "AAAAAA");
+  // One character flipped inside the signature, away from its end: the last character carries
+  // padding bits, and a wrong one there is a non-canonical encoding (malformed), not a wrong
+  // signature. (Replacing the tail with "BBBBBB" did that whenever the tail began with 'A'.)
+  std::string bad_sig = good;
+  bad_sig[bad_sig.size() - 10] = bad_sig[bad_sig.size() - 10] == 'A' ? 'B' : 'A';
   struct Case {
     std::string jwt, reason, label;
   };
