@@ -532,13 +532,24 @@ TEST(HttpServer, ContinueAfterAReplyWrittenAtOnce) {
   close(fd);
 }
 
-TEST(HttpServer, AdoptsPassedSocket) {
+// A listening socket on 127.0.0.1 with an ephemeral port, as systemd would pass one; -1 on
+// failure.
+static int loopback_listener() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(fd, 16), 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 16) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(HttpServer, AdoptsPassedSocket) {
+  int fd = loopback_listener();
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
   HttpServerOptions opt;
   opt.adopted_fd = fd;
   opt.listen = "not an address";  // ignored when a socket is adopted
@@ -551,12 +562,8 @@ TEST(HttpServer, AdoptsPassedSocket) {
 
 // systemd passes one socket: with worker threads, every worker accepts on it.
 TEST(HttpServer, AdoptedSocketWithWorkerThreads) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(fd, 16), 0);
+  int fd = loopback_listener();
+  ASSERT_GE(fd, 0);
   HttpServerOptions opt;
   opt.adopted_fd = fd;
   opt.threads = 2;
