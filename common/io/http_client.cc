@@ -30,6 +30,7 @@
 #include "common/core/url.h"
 #include "common/io/dns_resolver.h"
 #include "common/io/event_loop.h"
+#include "common/io/private_loop.h"
 
 namespace sc {
 namespace {
@@ -765,26 +766,14 @@ std::string http_basic_auth(std::string_view user, std::string_view password) {
 namespace {
 
 // The blocking forms: a private loop runs one exchange, started by `start` with the callback
-// that ends it, and stops when that callback fires.
+// that ends it.
 Result<HttpResponse> run_blocking(const HttpClientOptions& options,
                                   const std::function<void(HttpClient&, HttpCallback)>& start) {
-  std::unique_ptr<EventLoop> loop;
-  try {
-    loop = std::make_unique<EventLoop>();
-  } catch (const std::exception& e) {
-    return fail(Errc::internal, std::string("cannot create an event loop: ") + e.what());
-  }
-  std::optional<Result<HttpResponse>> out;
-  {
-    HttpClient client(*loop, options);
-    start(client, [&](Result<HttpResponse> r) {
-      out = std::move(r);
-      loop->stop();
-    });
-    loop->run();
-  }
-  if (!out) return fail(Errc::internal, "event loop ended without an HTTP result");
-  return std::move(*out);
+  return run_on_private_loop<HttpResponse>("an HTTP result", [&](EventLoop& loop, HttpCallback done) {
+    HttpClient client(loop, options);
+    start(client, std::move(done));
+    loop.run();
+  });
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "common/core/json.h"
 #include "common/io/event_loop.h"
 #include "common/io/http_client.h"
+#include "common/io/private_loop.h"
 
 namespace sc {
 namespace {
@@ -130,23 +131,12 @@ Result<MetastoreClient> MetastoreClient::create(MetastoreClientOptions options) 
 }
 
 Result<MetastoreReply> MetastoreClient::call(MetastoreCall c) const {
-  std::unique_ptr<EventLoop> loop;
-  try {
-    loop = std::make_unique<EventLoop>();
-  } catch (const std::exception& e) {
-    return fail(Errc::internal, std::string("cannot create an event loop: ") + e.what());
-  }
-  std::optional<Result<MetastoreReply>> out;
-  {
-    MetastoreAsync async(*loop, opt_);
-    async.call(std::move(c), [&](Result<MetastoreReply> r) {
-      out = std::move(r);
-      loop->stop();
-    });
-    loop->run();
-  }
-  if (!out) return fail(Errc::internal, "event loop ended without a metastore answer");
-  return std::move(*out);
+  return run_on_private_loop<MetastoreReply>(
+      "a metastore answer", [&](EventLoop& loop, std::function<void(Result<MetastoreReply>)> done) {
+        MetastoreAsync async(loop, opt_);
+        async.call(std::move(c), std::move(done));
+        loop.run();
+      });
 }
 
 Result<int> MetastoreClient::put_torrent(std::string_view key, std::string_view bytes) const {
