@@ -3,8 +3,14 @@
 # serving the same file at the same URL path, and cold time-to-first-byte through the proxy
 # (upstream miss) and through the swarm (second proxy, torrent registered by the first).
 # Prints a table with ratios. Bounded: every wrk run is BENCH_SECONDS long.
+# On a 2-core machine one 5 s run of the same server varies by ±20%, so each server is run
+# BENCH_ROUNDS times, interleaved and in a rotating order (no server always first or last), and
+# the table gives the medians; every round's figures follow the table. The CPU columns are the
+# server's own CPU time (all its processes and threads) per GiB served over all rounds: what the
+# server spends, which the throughput figures hide when the client (wrk) is the bottleneck.
 #   SC_BUILD_DIR=build-proxy bench/proxy/run.sh
-# Env: SC_BUILD_DIR (default build), BENCH_SECONDS (5), BENCH_CONNS (16), BENCH_SIZES_MIB ("1 64").
+# Env: SC_BUILD_DIR (default build), BENCH_SECONDS (5), BENCH_CONNS (16), BENCH_SIZES_MIB ("1 64"),
+# BENCH_ROUNDS (3).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SC_BUILD_DIR:-$src/build}
@@ -12,6 +18,7 @@ build=${SC_BUILD_DIR:-$src/build}
 secs=${BENCH_SECONDS:-5}
 conns=${BENCH_CONNS:-16}
 sizes=${BENCH_SIZES_MIB:-"1 64"}
+rounds=${BENCH_ROUNDS:-3}
 for t in wrk nginx redis-server curl python3; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }; done
 proxy_bin=$build/services/proxy/swarmcache-proxy
 meta_bin=$build/services/metastore/swarmcache-metastore
@@ -60,6 +67,7 @@ http {
 CONF
   nginx -c "$d/nginx.conf" -p "$d" 2> "$d/stderr.log" &
   pids+=($!)
+  server_pid[$1]=$!
   wait_http "http://127.0.0.1:$3/ok" || { cat "$d/stderr.log" "$d/error.log" >&2; return 1; }
 }
 wrk_run() {  # url → "req/s MiB/s"
@@ -86,26 +94,62 @@ for mib in $sizes; do
   echo "$((mib << 20)) $h" > "$work/cache/meta/$h"
 done
 
+declare -A server_pid
+# CPU clock ticks used so far by a process, its threads and its children (nginx's workers).
+cpu_ticks() {
+  local t=0 q f
+  for q in "$1" $(pgrep -P "$1" || true); do
+    read -r -a f < "/proc/$q/stat" && t=$((t + f[13] + f[14]))
+  done
+  echo "$t"
+}
 nginx1=$(free_port); start_nginx one 1 "$nginx1"
 nginx2=$(free_port); start_nginx auto auto "$nginx2"
 "$proxy_bin" --listen 127.0.0.1:0 --upstream "http://127.0.0.1:$nginx1" --cache "$work/cache" --state "$work/state" \
   --peer-listen 127.0.0.1:0 --log-level warn > "$work/proxy.log" 2>&1 &
 pids+=($!)
+server_pid[proxy]=$!
 pport=$(port_from_log "$work/proxy.log" http_port)
 wait_http "http://127.0.0.1:$pport/healthz"
 
-printf '\n## Cached blob throughput (wrk -t2 -c%s -d%ss, keep-alive; proxy: 1 loop thread)\n\n' "$conns" "$secs"
-printf '| blob | proxy req/s | proxy MiB/s | nginx 1 worker MiB/s | ratio | nginx auto MiB/s | ratio |\n|---|---|---|---|---|---|---|\n'
+median() { python3 -c 'import statistics, sys; print(round(statistics.median(map(float, sys.argv[1].split()))))' "$1"; }
+printf '\n## Cached blob throughput (wrk -t2 -c%s -d%ss, keep-alive; proxy: 1 loop thread; median of %s interleaved rounds)\n\n' \
+  "$conns" "$secs" "$rounds"
+printf '| blob | proxy req/s | proxy MiB/s | nginx 1 worker MiB/s | ratio | nginx auto MiB/s | ratio | CPU s/GiB: proxy / nginx 1 / nginx auto |\n|---|---|---|---|---|---|---|---|\n'
+tck=$(getconf CLK_TCK)
+# CPU seconds per GiB: ticks / CLK_TCK over (sum of the rounds' MiB/s × seconds) / 1024.
+per_gib() {  # ticks "MiB/s MiB/s ..."
+  python3 -c "import sys; print(f'{$1 / $tck / max(sum(map(float, sys.argv[1].split())) * $secs / 1024, 1e-9):.2f}')" "$2"
+}
+each_round=""
 for mib in $sizes; do
   path=/v2/bench/b$mib/blobs/sha256:${hex[$mib]}
   # The first hit after start hashes the entry while serving it; later hits are plain sendfile.
   curl -sf -o /dev/null "http://127.0.0.1:$pport$path"
-  read -r prps pmb < <(wrk_run "http://127.0.0.1:$pport$path")
-  read -r _ n1mb < <(wrk_run "http://127.0.0.1:$nginx1$path")
-  read -r _ n2mb < <(wrk_run "http://127.0.0.1:$nginx2$path")
-  printf '| %s MiB | %s | %s | %s | %.2f | %s | %.2f |\n' "$mib" "$prps" "$pmb" "$n1mb" \
-    "$(python3 -c "print($pmb/max($n1mb,1))")" "$n2mb" "$(python3 -c "print($pmb/max($n2mb,1))")"
+  declare -A mb=() ticks=() ; prps_all=()
+  servers=(proxy nginx1 nginx2)
+  declare -A url=([proxy]="http://127.0.0.1:$pport$path" [nginx1]="http://127.0.0.1:$nginx1$path"
+                  [nginx2]="http://127.0.0.1:$nginx2$path")
+  declare -A pid=([proxy]=${server_pid[proxy]} [nginx1]=${server_pid[one]} [nginx2]=${server_pid[auto]})
+  for r in $(seq 0 $((rounds - 1))); do
+    for k in 0 1 2; do
+      s=${servers[$(((r + k) % 3))]}
+      t0=$(cpu_ticks "${pid[$s]}")
+      read -r rps v < <(wrk_run "${url[$s]}")
+      ticks[$s]=$((${ticks[$s]:-0} + $(cpu_ticks "${pid[$s]}") - t0))
+      [[ $s == proxy ]] && prps_all+=("$rps")
+      mb[$s]="${mb[$s]:-} $v"
+    done
+  done
+  prps=$(median "${prps_all[*]}")
+  pmb=$(median "${mb[proxy]}"); n1mb=$(median "${mb[nginx1]}"); n2mb=$(median "${mb[nginx2]}")
+  printf '| %s MiB | %s | %s | %s | %.2f | %s | %.2f | %s / %s / %s |\n' "$mib" "$prps" "$pmb" "$n1mb" \
+    "$(python3 -c "print($pmb/max($n1mb,1))")" "$n2mb" "$(python3 -c "print($pmb/max($n2mb,1))")" \
+    "$(per_gib "${ticks[proxy]}" "${mb[proxy]}")" "$(per_gib "${ticks[nginx1]}" "${mb[nginx1]}")" \
+    "$(per_gib "${ticks[nginx2]}" "${mb[nginx2]}")"
+  each_round+="${mib} MiB rounds, MiB/s: proxy${mb[proxy]}; nginx 1 worker${mb[nginx1]}; nginx auto${mb[nginx2]}"$'\n'
 done
+printf '\n%s' "$each_round"
 
 # Cold time-to-first-byte: A misses (lease → upstream tee → torrent registered); B then gets
 # the blob over the swarm from A. nginx (1 worker) is the upstream registry.
