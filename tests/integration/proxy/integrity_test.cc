@@ -1,7 +1,8 @@
 // No client gets a complete 2xx body whose bytes are not the digest, whatever happens to the
 // cache on disk: a flipped byte is caught while the entry is first served after a restart (the
 // response is cut short and the entry evicted), a truncated file is dropped at start, a Range
-// request waits for the whole-file check, and the background scrub finds rot on its own.
+// request waits for the whole-file check, and the background scrub finds rot on its own, also
+// in an entry already verified and served by plain sendfile, which is then never served again.
 #include <gtest/gtest.h>
 
 #include "tests/integration/proxy/proxy_test_util.h"
@@ -119,6 +120,24 @@ TEST_F(Integrity, ScrubFindsRotWithoutARequest) {
   EXPECT_TRUE(wait_until([&] { return m("swarmcache_proxy_cache_corrupt_total") == 1; }, 20s)) << proxy_.metrics();
   EXPECT_FALSE(std::filesystem::exists(blob_file()));
   EXPECT_GE(m("swarmcache_proxy_cache_scrubbed_bytes_total"), 2400);
+}
+
+// Rot after the entry was verified in this run: hits are plain sendfile without a hash, so only
+// the scrub can catch it; once it has, the bad copy is gone and the next request refetches.
+TEST_F(Integrity, ScrubbedRotInAVerifiedEntryIsNeverServedAgain) {
+  start("cache:\n  scrub_rate: 1M\n");
+  ASSERT_EQ(get().status, 200);
+  ASSERT_EQ(get().body.size(), 2400u);
+  ASSERT_EQ(m("swarmcache_proxy_requests_total{kind=\"blob\",result=\"cache\"}"), 1) << "a plain sendfile hit";
+  flip_byte(blob_file());
+  EXPECT_TRUE(wait_until([&] { return m("swarmcache_proxy_cache_corrupt_total") == 1; }, 20s)) << proxy_.metrics();
+  EXPECT_FALSE(std::filesystem::exists(blob_file()));
+  auto r = get();
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), 2400u);
+  EXPECT_EQ(r.body.substr(0, 24), "authorized blob content\n");
+  EXPECT_EQ(count_occurrences(upstream_->output(), "REQ GET /v2/good/blobs/"), 2u) << "refetched, not the bad copy";
+  EXPECT_EQ(m("swarmcache_proxy_requests_total{kind=\"blob\",result=\"cache\"}"), 1);
 }
 
 }  // namespace
