@@ -14,7 +14,8 @@
 #   bench/swarm/lan.sh N SIZE_MIB RATE_MBIT
 # Environment: SC_BUILD_DIR (default build/plain), LAN_PHASES (default "swarmcache aria2 http"),
 # LAN_WORK (scratch directory, default /dev/shm), LAN_KEEP (a directory to keep swarmcache's
-# logs and status documents in), SC_SEEDER_FLAGS / SC_LEECHER_FLAGS (extra flags to try).
+# logs and status documents in), SC_SEEDER_FLAGS / SC_LEECHER_FLAGS (extra flags to try),
+# LAN_TRACE (seconds: print every host's rates over time, see lan_trace.py).
 set -euo pipefail
 n=${1:?usage: lan.sh N SIZE_MIB RATE_MBIT}
 size_mib=${2:?usage: lan.sh N SIZE_MIB RATE_MBIT}
@@ -72,9 +73,41 @@ for i in $(seq 0 "$n"); do
   tc -n "$h" qdisc add dev eth0 root tbf rate "${rate}mbit" burst 256kb latency 50ms
   tc -n "$hub" qdisc add dev "v$i" root tbf rate "${rate}mbit" burst 256kb latency 50ms
 done
+# CPU seconds (user + system) used so far by every process in hosts FIRST..LAST.
+cpu_seconds() {
+  local pids=""
+  for i in $(seq "$1" "$2"); do pids+=" $(ip netns pids "$(host "$i")" 2>/dev/null || true)"; done
+  python3 - $pids <<'EOF'
+import os, sys
+ticks = 0
+for pid in sys.argv[1:]:
+    try:
+        f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        ticks += int(f[11]) + int(f[12])
+    except OSError:
+        pass
+print("%.1f" % (ticks / os.sysconf("SC_CLK_TCK")))
+EOF
+}
 tx_bytes() { ip -n "$(host "$1")" -s -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["bytes"])'; }
 snapshot() { for i in $(seq 0 "$n"); do tx_bytes "$i"; done; }
 now() { date +%s.%N; }
+# LAN_TRACE=SECONDS: sample every bridge port's counters during a run (lan_trace.py) and print
+# the origin's upload and the hosts' rates over time under the table.
+trace_pid=""
+trace_start() {
+  [[ -n ${LAN_TRACE:-} ]] || return 0
+  ip netns exec "$hub" python3 "$here/lan_trace.py" "$n" "$LAN_TRACE" >"$work/trace.txt" &
+  trace_pid=$!
+  for _ in $(seq 100); do [[ -s $work/trace.txt ]] && return; sleep 0.1; done
+}
+trace_stop() {  # trace_stop NAME
+  [[ -n $trace_pid ]] || return 0
+  kill -TERM "$trace_pid"
+  wait "$trace_pid" || true
+  trace_pid=""
+  notes+=("$1, Mbit/s every ${LAN_TRACE} s:"$'\n'"$(cat "$work/trace.txt")")
+}
 wait_http() {  # wait_http HOST_INDEX URL
   for _ in $(seq 600); do ip netns exec "$(host "$1")" curl -sf -o /dev/null "$2" && return; sleep 0.1; done
   echo "timeout waiting for $2 on host $1" >&2; exit 1
@@ -87,24 +120,24 @@ limit=$(awk -v s="$size" -v r="$rate" 'BEGIN{print s * 8 / (r * 1e6)}')
 
 rows=()
 notes=()
-# record NAME T0 END_TIMES_FILE BEFORE_SNAPSHOT: one table row from per-host end times and
-# the tx counters before and now; checks every host's copy (paths in $work/copies).
+# record NAME T0 END_TIMES_FILE BEFORE_SNAPSHOT CPU_SECONDS: one table row from per-host end
+# times and the tx counters before and now; checks every host's copy (paths in $work/copies).
 record() {
-  local name=$1 t0=$2 ends=$3 before=$4 after
+  local name=$1 t0=$2 ends=$3 before=$4 cpu=$5 after
   after=$(snapshot)
   local bad=0
   while read -r f; do [[ $(sha256sum <"$f" | cut -d' ' -f1) == "$want" ]] || { echo "$name: bad sha256: $f" >&2; bad=$((bad + 1)); }; done <"$work/copies"
   [[ $(wc -l <"$work/copies") -eq $n ]] || { echo "$name: $(wc -l <"$work/copies") copies for $n hosts" >&2; bad=1; }
-  rows+=("$(python3 - "$name" "$t0" "$size" "$limit" "$n" "$bad" "$ends" <<EOF
+  rows+=("$(python3 - "$name" "$t0" "$size" "$limit" "$n" "$bad" "$ends" "$cpu" <<EOF
 import sys
-name, t0, size, limit, n, bad, ends = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+name, t0, size, limit, n, bad, ends, cpu = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8]
 before = [int(x) for x in """$before""".split()]
 after = [int(x) for x in """$after""".split()]
 sent = [a - b for a, b in zip(after, before)]
 took = max(float(x) for x in open(ends).read().split()) - t0
 leech = sent[1:] or [0]
-print("%-20s %4d %9.1f %8.2f %8.2f %9.1f %9.1f %10.2f %s" % (name, n, took, took / limit, sent[0] / size,
-      min(leech) / 2**20, max(leech) / 2**20, sum(sent) / (n * size), "" if bad == 0 else "SHA256 MISMATCH"))
+print("%-20s %4d %9.1f %8.2f %8.2f %9.1f %9.1f %10.2f %7s %s" % (name, n, took, took / limit, sent[0] / size,
+      min(leech) / 2**20, max(leech) / 2**20, sum(sent) / (n * size), cpu, "" if bad == 0 else "SHA256 MISMATCH"))
 EOF
 )")
 }
@@ -130,17 +163,20 @@ run_swarmcache() {
     --data "$d/data0" --state "$d/state0" >"$d/seeder.log" 2>&1 &
   wait_http 0 http://127.0.0.1:7880/readyz
   before=$(snapshot)
+  trace_start
   t0=$(now)
   for i in $(seq "$n"); do
     ip netns exec "$(host "$i")" "$(bin leecher)" "${common[@]}" ${SC_LEECHER_FLAGS:-} --peer-listen "$(addr "$i"):6881" --node-id "h$i" \
       --data "$d/data$i" --state "$d/state$i" >"$d/leecher$i.log" 2>&1 &
   done
-  local deadline=$(($(date +%s) + 900)) done_count=0
+  # Polled once a second with as few forks as possible: the harness shares the CPUs with the
+  # hosts (seconds come from the log timestamps, not from this loop).
+  local deadline=$((SECONDS + 900)) done_count=0
   while :; do
     done_count=$(grep -l 'msg="complete".*key=files/payload.bin' "$d"/leecher*.log 2>/dev/null | wc -l || true)
     [[ $done_count -ge $n ]] && break
-    [[ $(date +%s) -lt $deadline ]] || { echo "swarmcache: $done_count/$n complete after 900 s" >&2; tail -5 "$d/leecher1.log" >&2; exit 1; }
-    sleep 0.2
+    [[ $SECONDS -lt $deadline ]] || { echo "swarmcache: $done_count/$n complete after 900 s" >&2; tail -5 "$d/leecher1.log" >&2; exit 1; }
+    sleep 1
   done
   # Log timestamps (ms, UTC) of each leecher's completion line.
   for i in $(seq "$n"); do
@@ -148,7 +184,8 @@ run_swarmcache() {
       python3 -c 'import sys,datetime; print(datetime.datetime.strptime(sys.stdin.read().strip(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp())'
   done >"$d/ends.txt"
   for i in $(seq "$n"); do echo "$d/data$i/files/payload.bin"; done >"$work/copies"
-  record swarmcache "$t0" "$d/ends.txt" "$before"
+  record swarmcache "$t0" "$d/ends.txt" "$before" "$(cpu_seconds 0 "$n")"
+  trace_stop swarmcache
   # libtorrent's own payload counts: what left the origin, what every node sent, and blocks
   # received in all (above 1.00 is blocks received twice or in pieces that failed their check).
   for i in $(seq 0 "$n"); do ip netns exec "$(host "$i")" curl -s http://127.0.0.1:7880/v1/status; echo; done >"$d/status.jsonl"
@@ -164,7 +201,7 @@ print("swarmcache payload: origin %.2f copies; all hosts sent %.3f and received 
 EOF
 )")
   kill_hosts 0 "$n"
-  if [[ -n ${LAN_KEEP:-} ]]; then mkdir -p "$LAN_KEEP" && cp "$d"/*.log "$d/status.jsonl" "$LAN_KEEP"/; fi
+  if [[ -n ${LAN_KEEP:-} ]]; then mkdir -p "$LAN_KEEP" && cp "$d"/*.log "$d/status.jsonl" "$LAN_KEEP"/ && echo "$t0" >"$LAN_KEEP/t0"; fi
   rm -rf "$d"
 }
 
@@ -176,7 +213,8 @@ run_aria2() {
   mkdir -p "$d/ot" "$d/data0" "$d/ends"
   ln "$work/origin/payload.bin" "$d/data0/payload.bin"
   # Same piece size as swarmcache picks for this size (torrent_maker.h auto_piece_length).
-  local exp=18
+  local exp=16  # at least 256 pieces down to 64 KiB, from 256 KiB at most 2048 pieces
+  while (( exp < 18 && (1 << (exp + 1)) * 256 <= size )); do exp=$((exp + 1)); done
   while (( (1 << exp) * 2048 < size && exp < 24 )); do exp=$((exp + 1)); done
   mktorrent -a "http://$origin:6970/announce" -l "$exp" -o "$d/payload.torrent" "$d/data0/payload.bin" >/dev/null
   ih=$(python3 - "$d/payload.torrent" <<'EOF'
@@ -214,19 +252,21 @@ EOF
     sleep 0.1
   done
   before=$(snapshot)
+  trace_start
   t0=$(now)
   for i in $(seq "$n"); do
     ip netns exec "$(host "$i")" aria2c "${a2[@]}" --on-bt-download-complete="$d/hook.sh" -d "$d/data$i" "$d/payload.torrent" \
       >"$d/a$i.log" 2>&1 &
   done
-  local deadline=$(($(date +%s) + 900))
-  while [[ $(ls "$d/ends" | wc -l) -lt $n ]]; do
-    [[ $(date +%s) -lt $deadline ]] || { echo "aria2c: $(ls "$d/ends" | wc -l)/$n complete after 900 s" >&2; exit 1; }
-    sleep 0.2
+  local deadline=$((SECONDS + 900)) ends=()
+  while ends=("$d"/ends/*); [[ ! -e ${ends[0]} || ${#ends[@]} -lt $n ]]; do  # no fork per poll
+    [[ $SECONDS -lt $deadline ]] || { echo "aria2c: not all $n complete after 900 s" >&2; exit 1; }
+    sleep 1
   done
   cat "$d"/ends/* >"$d/ends.txt"
   for i in $(seq "$n"); do echo "$d/data$i/payload.bin"; done >"$work/copies"
-  record "opentracker+aria2c" "$t0" "$d/ends.txt" "$before"
+  record "opentracker+aria2c" "$t0" "$d/ends.txt" "$before" "$(cpu_seconds 0 "$n")"
+  trace_stop "opentracker+aria2c"
   kill_hosts 0 "$n"
   rm -rf "$d"
 }
@@ -250,7 +290,7 @@ run_http() {
   wait "${curls[@]}"
   cat "$d"/ends/* >"$d/ends.txt"
   for i in $(seq "$n"); do echo "$d/copy$i"; done >"$work/copies"
-  record "HTTP origin (curl)" "$t0" "$d/ends.txt" "$before"
+  record "HTTP origin (curl)" "$t0" "$d/ends.txt" "$before" -
   kill_hosts 0 0
   rm -rf "$d"
 }
@@ -258,7 +298,7 @@ run_http() {
 for p in $phases; do "run_$p"; done
 
 echo "$n hosts + origin, $size_mib MiB, ${rate} Mbit/s each way; limit $(printf '%.2f' "$limit") s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-20s %4s %9s %8s %8s %9s %9s %10s\n' run N seconds "x limit" "origin" "up min" "up max" "sent/"
-printf '%-20s %4s %9s %8s %8s %9s %9s %10s\n' "" "" "" "" "copies" "MiB" "MiB" "delivered"
+printf '%-20s %4s %9s %8s %8s %9s %9s %10s %7s\n' run N seconds "x limit" "origin" "up min" "up max" "sent/" "CPU"
+printf '%-20s %4s %9s %8s %8s %9s %9s %10s %7s\n' "" "" "" "" "copies" "MiB" "MiB" "delivered" "s"
 for r in "${rows[@]}"; do echo "$r"; done
 for r in "${notes[@]}"; do echo "$r"; done

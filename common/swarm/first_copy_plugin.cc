@@ -3,6 +3,7 @@
 // nobody has yet. Runs on libtorrent's network thread only (no locks, no handle calls).
 #include "common/swarm/first_copy_plugin.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <vector>
 
@@ -18,6 +19,13 @@ namespace lt = libtorrent;
 // (libtorrent's leecher asks for about one second of its rate, a few pieces) to be disjoint
 // from every other peer's.
 constexpr int kInitialSuggestions = 4;
+// Tail copies: once every piece is granted, the last hosts wait on the few owners still
+// forwarding the last pieces while the origin's upload goes idle (bench/swarm/lan.sh --trace:
+// ~2 s of a 9 s run). The origin then serves a second copy of a piece that only one other
+// connected peer has so far (delivered, not yet forwarded), one such copy per piece, for at
+// most 1/kTailShare of the pieces, so the origin never sends more than 1 + 1/kTailShare copies.
+constexpr int kTailShare = 16;
+constexpr int kTailHolders = 1;
 // BEP 6 message ids and the fast-extension bit of the handshake's reserved bytes.
 constexpr char kMsgSuggest = 13;
 constexpr char kMsgReject = 16;
@@ -32,12 +40,15 @@ void put32(std::vector<char>& out, uint32_t v) {
 // 0 while nobody has been served any of it.
 struct Grants {
   explicit Grants(int num_pieces, std::shared_ptr<FirstCopyCounters> c)
-      : owner(static_cast<size_t>(num_pieces), 0), suggested(static_cast<size_t>(num_pieces), false),
-        ungranted(num_pieces), counters(std::move(c)) {}
+      : owner(static_cast<size_t>(num_pieces), 0), tail_owner(static_cast<size_t>(num_pieces), 0),
+        suggested(static_cast<size_t>(num_pieces), false), ungranted(num_pieces),
+        tail_left(std::max(1, num_pieces / kTailShare)), counters(std::move(c)) {}
   std::vector<uint32_t> owner;
+  std::vector<uint32_t> tail_owner;  // the peer given piece p's tail copy, 0 if none
   std::vector<bool> suggested;  // already offered to some peer: offer others different pieces
   std::unordered_map<uint32_t, lt::peer_connection_handle> live;  // connected peers by id
   int ungranted;
+  int tail_left;  // tail copies still allowed
   size_t cursor = 0;
   uint32_t next_peer = 1;
   std::shared_ptr<FirstCopyCounters> counters;
@@ -47,6 +58,22 @@ struct Grants {
     for (auto& [id, h] : live)
       if (id != self && h.native_handle() && h.has_piece(lt::piece_index_t(p))) return true;
     return false;
+  }
+
+  // Whether peer `self` may have (or already has) the tail copy of piece p.
+  bool tail_copy(int p, uint32_t self) {
+    uint32_t& t = tail_owner[static_cast<size_t>(p)];
+    if (t == self) return true;
+    if (ungranted > 0 || t != 0 || tail_left == 0) return false;
+    // Only a piece some peer already has: one nobody has yet is still on its way to its owner.
+    int holders = 0;
+    for (auto& [id, h] : live)
+      if (id != self && h.native_handle() && h.has_piece(lt::piece_index_t(p)) && ++holders > kTailHolders) return false;
+    if (holders == 0) return false;
+    t = self;
+    --tail_left;
+    counters->tail_copies.fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
 
   // The next ungranted piece the peer lacks, preferring ones not yet offered to anyone;
@@ -100,7 +127,7 @@ class FirstCopyPeer final : public lt::peer_plugin {
       owner = id_;
       mine_.push_back(p);
     }
-    if (owner == id_ || !fast_) return false;
+    if (owner == id_ || !fast_ || g.tail_copy(p, id_)) return false;
     // Someone else is fetching this piece and will forward it. Point the peer at a piece nobody
     // has been granted yet or, once all are, at one of its own it has not finished, and reject
     // (suggest first: libtorrent re-picks while handling the reject, and tries suggested pieces

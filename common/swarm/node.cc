@@ -131,6 +131,9 @@ void declare_node_options(Options& o, NodeConfig& c, std::string_view role) {
   o.add_int("swarm.connections_limit", &c.connections_limit, "Peer connections over all torrents.", "connections-limit");
   o.add_int("swarm.unchoke_slots", &c.unchoke_slots, "Peers unchoked at once (-1 = all interested peers).", "unchoke-slots");
   o.add_bool("swarm.dht", &c.dht, "Trackerless mode: DHT and local service discovery.", "dht");
+  o.add_string("swarm.disk_io", &c.disk_io,
+               "Disk back-end: mmap (disk thread pool) or posix (no threads, less CPU; a slow disk stalls peers).",
+               "disk-io");
   if (seeder)
     o.add_bool("swarm.super_seed", &c.super_seed,
                "Reveal pieces one at a time (BEP 16) so the origin sends each piece about once.", "super-seed");
@@ -182,7 +185,8 @@ struct SwarmNode::Impl {
             {"peer_port", Json::integer(swarm ? swarm->listen_port() : 0)},
             {"dropped_alerts", Json::integer(swarm ? swarm->dropped_alerts() : 0)},
             {"first_copy_rejects", Json::integer(swarm ? swarm->first_copy_rejects() : 0)},
-            {"first_copy_suggests", Json::integer(swarm ? swarm->first_copy_suggests() : 0)}};
+            {"first_copy_suggests", Json::integer(swarm ? swarm->first_copy_suggests() : 0)},
+            {"first_copy_tail_copies", Json::integer(swarm ? swarm->first_copy_tail_copies() : 0)}};
   }
 
   void sample_traffic() {
@@ -256,6 +260,8 @@ Status SwarmNode::start() {
   if (c.data.empty()) return fail(Errc::invalid_argument, "--data is required");
   if (c.state.empty()) return fail(Errc::invalid_argument, "--state is required");
   if (c.metastore.empty()) return fail(Errc::invalid_argument, "--metastore is required");
+  if (c.disk_io != "mmap" && c.disk_io != "posix")
+    return fail(Errc::invalid_argument, "swarm.disk_io must be mmap or posix, not \"" + c.disk_io + "\"");
   auto token = read_token_file(c.token_file);
   if (!token) return std::unexpected(token.error());
   std::signal(SIGPIPE, SIG_IGN);
@@ -269,6 +275,7 @@ Status SwarmNode::start() {
   so.connections_limit = static_cast<int>(c.connections_limit);
   so.unchoke_slots = static_cast<int>(c.unchoke_slots);
   so.resume_save_interval_ms = c.resume_save_interval_ms;
+  so.disk_io = c.disk_io == "posix" ? DiskIo::posix : DiskIo::mmap;
   auto swarm = SwarmSession::start(im.loop, so);
   if (!swarm) return std::unexpected(swarm.error());
   im.swarm = std::move(*swarm);

@@ -54,6 +54,7 @@
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
+#include <libtorrent/posix_disk_io.hpp>
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
@@ -138,6 +139,10 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
     std::vector<PeerProvenance> peers;
     std::unordered_map<std::string, int> peer_index;  // by peer id hex
     std::vector<int> piece_source;                    // allocated on the first block
+    // Per piece: 1 once it passed its hash check, 2 once its source got the piece credited.
+    // libtorrent may report a piece finished before the alert of its last block, so whichever
+    // of the two comes second credits it.
+    std::vector<int8_t> piece_credit;
     bool complete_reported = false;
   };
 
@@ -244,6 +249,19 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
     ++pending_saves;
   }
 
+  // Counts piece p for the peer that supplied its last block, once both that block and the
+  // piece's hash check have been reported (in either order).
+  static void credit_piece(Rec& r, int p, bool finished) {
+    if (r.piece_credit.empty()) r.piece_credit.assign(static_cast<size_t>(r.num_pieces), 0);
+    int8_t& c = r.piece_credit[static_cast<size_t>(p)];
+    if (finished && c == 0) c = 1;
+    bool sourced = p < static_cast<int>(r.piece_source.size()) && r.piece_source[p] >= 0;
+    if (c == 1 && sourced) {
+      r.peers[r.piece_source[p]].pieces_given++;
+      c = 2;
+    }
+  }
+
   void handle(lt::alert* a) {
     if (auto* b = lt::alert_cast<lt::block_finished_alert>(a)) {
       Rec* r = rec_of(b->handle);
@@ -254,6 +272,7 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
       r->peers[slot].bytes_given += block_bytes(*r, piece, b->block_index);
       if (r->piece_source.empty()) r->piece_source.assign(r->num_pieces, -1);
       r->piece_source[piece] = slot;
+      credit_piece(*r, piece, false);
     } else if (auto* u = lt::alert_cast<lt::block_uploaded_alert>(a)) {
       Rec* r = rec_of(u->handle);
       if (!r) return;
@@ -265,8 +284,7 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
       Rec* r = rec_of(pf->handle);
       if (!r) return;
       int piece = static_cast<int>(pf->piece_index);
-      if (piece >= 0 && piece < static_cast<int>(r->piece_source.size()) && r->piece_source[piece] >= 0)
-        r->peers[r->piece_source[piece]].pieces_given++;
+      if (piece >= 0 && piece < r->num_pieces) credit_piece(*r, piece, true);
     } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
       if (Rec* r = rec_of(tf->handle)) report_complete(*r);
     } else if (auto* sc = lt::alert_cast<lt::state_changed_alert>(a)) {
@@ -401,6 +419,9 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   sp.set_int(lt::settings_pack::stop_tracker_timeout, 1);
 
   lt::session_params params(std::move(sp));
+  // Disk back-end (SwarmOptions::disk_io): libtorrent's memory-mapped one with its thread pool,
+  // or its single-threaded pread/pwrite one, which costs less CPU on small hosts.
+  if (options.disk_io == DiskIo::posix) params.disk_io_constructor = lt::posix_disk_io_constructor;
   impl->ses = std::make_unique<lt::session>(std::move(params));
   // libtorrent exempts private address ranges from rate limits by default; our caps are for
   // the LAN, so every address goes in the global (limited) class.
@@ -714,5 +735,6 @@ void SwarmSession::shutdown(std::function<void()> done) {
 int64_t SwarmSession::dropped_alerts() const { return impl_->dropped.load(); }
 int64_t SwarmSession::first_copy_rejects() const { return impl_->first_copy->rejected.load(); }
 int64_t SwarmSession::first_copy_suggests() const { return impl_->first_copy->suggested.load(); }
+int64_t SwarmSession::first_copy_tail_copies() const { return impl_->first_copy->tail_copies.load(); }
 
 }  // namespace sc

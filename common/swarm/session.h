@@ -19,6 +19,13 @@ namespace sc {
 
 class EventLoop;
 
+// libtorrent's disk back-ends. mmap: memory-mapped files served by a pool of disk threads
+// (libtorrent's default; best where disks are slow or cores many). posix: pread/pwrite on the
+// network thread, no thread hand-off per block: on bench/swarm/lan.sh (10 hosts, 2 cores) the
+// whole swarm used 12.3-13.6 CPU seconds instead of 15.0-16.6, but a slow disk read stalls
+// every peer of the node while it lasts.
+enum class DiskIo { mmap, posix };
+
 struct SwarmOptions {
   // BitTorrent listener, HOST:PORT or HOST:FIRST-LAST (the first free port of the range); port 0
   // binds any free port (see SwarmSession::listen_port).
@@ -35,6 +42,7 @@ struct SwarmOptions {
   int unchoke_slots = -1;
   int64_t resume_save_interval_ms = 30'000;
   int hashing_threads = 0;          // 0 = all cores
+  DiskIo disk_io = DiskIo::mmap;
 };
 
 // What one remote peer did for one torrent, accumulated over this process's life.
@@ -141,6 +149,7 @@ class SwarmSession {
   // first_copy), over all torrents.
   int64_t first_copy_rejects() const;
   int64_t first_copy_suggests() const;
+  int64_t first_copy_tail_copies() const;
 
  private:
   SwarmSession() = default;

@@ -15,13 +15,18 @@
 namespace sc {
 
 // Piece size rule: the smallest power of two that keeps the torrent at or under
-// kTargetPieces pieces, clamped to [kMinPieceLength, kMaxPieceLength].
+// kTargetPieces pieces, and not under kSmallPieceLength unless the file would then have fewer
+// than kMinPieces pieces; clamped to [kMinPieceLength, kMaxPieceLength].
 // Why: a leecher can forward a piece only once it has all of it and verified it, so on a LAN
-// each relay hop costs one piece time; small pieces keep the pipeline short. Below 256 KiB
-// the per-piece HAVE/request overhead and the metadata size start to grow for no gain.
-inline constexpr int64_t kMinPieceLength = 256 << 10;
+// each relay hop costs one piece time; small pieces keep the pipeline short. From 256 KiB down
+// the per-piece HAVE/request overhead and the metadata size grow for no gain on large files,
+// but a small file needs pieces enough to spread over every host: 16 MiB to 30 hosts on
+// bench/swarm/lan.sh took 15.1 s with 64 KiB pieces (256 of them) and 20.9 s with 256 KiB (64).
+inline constexpr int64_t kMinPieceLength = 64 << 10;
+inline constexpr int64_t kSmallPieceLength = 256 << 10;
 inline constexpr int64_t kMaxPieceLength = 16 << 20;
 inline constexpr int64_t kTargetPieces = 2048;
+inline constexpr int64_t kMinPieces = 256;
 int64_t auto_piece_length(int64_t total_size);
 
 struct MakeTorrentOptions {

@@ -16,6 +16,11 @@ namespace {
 // Leechers save resume data more often than the default: a SIGKILL then costs at most this
 // much re-download.
 constexpr int64_t kLeecherResumeSaveMs = 5000;
+// A leecher writes what it downloads and forwards it while it is still in the page cache:
+// libtorrent's single-threaded posix back-end does that with less CPU than the mmap one and
+// its disk threads (SwarmOptions::disk_io, bench/swarm/README.md). The seeder and the proxy
+// keep mmap: they read cold data, where disk threads keep a slow read from stalling peers.
+constexpr const char* kLeecherDiskIo = "posix";
 
 int run(int argc, char** argv) {
   Options opts("swarmcache-leecher",
@@ -23,6 +28,7 @@ int run(int argc, char** argv) {
                "verifies them and seeds them for a policy-defined time");
   NodeConfig cfg;
   cfg.resume_save_interval_ms = kLeecherResumeSaveMs;
+  cfg.disk_io = kLeecherDiskIo;
   // Clear of the seeder's defaults (7880, 6881), so both run on one host as they are.
   cfg.listen = "0.0.0.0:7881";
   cfg.peer_listen = "0.0.0.0:6882";

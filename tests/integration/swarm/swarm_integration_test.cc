@@ -134,7 +134,9 @@ TEST(SwarmIntegration, DefaultsNeverDownloadTheSameBytesTwice) {
 
 // The origin's first-copy rule (first_copy_plugin.h): with several leechers pulling at once and
 // the origin's upload the narrow pipe, the origin sends about one copy and the leechers
-// exchange the rest. libtorrent's default seeding sends ~1.6-1.9 copies here.
+// exchange the rest. libtorrent's default seeding sends ~1.6-1.9 copies here. Half the leechers
+// use the posix disk back-end (--disk-io posix), so pieces written without mmap are forwarded
+// to mmap nodes and the other way round.
 TEST(SwarmIntegration, OriginSendsAboutOneCopyToManyLeechers) {
   Cluster c;
   constexpr int64_t kSize = 16 << 20;
@@ -144,7 +146,7 @@ TEST(SwarmIntegration, OriginSendsAboutOneCopyToManyLeechers) {
   std::vector<std::unique_ptr<Node>> leechers;
   std::vector<Node*> ls;
   for (int i = 0; i < 4; ++i) {
-    leechers.push_back(c.leecher("leecher-" + std::to_string(i)));
+    leechers.push_back(c.leecher("leecher-" + std::to_string(i), {"--disk-io", i % 2 ? "posix" : "mmap"}));
     ls.push_back(leechers.back().get());
   }
   ASSERT_TRUE(Cluster::wait_complete(ls, {"files/payload.bin"}, 180s))
@@ -156,6 +158,18 @@ TEST(SwarmIntegration, OriginSendsAboutOneCopyToManyLeechers) {
   EXPECT_GE(t->uploaded, kSize) << st.raw;
   EXPECT_LE(t->uploaded, kSize * 5 / 4) << st.raw;
   EXPECT_NE(st.raw.find("\"first_copy_rejects\":"), std::string::npos) << st.raw;
+  EXPECT_NE(st.raw.find("\"first_copy_tail_copies\":"), std::string::npos) << st.raw;
+}
+
+TEST(SwarmIntegration, UnknownDiskBackEndIsRefusedAtStart) {
+  Cluster c;
+  test::Process p({test::build_path("services/leecher/swarmcache-leecher"), "--metastore", c.metastore_url(),
+                   "--data", c.path("l-data"), "--state", c.path("l-state"), "--disk-io", "aio"});
+  EXPECT_TRUE(p.wait_for_output("swarm.disk_io must be mmap or posix", 20s)) << p.output();
+  ASSERT_TRUE(test::wait_until([&] { return !p.running(); }, 20s)) << p.output();
+  auto code = p.stop();
+  ASSERT_TRUE(code.has_value());
+  EXPECT_TRUE(WIFEXITED(*code) && WEXITSTATUS(*code) != 0) << p.output();
 }
 
 TEST(SwarmIntegration, SeederKilledMidTransferLeechersStillFinish) {
