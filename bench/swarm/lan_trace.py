@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Per-host rates over time for bench/swarm/lan.sh (LAN_TRACE=1): run inside the hub namespace,
+# Per-host rates over time for bench/swarm/lan.sh (LAN_TRACE=SECONDS): run in the hub namespace,
 # it samples every bridge port's byte counters (port vI: rx = host I's upload, tx = its
 # download) every INTERVAL seconds until SIGTERM or 900 s, then prints one line per step:
 # the origin's upload and the least / mean / most any other host downloaded and uploaded,

@@ -20,7 +20,7 @@ namespace lt = libtorrent;
 // from every other peer's.
 constexpr int kInitialSuggestions = 4;
 // Tail copies: once every piece is granted, the last hosts wait on the few owners still
-// forwarding the last pieces while the origin's upload goes idle (bench/swarm/lan.sh --trace:
+// forwarding the last pieces while the origin's upload goes idle (bench/swarm/lan.sh LAN_TRACE:
 // ~2 s of a 9 s run). The origin then serves a second copy of a piece that only one other
 // connected peer has so far (delivered, not yet forwarded), one such copy per piece, for at
 // most 1/kTailShare of the pieces, so the origin never sends more than 1 + 1/kTailShare copies.

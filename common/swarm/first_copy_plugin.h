@@ -22,7 +22,7 @@ struct FirstCopyCounters {
 // `num_pieces` pieces that this node seeds. Rule: a request for a piece already granted to
 // another peer is rejected (BEP 6) while some piece has not been granted to anyone, and the
 // reject is preceded by a suggest of an ungranted piece, so the peer re-picks at once and the
-// first copies spread over all peers. Once all are granted, a piece at most one other peer has
+// first copies spread over all peers. Once all are granted, a piece exactly one other peer has
 // may go out a second time (bounded: see kTailShare). Peers without the fast extension are
 // served as usual.
 std::function<std::shared_ptr<libtorrent::torrent_plugin>(libtorrent::torrent_handle const&, libtorrent::client_data_t)>
