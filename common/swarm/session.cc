@@ -25,7 +25,12 @@
 //   (2.8x vs 2.5x the limit, 10 leechers, 64 MiB, 8 MiB/s caps, loaded 2-core host), so it is
 //   off. The seeder instead runs first_copy_plugin.h (AddTorrentOptions::first_copy): each piece
 //   goes to one leecher and the others are steered elsewhere, ~1.0-1.2 copies at full speed
-//   (bench/swarm/README.md). Large send buffers keep LAN pipes full.
+//   (bench/swarm/README.md).
+// - Send buffers stay at libtorrent's defaults (500 KiB, refilled below 10 KiB). With 4 MiB
+//   (until session 4) a fresh piece could wait behind up to 4 MiB already queued to a peer
+//   before it moved on: lan.sh 16 MiB to 30 hosts at 20 Mbit/s took 13.3-17.4 s, with the
+//   defaults 12.2-13.1 s (64 MiB to 10 hosts: 7.9 vs 7.4 s); 256 MiB to 3 leechers on loopback
+//   was unchanged (8.7-9.6 vs 8.8-9.0 s).
 // - Strict end game: a block is requested from a second peer only once every block of the
 //   torrent has been requested. Without it libtorrent duplicates requests whenever a peer has
 //   nothing new to offer, and on bench/swarm/lan.sh (64 MiB, 10 hosts, 100 Mbit/s) leechers
@@ -407,8 +412,6 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   sp.set_int(lt::settings_pack::request_queue_time, 1);
   sp.set_int(lt::settings_pack::max_out_request_queue, 1500);
   sp.set_int(lt::settings_pack::max_allowed_in_request_queue, 2000);
-  sp.set_int(lt::settings_pack::send_buffer_watermark, 4 << 20);
-  sp.set_int(lt::settings_pack::send_buffer_low_watermark, 1 << 20);
   sp.set_int(lt::settings_pack::hashing_threads,
              options.hashing_threads > 0 ? options.hashing_threads
                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
