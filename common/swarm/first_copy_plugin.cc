@@ -53,11 +53,13 @@ struct Grants {
   uint32_t next_peer = 1;
   std::shared_ptr<FirstCopyCounters> counters;
 
-  // Whether a connected peer other than `self` has announced piece p.
-  bool held_elsewhere(int p, uint32_t self) const {
+  // How many connected peers other than `self` have announced piece p, counting no further
+  // than `enough`.
+  int holders(int p, uint32_t self, int enough) const {
+    int n = 0;
     for (auto& [id, h] : live)
-      if (id != self && h.native_handle() && h.has_piece(lt::piece_index_t(p))) return true;
-    return false;
+      if (id != self && h.native_handle() && h.has_piece(lt::piece_index_t(p)) && ++n == enough) break;
+    return n;
   }
 
   // Whether peer `self` may have (or already has) the tail copy of piece p.
@@ -66,10 +68,8 @@ struct Grants {
     if (t == self) return true;
     if (ungranted > 0 || t != 0 || tail_left == 0) return false;
     // Only a piece some peer already has: one nobody has yet is still on its way to its owner.
-    int holders = 0;
-    for (auto& [id, h] : live)
-      if (id != self && h.native_handle() && h.has_piece(lt::piece_index_t(p)) && ++holders > kTailHolders) return false;
-    if (holders == 0) return false;
+    int n = holders(p, self, kTailHolders + 1);
+    if (n == 0 || n > kTailHolders) return false;
     t = self;
     --tail_left;
     counters->tail_copies.fetch_add(1, std::memory_order_relaxed);
@@ -123,7 +123,7 @@ class FirstCopyPeer final : public lt::peer_plugin {
     if (owner == 0) --g.ungranted;
     // A piece whose owner left (a finished leecher drops its connection to the origin) is
     // granted again only if no connected peer has it to forward.
-    if (owner == 0 || (owner != id_ && !g.live.contains(owner) && !g.held_elsewhere(p, id_))) {
+    if (owner == 0 || (owner != id_ && !g.live.contains(owner) && g.holders(p, id_, 1) == 0)) {
       owner = id_;
       mine_.push_back(p);
     }
