@@ -26,8 +26,10 @@ phases=${LAN_PHASES:-swarmcache aria2 http}
 bin() { echo "$build/services/$1/swarmcache-$1"; }
 [[ $(id -u) -eq 0 ]] || { echo "lan.sh needs root (network namespaces, tc)"; exit 1; }
 [[ $n -ge 1 && $n -le 200 ]] || { echo "N must be 1..200"; exit 1; }
+swarmctl=$build/services/swarmctl/swarmctl
 for s in tracker metastore seeder leecher; do [[ -x $(bin $s) ]] || { echo "build $s first ($(bin $s))"; exit 1; }; done
-for t in ip tc redis-server curl python3 sha256sum opentracker aria2c mktorrent; do
+[[ -x $swarmctl ]] || { echo "build swarmctl first ($swarmctl)"; exit 1; }
+for t in ip tc redis-server curl python3 sha256sum opentracker aria2c; do
   command -v $t >/dev/null || { echo "needs $t"; exit 1; }
 done
 
@@ -212,11 +214,9 @@ run_aria2() {
   d=$work/aria
   mkdir -p "$d/ot" "$d/data0" "$d/ends"
   ln "$work/origin/payload.bin" "$d/data0/payload.bin"
-  # Same piece size as swarmcache picks for this size (torrent_maker.h auto_piece_length).
-  local exp=16  # at least 256 pieces down to 64 KiB, from 256 KiB at most 2048 pieces
-  while (( exp < 18 && (1 << (exp + 1)) * 256 <= size )); do exp=$((exp + 1)); done
-  while (( (1 << exp) * 2048 < size && exp < 24 )); do exp=$((exp + 1)); done
-  mktorrent -a "http://$origin:6970/announce" -l "$exp" -o "$d/payload.torrent" "$d/data0/payload.bin" >/dev/null
+  # Made by swarmctl create, so aria2c gets the same pieces as the swarmcache seeder makes
+  # (torrent_maker.h auto_piece_length), v1 like mktorrent's.
+  "$swarmctl" create -a "http://$origin:6970/announce" -o "$d/payload.torrent" "$d/data0/payload.bin" >/dev/null
   ih=$(python3 - "$d/payload.torrent" <<'EOF'
 import hashlib, sys
 b = open(sys.argv[1], "rb").read()
