@@ -22,14 +22,14 @@ size_mib=${2:?usage: lan.sh N SIZE_MIB RATE_MBIT}
 rate=${3:?usage: lan.sh N SIZE_MIB RATE_MBIT}
 here=$(cd "$(dirname "$0")" && pwd)
 build=${SC_BUILD_DIR:-$here/../../build/plain}
-phases=${LAN_PHASES:-swarmcache aria2 http}
+phases=${LAN_PHASES:-swarmcache aria2 http chain}
 bin() { echo "$build/services/$1/swarmcache-$1"; }
 [[ $(id -u) -eq 0 ]] || { echo "lan.sh needs root (network namespaces, tc)"; exit 1; }
 [[ $n -ge 1 && $n -le 200 ]] || { echo "N must be 1..200"; exit 1; }
 swarmctl=$build/services/swarmctl/swarmctl
 for s in tracker metastore seeder leecher; do [[ -x $(bin $s) ]] || { echo "build $s first ($(bin $s))"; exit 1; }; done
 [[ -x $swarmctl ]] || { echo "build swarmctl first ($swarmctl)"; exit 1; }
-for t in ip tc redis-server curl python3 sha256sum opentracker aria2c; do
+for t in ip tc ss redis-server curl python3 sha256sum opentracker aria2c socat; do
   command -v $t >/dev/null || { echo "needs $t"; exit 1; }
 done
 
@@ -114,6 +114,10 @@ wait_http() {  # wait_http HOST_INDEX URL
   for _ in $(seq 600); do ip netns exec "$(host "$1")" curl -sf -o /dev/null "$2" && return; sleep 0.1; done
   echo "timeout waiting for $2 on host $1" >&2; exit 1
 }
+wait_listen() {  # wait_listen HOST_INDEX PORT
+  for _ in $(seq 200); do [[ -n $(ip netns exec "$(host "$1")" ss -Hltn "sport = :$2") ]] && return; sleep 0.05; done
+  echo "timeout waiting for a listener on port $2 on host $1" >&2; exit 1
+}
 
 mkdir -p "$work/origin"
 head -c "$size" /dev/urandom >"$work/origin/payload.bin"
@@ -138,7 +142,7 @@ after = [int(x) for x in """$after""".split()]
 sent = [a - b for a, b in zip(after, before)]
 took = max(float(x) for x in open(ends).read().split()) - t0
 leech = sent[1:] or [0]
-print("%-20s %4d %9.1f %8.2f %8.2f %9.1f %9.1f %10.2f %7s %s" % (name, n, took, took / limit, sent[0] / size,
+print("%-23s %4d %9.1f %8.2f %8.2f %9.1f %9.1f %10.2f %7s %s" % (name, n, took, took / limit, sent[0] / size,
       min(leech) / 2**20, max(leech) / 2**20, sum(sent) / (n * size), cpu, "" if bad == 0 else "SHA256 MISMATCH"))
 EOF
 )")
@@ -295,10 +299,58 @@ run_http() {
   rm -rf "$d"
 }
 
+# --- store-and-forward chain: the floor ----------------------------------------------------
+# Host 0 streams the file to host 1; every host i writes what it receives AND forwards it at
+# once to host i+1 (tee between two socats: block copies, no per-byte shell work); host N only
+# writes. Every host then downloads at RATE and uploads at RATE once, which is the physical
+# optimum of any broadcast (SIZE / RATE + N hops of latency) at almost no CPU, so this row is
+# what tc, veth, the bridge and the 2 cores let N hosts reach on this machine in this run.
+run_chain() {
+  local d before t0 a f pids=() cpu0 st
+  d=$work/chain
+  mkdir -p "$d/ends"
+  # 128 KiB per step instead of socat's 8 KiB: fewer system calls per hop. Bounded without a
+  # polling loop: a listener gives up after 60 s without a connection, a transfer after 60 s
+  # without data.
+  local sc=(socat -u -b 131072 -T 60) listen="TCP-LISTEN:7100,reuseaddr,accept-timeout=60,bind"
+  # From host N down to 1, each listening before the one before it starts: host i's forwarder
+  # connects to host i+1 at start, so every hop is connected before the clock starts.
+  for i in $(seq "$n" -1 1); do
+    a=$(addr "$i") f=$d/copy$i
+    if [[ $i -eq $n ]]; then
+      (ip netns exec "$(host "$i")" "${sc[@]}" "$listen=$a" "CREATE:$f" && date +%s.%N >"$d/ends/$i") &
+    else
+      ip netns exec "$(host "$i")" sh -c 'l=$1 a=$2 f=$3 e=$4 next=$5; shift 5
+        "$@" "$l=$a" - | { tee "$f" && date +%s.%N >"$e"; } | "$@" - "TCP:$next:7100"' \
+        sh "$listen" "$a" "$f" "$d/ends/$i" "$(addr $((i + 1)))" "${sc[@]}" &
+    fi
+    pids+=($!)
+    wait_listen "$i" 7100
+  done
+  before=$(snapshot)
+  t0=$(now)
+  # The hosts' processes have exited by the time the row is made, so their CPU seconds are
+  # this shell's reaped children's (cutime + cstime in /proc/$$/stat) after minus before.
+  read -r -a st </proc/$$/stat
+  cpu0=$((st[15] + st[16]))
+  ip netns exec "$(host 0)" "${sc[@]}" "OPEN:$work/origin/payload.bin" "TCP:$(addr 1):7100" &
+  pids+=($!)
+  wait "${pids[@]}" || true
+  read -r -a st </proc/$$/stat
+  local ends=("$d"/ends/*)
+  [[ -e ${ends[0]} && ${#ends[@]} -eq $n ]] || { echo "chain: not all $n hosts complete" >&2; exit 1; }
+  cat "$d"/ends/* >"$d/ends.txt"
+  for i in $(seq "$n"); do echo "$d/copy$i"; done >"$work/copies"
+  record "store-and-forward chain" "$t0" "$d/ends.txt" "$before" \
+    "$(awk -v t=$((st[15] + st[16] - cpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t / hz}')"
+  kill_hosts 0 "$n"
+  rm -rf "$d"
+}
+
 for p in $phases; do "run_$p"; done
 
 echo "$n hosts + origin, $size_mib MiB, ${rate} Mbit/s each way; limit $(printf '%.2f' "$limit") s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-20s %4s %9s %8s %8s %9s %9s %10s %7s\n' run N seconds "x limit" "origin" "up min" "up max" "sent/" "CPU"
-printf '%-20s %4s %9s %8s %8s %9s %9s %10s %7s\n' "" "" "" "" "copies" "MiB" "MiB" "delivered" "s"
+printf '%-23s %4s %9s %8s %8s %9s %9s %10s %7s\n' run N seconds "x limit" "origin" "up min" "up max" "sent/" "CPU"
+printf '%-23s %4s %9s %8s %8s %9s %9s %10s %7s\n' "" "" "" "" "copies" "MiB" "MiB" "delivered" "s"
 for r in "${rows[@]}"; do echo "$r"; done
 for r in "${notes[@]}"; do echo "$r"; done
