@@ -309,10 +309,12 @@ run_chain() {
   local d before t0 a f pids=() cpu0 st
   d=$work/chain
   mkdir -p "$d/ends"
-  # 128 KiB per step instead of socat's 8 KiB: fewer system calls per hop. Bounded without a
-  # polling loop: a listener gives up after 60 s without a connection, a transfer after 60 s
-  # without data.
-  local sc=(socat -u -b 131072 -T 60) listen="TCP-LISTEN:7100,reuseaddr,accept-timeout=60,bind"
+  # 128 KiB per step instead of socat's 8 KiB, and a hop woken only once 16 KiB are in
+  # (SO_RCVLOWAT, inherited by the accepted socket) rather than per packet: half the CPU at
+  # N=30 and 20 Mbit (14.4 -> 7.7 s), for at most 16 KiB / RATE more per hop (1.3 ms at 100
+  # Mbit). Bounded without a polling loop: a listener gives up after 60 s without a
+  # connection, a transfer after 60 s without data.
+  local sc=(socat -u -b 131072 -T 60) listen="TCP-LISTEN:7100,reuseaddr,accept-timeout=60,rcvlowat=16384,bind"
   # From host N down to 1, each listening before the one before it starts: host i's forwarder
   # connects to host i+1 at start, so every hop is connected before the clock starts.
   for i in $(seq "$n" -1 1); do
