@@ -5,6 +5,8 @@
 #   swarmcache          redis, tracker, metastore and seeder on host 0, a leecher on hosts 1..N
 #   opentracker+aria2c  opentracker and a seeding aria2c on host 0, aria2c on hosts 1..N
 #   HTTP origin         python3's http.server on host 0, curl on hosts 1..N
+#   chain               host 0 -> 1 -> ... -> N, each host writing and forwarding at once
+#                       (socat | tee | socat): the floor this machine reaches for N hosts
 # and prints one table: seconds until the last host has the file, that against the limit
 # (SIZE / RATE: every host must receive every byte), copies the origin sent, least and most any
 # receiving host sent, and all bytes sent per byte delivered. Bytes are counted on the wire
@@ -12,10 +14,10 @@
 # payload); swarmcache's payload figures from libtorrent follow the table. Checks the sha256
 # on every host, then removes every namespace and process (also on Ctrl-C). Needs root.
 #   bench/swarm/lan.sh N SIZE_MIB RATE_MBIT
-# Environment: SC_BUILD_DIR (default build/plain), LAN_PHASES (default "swarmcache aria2 http"),
-# LAN_WORK (scratch directory, default /dev/shm), LAN_KEEP (a directory to keep swarmcache's
-# logs and status documents in), SC_SEEDER_FLAGS / SC_LEECHER_FLAGS (extra flags to try),
-# LAN_TRACE (seconds: print every host's rates over time, see lan_trace.py).
+# Environment: SC_BUILD_DIR (default build/plain), LAN_PHASES (default "swarmcache aria2 http
+# chain"), LAN_WORK (scratch directory, default /dev/shm), LAN_KEEP (a directory to keep
+# swarmcache's logs and status documents in), SC_SEEDER_FLAGS / SC_LEECHER_FLAGS (extra flags
+# to try), LAN_TRACE (seconds: print every host's rates over time, see lan_trace.py).
 set -euo pipefail
 n=${1:?usage: lan.sh N SIZE_MIB RATE_MBIT}
 size_mib=${2:?usage: lan.sh N SIZE_MIB RATE_MBIT}
