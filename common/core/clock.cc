@@ -1,5 +1,7 @@
-// Real and cached clocks: system_clock for wall time, steady_clock for deadlines.
+// Real clocks: system_clock for wall time, steady_clock for deadlines; and the coarse ones.
 #include "common/core/clock.h"
+
+#include <time.h>
 
 #include <chrono>
 
@@ -15,9 +17,15 @@ int64_t steady_now_ms() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-void CachedClock::refresh() {
-  now_.store(system_now_ms(), std::memory_order_relaxed);
-  mono_.store(steady_now_ms(), std::memory_order_relaxed);
+namespace {
+int64_t coarse_ms(clockid_t id) {
+  timespec ts{};
+  ::clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
+}  // namespace
+
+int64_t CoarseClock::now_ms() const { return coarse_ms(CLOCK_REALTIME_COARSE); }
+int64_t CoarseClock::mono_ms() const { return coarse_ms(CLOCK_MONOTONIC_COARSE); }
 
 }  // namespace sc

@@ -1,9 +1,8 @@
 #pragma once
 // Injectable time, two kinds. Wall time (now_ms) is for what people read and for timestamps
 // shared with other hosts; monotonic time (mono_ms) is for every deadline, so that an NTP step
-// neither freezes nor fires timeouts. Logic never calls time(): production uses CachedClock,
-// which the event loop refreshes every 10 ms (EventLoop's kClockRefreshMs) and when it starts
-// running; tests use ManualClock and advance() it.
+// neither freezes nor fires timeouts. Logic never calls time(): production uses CoarseClock,
+// tests use ManualClock and advance() it.
 #include <atomic>
 #include <cstdint>
 
@@ -19,17 +18,14 @@ class Clock {
   int64_t now_s() const { return now_ms() / 1000; }
 };
 
-// Reads the system clocks once per refresh(); cheap to read from any thread.
-class CachedClock final : public Clock {
+// The kernel's coarse clocks (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE): read in user
+// space without a system call, from any thread, a few ns each, and as fine as one scheduler
+// tick (1-4 ms), finer than any timeout we configure. No timer keeps them fresh, so an idle
+// process does not wake up for its clock.
+class CoarseClock final : public Clock {
  public:
-  CachedClock() { refresh(); }
-  int64_t now_ms() const override { return now_.load(std::memory_order_relaxed); }
-  int64_t mono_ms() const override { return mono_.load(std::memory_order_relaxed); }
-  void refresh();
-
- private:
-  std::atomic<int64_t> now_{0};
-  std::atomic<int64_t> mono_{0};
+  int64_t now_ms() const override;
+  int64_t mono_ms() const override;
 };
 
 // Both times move together, and only by advance().
@@ -48,7 +44,7 @@ class ManualClock final : public Clock {
   std::atomic<int64_t> mono_{0};
 };
 
-// The system clocks, uncached (start-up code and CachedClock::refresh only).
+// The system clocks at full resolution (start-up code).
 int64_t system_now_ms();
 int64_t steady_now_ms();
 

@@ -13,10 +13,6 @@
 namespace sc {
 namespace {
 
-// Refresh interval of the loop's cached clock: finer than any timeout we configure. A timer,
-// not a per-turn hook: HttpServer worker threads read this loop's clock while it may sit idle.
-constexpr int64_t kClockRefreshMs = 10;
-
 void ensure_threads() {
   static std::once_flag once;
   std::call_once(once, [] { evthread_use_pthreads(); });
@@ -86,11 +82,9 @@ EventLoop::EventLoop(TimeSource time) {
   if (!base_) throw std::runtime_error("event_base_new failed");
   wake_ev_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void* arg) { static_cast<EventLoop*>(arg)->drain_deferred(); }, this);
   if (time == TimeSource::manual) manual_ = std::make_unique<ManualClock>();
-  else clock_timer_ = every(kClockRefreshMs, [this] { clock_.refresh(); });
 }
 
 EventLoop::~EventLoop() {
-  clock_timer_.reset();
   for (auto& [ev, fn] : signals_) event_free(ev);
   signals_.clear();
   if (wake_ev_) event_free(wake_ev_);
@@ -103,12 +97,10 @@ const Clock& EventLoop::clock() const {
 }
 
 bool EventLoop::run() {
-  clock_.refresh();
   return event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY) >= 0;
 }
 
 void EventLoop::run_once() {
-  clock_.refresh();
   event_base_loop(base_, EVLOOP_NONBLOCK | EVLOOP_ONCE);
 }
 

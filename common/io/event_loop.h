@@ -50,8 +50,8 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   struct event_base* base() const { return base_; }
-  // The loop's clock: real time refreshed every kClockRefreshMs (10 ms) while the loop runs, and
-  // when run() or run_once() starts; or, for TimeSource::manual, a ManualClock.
+  // The loop's clock: a CoarseClock (real time, readable from any thread), or, for
+  // TimeSource::manual, a ManualClock.
   const Clock& clock() const;
 
   // Runs until stop(). Returns false if the loop failed.
@@ -81,10 +81,9 @@ class EventLoop {
   void drain_deferred();
   std::unique_ptr<Timer> arm(int64_t ms, bool repeat, std::function<void()> fn);
   struct event_base* base_;
-  CachedClock clock_;
+  CoarseClock clock_;
   std::unique_ptr<ManualClock> manual_;
   std::set<Timer::State*> manual_timers_;  // armed or not, for advance()
-  std::unique_ptr<Timer> clock_timer_;
   struct event* wake_ev_ = nullptr;
   std::mutex mu_;
   std::vector<std::function<void()>> deferred_;

@@ -32,7 +32,7 @@ struct MetastoreConfig {
 
 class MetastoreService {
  public:
-  // `clock` is read from this instance's thread (a CachedClock is safe for that). The instance
+  // `clock` is read from this instance's thread (a CoarseClock is safe for that). The instance
   // that runs the GC policy and refreshes the torrents gauge is the one with `housekeeping`.
   MetastoreService(struct event_base* base, const Clock& clock, TorrentStore& store, const TokenAuth& auth,
                    MetricsRegistry& metrics, MetastoreConfig config, bool housekeeping);

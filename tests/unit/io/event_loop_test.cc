@@ -53,7 +53,7 @@ TEST(EventLoop, ClockAdvancesWhileRunning) {
   int64_t start = loop.clock().now_ms();
   auto t = loop.after(50, [&] { loop.stop(); });
   loop.run();
-  // The cached clock lags the system clock by up to its refresh period (10 ms) plus scheduling.
+  // The coarse clock lags the system clock by up to one scheduler tick.
   EXPECT_GE(loop.clock().now_ms() - start, 25);
 }
 
