@@ -134,6 +134,9 @@ void declare_node_options(Options& o, NodeConfig& c, std::string_view role) {
   o.add_string("swarm.disk_io", &c.disk_io,
                "Disk back-end: mmap (disk thread pool) or posix (no threads, less CPU; a slow disk stalls peers).",
                "disk-io");
+  o.add_bytes("swarm.piece_cache", &c.piece_cache,
+              "With disk_io posix: memory for pieces being downloaded and recent ones (written a piece at a time, hashed and uploaded from memory; 0 = off).",
+              "piece-cache");
   if (seeder)
     o.add_bool("swarm.super_seed", &c.super_seed,
                "Reveal pieces one at a time (BEP 16) so the origin sends each piece about once.", "super-seed");
@@ -276,6 +279,7 @@ Status SwarmNode::start() {
   so.unchoke_slots = static_cast<int>(c.unchoke_slots);
   so.resume_save_interval_ms = c.resume_save_interval_ms;
   so.disk_io = c.disk_io == "posix" ? DiskIo::posix : DiskIo::mmap;
+  so.piece_cache_bytes = c.piece_cache;
   auto swarm = SwarmSession::start(im.loop, so);
   if (!swarm) return std::unexpected(swarm.error());
   im.swarm = std::move(*swarm);

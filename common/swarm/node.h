@@ -37,6 +37,7 @@ struct NodeConfig {
   int64_t connections_limit = 400;
   int64_t unchoke_slots = -1;
   std::string disk_io = "mmap";  // SwarmOptions::disk_io: "mmap" or "posix"
+  int64_t piece_cache = 16 << 20;  // SwarmOptions::piece_cache_bytes
   bool dht = false;
   bool super_seed = false;  // seeder: BEP 16 super-seeding of its own data (see session.cc)
   bool first_copy = true;   // seeder: first_copy_plugin.h on its own data (bench/swarm/README.md)

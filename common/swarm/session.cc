@@ -69,6 +69,7 @@
 #include "common/core/bytes.h"
 #include "common/core/log.h"
 #include "common/swarm/first_copy_plugin.h"
+#include "common/swarm/piece_cache.h"
 #include "common/io/event_loop.h"
 
 namespace sc {
@@ -423,8 +424,13 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
 
   lt::session_params params(std::move(sp));
   // Disk back-end (SwarmOptions::disk_io): libtorrent's memory-mapped one with its thread pool,
-  // or its single-threaded pread/pwrite one, which costs less CPU on small hosts.
-  if (options.disk_io == DiskIo::posix) params.disk_io_constructor = lt::posix_disk_io_constructor;
+  // or its single-threaded pread/pwrite one behind the piece cache (piece_cache.h), which costs
+  // less CPU on small hosts.
+  if (options.disk_io == DiskIo::posix)
+    params.disk_io_constructor = [budget = options.piece_cache_bytes](lt::io_context& ioc, lt::settings_interface const& s,
+                                                                      lt::counters& c) {
+      return make_piece_cache(lt::posix_disk_io_constructor(ioc, s, c), ioc, budget);
+    };
   impl->ses = std::make_unique<lt::session>(std::move(params));
   // libtorrent exempts private address ranges from rate limits by default; our caps are for
   // the LAN, so every address goes in the global (limited) class.

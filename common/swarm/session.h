@@ -43,6 +43,10 @@ struct SwarmOptions {
   int64_t resume_save_interval_ms = 30'000;
   int hashing_threads = 0;          // 0 = all cores
   DiskIo disk_io = DiskIo::mmap;
+  // Memory for piece_cache.h (posix only): pieces being downloaded and the most recent ones,
+  // so that blocks reach the file a piece at a time and hash checks and peers' requests for
+  // recent pieces read memory. 0 = off.
+  int64_t piece_cache_bytes = 16 << 20;
 };
 
 // What one remote peer did for one torrent, accumulated over this process's life.

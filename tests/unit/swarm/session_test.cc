@@ -46,11 +46,14 @@ bool pump(EventLoop& loop, const std::function<bool()>& pred, std::chrono::milli
   }, timeout, 5ms);
 }
 
-std::unique_ptr<SwarmSession> start(EventLoop& loop, const std::string& state, int64_t up_limit = 0) {
+std::unique_ptr<SwarmSession> start(EventLoop& loop, const std::string& state, int64_t up_limit = 0,
+                                    DiskIo disk_io = DiskIo::mmap, int64_t piece_cache = 16 << 20) {
   SwarmOptions o;
   o.peer_listen = "127.0.0.1:0";
   o.state_dir = state;
   o.upload_rate_limit = up_limit;
+  o.disk_io = disk_io;
+  o.piece_cache_bytes = piece_cache;
   auto s = SwarmSession::start(loop, o);
   EXPECT_TRUE(s) << (s ? "" : s.error().message);
   return s ? std::move(*s) : nullptr;
@@ -164,10 +167,16 @@ TEST_F(Fixture, RestartUsesResumeDataInsteadOfRehashing) {
   EXPECT_TRUE(stop(loop, seeder));
 }
 
-TEST_F(Fixture, PartialDownloadResumesAfterRestart) {
+// Stopped half way and started again; `disk_io` and `piece_cache` are the leecher's.
+void resume_partial_download(Fixture& f, DiskIo disk_io, int64_t piece_cache) {
+  auto& loop = f.loop;
+  auto& dir = f.dir;
+  auto& torrent = f.torrent;
+  const auto& seed_data = f.seed_data;
+  const auto& leech_data = f.leech_data;
   // A slow seeder (rate capped) so the leecher is stopped half way.
   auto seeder = start(loop, dir.file("s-state"), 2'000'000);
-  auto leecher = start(loop, dir.file("l-state"));
+  auto leecher = start(loop, dir.file("l-state"), 0, disk_io, piece_cache);
   ASSERT_TRUE(seeder && leecher);
   ASSERT_TRUE(seeder->add(torrent.bytes, {.save_path = seed_data, .seed_mode = true}));
   ASSERT_TRUE(leecher->add(torrent.bytes, {.save_path = leech_data}));
@@ -181,7 +190,7 @@ TEST_F(Fixture, PartialDownloadResumesAfterRestart) {
   EXPECT_FALSE(mid->complete) << "rate cap did not hold";
   ASSERT_TRUE(stop(loop, leecher));
 
-  leecher = start(loop, dir.file("l-state"));
+  leecher = start(loop, dir.file("l-state"), 0, disk_io, piece_cache);
   ASSERT_TRUE(leecher);
   ASSERT_TRUE(leecher->add(torrent.bytes, {.save_path = leech_data}));
   // Right after the resume check, the pieces from before are still there.
@@ -196,6 +205,43 @@ TEST_F(Fixture, PartialDownloadResumesAfterRestart) {
   EXPECT_LT(done->downloaded, torrent.total_size * 0.95);
   EXPECT_EQ(file_sha(leech_data + "/payload.bin"), file_sha(seed_data + "/payload.bin"));
   EXPECT_TRUE(stop(loop, leecher));
+  EXPECT_TRUE(stop(loop, seeder));
+}
+
+TEST_F(Fixture, PartialDownloadResumesAfterRestart) { resume_partial_download(*this, DiskIo::mmap, 0); }
+
+// The piece cache holds blocks of pieces still arriving in memory only; stopping writes them
+// out, and the resumed download ends with the exact bytes without fetching everything again.
+TEST_F(Fixture, PartialDownloadResumesAfterRestartBehindThePieceCache) {
+  resume_partial_download(*this, DiskIo::posix, 16 << 20);
+}
+
+// A leecher behind a piece cache too small for its pieces in flight (a budget of 3 pieces):
+// pieces that do not fit go to the file block by block, pieces in the cache are written whole,
+// and a second leecher that can only reach the first gets the same bytes from its cache or
+// its file.
+TEST_F(Fixture, TinyPieceCacheStillWritesAndForwardsExactBytes) {
+  auto seeder = start(loop, dir.file("s-state"));
+  auto first = start(loop, dir.file("a-state"), 0, DiskIo::posix, 3 * torrent.piece_length);
+  auto second = start(loop, dir.file("b-state"));
+  ASSERT_TRUE(seeder && first && second);
+  const std::string second_data = dir.file("second");
+  std::filesystem::create_directories(second_data);
+  ASSERT_TRUE(seeder->add(torrent.bytes, {.save_path = seed_data, .seed_mode = true}));
+  ASSERT_TRUE(first->add(torrent.bytes, {.save_path = leech_data}));
+  ASSERT_TRUE(second->add(torrent.bytes, {.save_path = second_data}));
+  ASSERT_TRUE(first->connect_peer(torrent.infohash, "127.0.0.1:" + std::to_string(seeder->listen_port())));
+  ASSERT_TRUE(second->connect_peer(torrent.infohash, "127.0.0.1:" + std::to_string(first->listen_port())));
+  ASSERT_TRUE(pump(loop, [&] {
+    auto a = first->status_of(torrent.infohash);
+    auto b = second->status_of(torrent.infohash);
+    return a && a->complete && b && b->complete;
+  }, 60s));
+  const std::string want = file_sha(seed_data + "/payload.bin");
+  EXPECT_EQ(file_sha(leech_data + "/payload.bin"), want);
+  EXPECT_EQ(file_sha(second_data + "/payload.bin"), want);
+  EXPECT_TRUE(stop(loop, second));
+  EXPECT_TRUE(stop(loop, first));
   EXPECT_TRUE(stop(loop, seeder));
 }
 
