@@ -19,6 +19,14 @@ namespace lt = libtorrent;
 // (libtorrent's leecher asks for about one second of its rate, a few pieces) to be disjoint
 // from every other peer's.
 constexpr int kInitialSuggestions = 4;
+// A peer gets a new piece only while fewer than this many granted to it are still on their
+// way (not announced yet); a request for another is rejected with a suggestion of one of its
+// own. Granting on first request alone let a leecher with a deep request queue own many pieces
+// at once, each arriving at its slice of the origin's upload: one lan.sh host got 22 % of the
+// pieces (the average is 10 %), its upload became the swarm's bottleneck and runs varied
+// from 7.2 to 9.9 s. With 2: 7.1-7.2 s in three runs, per-host upload 48-66 MiB instead of
+// 29-89 (bench/swarm/README.md).
+constexpr int kMaxOwnInFlight = 2;
 // Tail copies: once every piece is granted, the last hosts wait on the few owners still
 // forwarding the last pieces while the origin's upload goes idle (bench/swarm/lan.sh LAN_TRACE:
 // ~2 s of a 9 s run). The origin then serves a second copy of a piece that only one other
@@ -120,6 +128,12 @@ class FirstCopyPeer final : public lt::peer_plugin {
     const int p = static_cast<int>(r.piece);
     if (p < 0 || p >= static_cast<int>(g.owner.size())) return false;
     uint32_t& owner = g.owner[static_cast<size_t>(p)];
+    if (owner == 0 && fast_ && own_in_flight() >= kMaxOwnInFlight) {
+      g.counters->rejected.fetch_add(1, std::memory_order_relaxed);
+      suggest(unfinished_own());
+      reject(r);
+      return true;
+    }
     if (owner == 0) --g.ungranted;
     // A piece whose owner left (a finished leecher drops its connection to the origin) is
     // granted again only if no connected peer has it to forward.
@@ -137,17 +151,29 @@ class FirstCopyPeer final : public lt::peer_plugin {
     if (!(g.ungranted > 0 && suggest(g.pick(peer_))) && !suggest(unfinished_own())) peer_.choke_this_peer();
     // Rejected here even when choked: libtorrent would still serve a piece in the peer's
     // allowed-fast set, a second copy.
-    std::vector<char> msg;
-    put32(msg, 13);
-    msg.push_back(kMsgReject);
-    put32(msg, static_cast<uint32_t>(p));
-    put32(msg, static_cast<uint32_t>(r.start));
-    put32(msg, static_cast<uint32_t>(r.length));
-    peer_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+    reject(r);
     return true;
   }
 
  private:
+  void reject(lt::peer_request const& r) {
+    std::vector<char> msg;
+    put32(msg, 13);
+    msg.push_back(kMsgReject);
+    put32(msg, static_cast<uint32_t>(static_cast<int>(r.piece)));
+    put32(msg, static_cast<uint32_t>(r.start));
+    put32(msg, static_cast<uint32_t>(r.length));
+    peer_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+  }
+
+  // Pieces granted to this peer that it has not announced yet.
+  int own_in_flight() const {
+    int n = 0;
+    for (int p : mine_)
+      if (grants_->owner[static_cast<size_t>(p)] == id_ && !peer_.has_piece(lt::piece_index_t(p))) ++n;
+    return n;
+  }
+
   // A piece granted to this peer that it has not announced yet, round-robin; -1 if none.
   int unfinished_own() {
     for (size_t k = 0; k < mine_.size(); ++k) {
