@@ -3,7 +3,7 @@
 // Every libtorrent call that can throw is inside a try block; nothing escapes to the loop.
 //
 // Swarm speed (the goal is one file on ten tc-capped hosts in 1.25x size/link-rate):
-// - Piece size: auto_piece_length() (torrent_maker.h) keeps pieces small (256 KiB for 64 MiB,
+// - Piece size: auto_piece_length() (torrent_maker.h) keeps pieces small (64 KiB for 64 MiB,
 //   512 KiB for 1 GiB): a leecher relays a piece only once it has all of it, so small pieces
 //   let a byte reach the tenth host after ten short store-and-forward hops, not ten long ones.
 // - Serving on verify: libtorrent sends HAVE as soon as a piece passes its hash check and

@@ -144,8 +144,7 @@ std::string hex_of(const lt::sha1_hash& h) {
 int64_t auto_piece_length(int64_t total_size) {
   int64_t size = std::max<int64_t>(total_size, 1);
   int64_t p = static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>((size + kTargetPieces - 1) / kTargetPieces)));
-  int64_t floor = static_cast<int64_t>(std::bit_floor(static_cast<uint64_t>(std::max<int64_t>(size / kMinPieces, 1))));
-  return std::clamp(p, std::clamp(floor, kMinPieceLength, kSmallPieceLength), kMaxPieceLength);
+  return std::clamp(p, kMinPieceLength, kMaxPieceLength);
 }
 
 Result<MadeTorrent> make_torrent(const std::string& path, const MakeTorrentOptions& opt) try {

@@ -15,18 +15,18 @@
 namespace sc {
 
 // Piece size rule: the smallest power of two that keeps the torrent at or under
-// kTargetPieces pieces, and not under kSmallPieceLength unless the file would then have fewer
-// than kMinPieces pieces; clamped to [kMinPieceLength, kMaxPieceLength].
+// kTargetPieces pieces, clamped to [kMinPieceLength, kMaxPieceLength] (64 KiB up to 128 MiB,
+// 128 KiB at 256 MiB, 512 KiB at 1 GiB).
 // Why: a leecher can forward a piece only once it has all of it and verified it, so on a LAN
-// each relay hop costs one piece time; small pieces keep the pipeline short. From 256 KiB down
-// the per-piece HAVE/request overhead and the metadata size grow for no gain on large files,
-// but a small file needs pieces enough to spread over every host: 16 MiB to 30 hosts on
-// bench/swarm/lan.sh took 15.1 s with 64 KiB pieces (256 of them) and 20.9 s with 256 KiB (64).
+// each relay hop costs one piece time; small pieces keep the pipeline short, and a small file
+// needs pieces enough to spread over every host. bench/swarm/lan.sh: 16 MiB to 30 hosts took
+// 15.1 s with 64 KiB pieces and 20.9 s with 256 KiB; 64 MiB to 10 hosts 6.8-7.3 s (mean 7.0)
+// with 64 KiB and 7.2-7.6 s (mean 7.4) with 256 KiB, the same at 20 hosts (9.5 vs 10.1 s);
+// 256 MiB unchanged with 128 KiB (24.8 vs 25.0 s). Past kTargetPieces the per-piece messages
+// and the metadata grow for no gain.
 inline constexpr int64_t kMinPieceLength = 64 << 10;
-inline constexpr int64_t kSmallPieceLength = 256 << 10;
 inline constexpr int64_t kMaxPieceLength = 16 << 20;
 inline constexpr int64_t kTargetPieces = 2048;
-inline constexpr int64_t kMinPieces = 256;
 int64_t auto_piece_length(int64_t total_size);
 
 struct MakeTorrentOptions {

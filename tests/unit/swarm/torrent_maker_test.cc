@@ -37,10 +37,11 @@ std::string mktorrent_hash(const std::string& args, const std::string& out) {
 
 TEST(AutoPieceLength, FollowsTheDocumentedRule) {
   EXPECT_EQ(auto_piece_length(1), kMinPieceLength);
-  EXPECT_EQ(auto_piece_length(16 << 20), 64 << 10);  // at least kMinPieces pieces
-  EXPECT_EQ(auto_piece_length(32 << 20), 128 << 10);
-  EXPECT_EQ(auto_piece_length(64 << 20), 256 << 10);
-  EXPECT_EQ(auto_piece_length(256 << 20), 256 << 10);
+  EXPECT_EQ(auto_piece_length(16 << 20), 64 << 10);
+  EXPECT_EQ(auto_piece_length(64 << 20), 64 << 10);
+  EXPECT_EQ(auto_piece_length(128 << 20), 64 << 10);  // kTargetPieces pieces exactly
+  EXPECT_EQ(auto_piece_length((128 << 20) + 1), 128 << 10);
+  EXPECT_EQ(auto_piece_length(256 << 20), 128 << 10);
   EXPECT_EQ(auto_piece_length(int64_t{1} << 30), 512 << 10);
   EXPECT_EQ(auto_piece_length(int64_t{4} << 30), 2 << 20);
   EXPECT_EQ(auto_piece_length(int64_t{1} << 40), kMaxPieceLength);
