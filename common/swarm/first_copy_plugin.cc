@@ -166,19 +166,21 @@ class FirstCopyPeer final : public lt::peer_plugin {
     peer_.send_buffer(msg.data(), static_cast<int>(msg.size()));
   }
 
+  // Whether piece p is granted to this peer and not announced by it yet.
+  bool unfinished(int p) const {
+    return grants_->owner[static_cast<size_t>(p)] == id_ && !peer_.has_piece(lt::piece_index_t(p));
+  }
+
   // Pieces granted to this peer that it has not announced yet.
   int own_in_flight() const {
-    int n = 0;
-    for (int p : mine_)
-      if (grants_->owner[static_cast<size_t>(p)] == id_ && !peer_.has_piece(lt::piece_index_t(p))) ++n;
-    return n;
+    return static_cast<int>(std::count_if(mine_.begin(), mine_.end(), [this](int p) { return unfinished(p); }));
   }
 
   // A piece granted to this peer that it has not announced yet, round-robin; -1 if none.
   int unfinished_own() {
     for (size_t k = 0; k < mine_.size(); ++k) {
       int p = mine_[next_own_++ % mine_.size()];
-      if (grants_->owner[static_cast<size_t>(p)] == id_ && !peer_.has_piece(lt::piece_index_t(p))) return p;
+      if (unfinished(p)) return p;
     }
     return -1;
   }
