@@ -4,6 +4,7 @@
 #include "common/swarm/first_copy_plugin.h"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_map>
 #include <vector>
 
@@ -34,6 +35,12 @@ constexpr int kMaxOwnInFlight = 2;
 // most 1/kTailShare of the pieces, so the origin never sends more than 1 + 1/kTailShare copies.
 constexpr int kTailShare = 16;
 constexpr int kTailHolders = 1;
+// A peer refused a piece with nothing else to offer is choked, and unchoked on the next tick
+// (about a second). If it then asks again for that same piece at least kRepeatPatience after the
+// first refusal, no other peer has given it the piece in all that time: one that can reach only
+// the origin (a network policy), or whose sources left. It is served (a repeat copy) rather
+// than refused until its sources change.
+constexpr std::chrono::milliseconds kRepeatPatience{1000};
 // BEP 6 message ids and the fast-extension bit of the handshake's reserved bytes.
 constexpr char kMsgSuggest = 13;
 constexpr char kMsgReject = 16;
@@ -112,6 +119,14 @@ class FirstCopyPeer final : public lt::peer_plugin {
 
   void on_disconnect(lt::error_code const&) override { grants_->live.erase(id_); }
 
+  // libtorrent's choker never unchokes a peer on a local network (its "local" peer class ignores
+  // unchoke slots: such peers are unchoked once, when interested), so a peer choked below would
+  // stay choked for the life of the connection, as one compose leecher did for 40 s.
+  void tick() override {
+    if (choked_ && peer_.is_choked()) peer_.maybe_unchoke_this_peer();
+    choked_ = false;
+  }
+
   bool on_handshake(lt::span<char const> reserved) override {
     fast_ = reserved.size() > kFastByte && (reserved[kFastByte] & kFastBit) != 0;
     return true;
@@ -142,13 +157,21 @@ class FirstCopyPeer final : public lt::peer_plugin {
       mine_.push_back(p);
     }
     if (owner == id_ || !fast_ || g.tail_copy(p, id_)) return false;
+    if (asked_again(p)) {
+      g.counters->repeat_copies.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
     // Someone else is fetching this piece and will forward it. Point the peer at a piece nobody
     // has been granted yet or, once all are, at one of its own it has not finished, and reject
     // (suggest first: libtorrent re-picks while handling the reject, and tries suggested pieces
     // before rarest-first). A peer with nothing of its own left here is choked, which rejects
-    // its queue, until the choker's next round (about a second) instead of bouncing requests.
+    // its queue, until the next tick (about a second) instead of bouncing requests.
     g.counters->rejected.fetch_add(1, std::memory_order_relaxed);
-    if (!(g.ungranted > 0 && suggest(g.pick(peer_))) && !suggest(unfinished_own())) peer_.choke_this_peer();
+    if (!(g.ungranted > 0 && suggest(g.pick(peer_))) && !suggest(unfinished_own())) {
+      refused_.try_emplace(p, std::chrono::steady_clock::now());
+      peer_.choke_this_peer();
+      choked_ = true;
+    }
     // Rejected here even when choked: libtorrent would still serve a piece in the peer's
     // allowed-fast set, a second copy.
     reject(r);
@@ -164,6 +187,12 @@ class FirstCopyPeer final : public lt::peer_plugin {
     put32(msg, static_cast<uint32_t>(r.start));
     put32(msg, static_cast<uint32_t>(r.length));
     peer_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+  }
+
+  // Whether the peer was choked over piece p at least kRepeatPatience ago and asks for it again.
+  bool asked_again(int p) const {
+    auto it = refused_.find(p);
+    return it != refused_.end() && std::chrono::steady_clock::now() - it->second >= kRepeatPatience;
   }
 
   // Whether piece p is granted to this peer and not announced by it yet.
@@ -200,8 +229,10 @@ class FirstCopyPeer final : public lt::peer_plugin {
   std::shared_ptr<Grants> grants_;
   uint32_t id_;
   std::vector<int> mine_;  // pieces granted to this peer
+  std::unordered_map<int, std::chrono::steady_clock::time_point> refused_;  // choked over, when first
   size_t next_own_ = 0;
   bool fast_ = false;
+  bool choked_ = false;  // choked by us since the last tick
 };
 
 class FirstCopyTorrent final : public lt::torrent_plugin {

@@ -189,7 +189,8 @@ struct SwarmNode::Impl {
             {"dropped_alerts", Json::integer(swarm ? swarm->dropped_alerts() : 0)},
             {"first_copy_rejects", Json::integer(swarm ? swarm->first_copy_rejects() : 0)},
             {"first_copy_suggests", Json::integer(swarm ? swarm->first_copy_suggests() : 0)},
-            {"first_copy_tail_copies", Json::integer(swarm ? swarm->first_copy_tail_copies() : 0)}};
+            {"first_copy_tail_copies", Json::integer(swarm ? swarm->first_copy_tail_copies() : 0)},
+            {"first_copy_repeat_copies", Json::integer(swarm ? swarm->first_copy_repeat_copies() : 0)}};
   }
 
   void sample_traffic() {

@@ -745,5 +745,6 @@ int64_t SwarmSession::dropped_alerts() const { return impl_->dropped.load(); }
 int64_t SwarmSession::first_copy_rejects() const { return impl_->first_copy->rejected.load(); }
 int64_t SwarmSession::first_copy_suggests() const { return impl_->first_copy->suggested.load(); }
 int64_t SwarmSession::first_copy_tail_copies() const { return impl_->first_copy->tail_copies.load(); }
+int64_t SwarmSession::first_copy_repeat_copies() const { return impl_->first_copy->repeat_copies.load(); }
 
 }  // namespace sc

@@ -149,11 +149,13 @@ class SwarmSession {
 
   // Alerts dropped because the queue overflowed (provenance may be incomplete when > 0).
   int64_t dropped_alerts() const;
-  // Requests the first-copy rule rejected, and pieces it suggested instead (AddTorrentOptions::
-  // first_copy), over all torrents.
+  // Requests the first-copy rule rejected, pieces it suggested instead, and pieces it served a
+  // second time: to shorten the tail, or to a peer that asked again after a refusal
+  // (AddTorrentOptions::first_copy), over all torrents.
   int64_t first_copy_rejects() const;
   int64_t first_copy_suggests() const;
   int64_t first_copy_tail_copies() const;
+  int64_t first_copy_repeat_copies() const;
 
  private:
   SwarmSession() = default;

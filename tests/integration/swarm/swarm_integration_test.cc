@@ -159,6 +159,7 @@ TEST(SwarmIntegration, OriginSendsAboutOneCopyToManyLeechers) {
   EXPECT_LE(t->uploaded, kSize * 5 / 4) << st.raw;
   EXPECT_NE(st.raw.find("\"first_copy_rejects\":"), std::string::npos) << st.raw;
   EXPECT_NE(st.raw.find("\"first_copy_tail_copies\":"), std::string::npos) << st.raw;
+  EXPECT_NE(st.raw.find("\"first_copy_repeat_copies\":"), std::string::npos) << st.raw;
 }
 
 TEST(SwarmIntegration, UnknownDiskBackEndIsRefusedAtStart) {

@@ -1,6 +1,7 @@
 // Two swarm sessions on loopback: a seeder (seed_mode) and a leecher that dials it. Checks the
 // bytes arrive intact, provenance credits the seeder, port 0 works, fast resume skips the
-// re-hash after a restart, and a partial download resumes.
+// re-hash after a restart, a partial download resumes, and a first-copy origin still serves a
+// leecher that can reach no one else.
 #include "common/swarm/session.h"
 
 #include <gtest/gtest.h>
@@ -47,9 +48,10 @@ bool pump(EventLoop& loop, const std::function<bool()>& pred, std::chrono::milli
 }
 
 std::unique_ptr<SwarmSession> start(EventLoop& loop, const std::string& state, int64_t up_limit = 0,
-                                    DiskIo disk_io = DiskIo::mmap, int64_t piece_cache = 16 << 20) {
+                                    DiskIo disk_io = DiskIo::mmap, int64_t piece_cache = 16 << 20,
+                                    const std::string& listen = "127.0.0.1:0") {
   SwarmOptions o;
-  o.peer_listen = "127.0.0.1:0";
+  o.peer_listen = listen;
   o.state_dir = state;
   o.upload_rate_limit = up_limit;
   o.disk_io = disk_io;
@@ -243,6 +245,51 @@ TEST_F(Fixture, TinyPieceCacheStillWritesAndForwardsExactBytes) {
   EXPECT_TRUE(stop(loop, second));
   EXPECT_TRUE(stop(loop, first));
   EXPECT_TRUE(stop(loop, seeder));
+}
+
+// A first-copy origin refuses a piece another peer is fetching, so that the other forwards it.
+// Here C can reach only the origin, as behind a network policy, while A and B, which reach
+// each other and the origin, hold most pieces: the origin must serve C the pieces it asks for
+// again after a refusal, and A and B the pieces only C was given, or nobody finishes. Each
+// leecher listens on its own loopback address but dials from 127.0.0.1, so the addresses the
+// origin passes on by PEX lead nowhere.
+TEST_F(Fixture, FirstCopyOriginServesAPeerThatHasNoOtherSource) {
+  auto origin = start(loop, dir.file("o-state"));
+  ASSERT_TRUE(origin);
+  ASSERT_TRUE(origin->add(torrent.bytes, {.save_path = seed_data, .seed_mode = true, .first_copy = true}));
+  const std::string origin_addr = "127.0.0.1:" + std::to_string(origin->listen_port());
+  std::vector<std::unique_ptr<SwarmSession>> peers;
+  std::vector<std::string> data;
+  for (int k = 0; k < 3; ++k) {
+    const std::string name(1, static_cast<char>('a' + k));
+    peers.push_back(start(loop, dir.file(name + "-state"), 0, DiskIo::mmap, 16 << 20,
+                          "127.0.0." + std::to_string(k + 2) + ":0"));
+    data.push_back(dir.file(name + "-data"));
+    std::filesystem::create_directories(data.back());
+    ASSERT_TRUE(peers.back());
+    ASSERT_TRUE(peers.back()->add(torrent.bytes, {.save_path = data.back()}));
+    ASSERT_TRUE(peers.back()->connect_peer(torrent.infohash, origin_addr));
+  }
+  ASSERT_TRUE(peers[0]->connect_peer(torrent.infohash, "127.0.0.3:" + std::to_string(peers[1]->listen_port())));
+  ASSERT_TRUE(pump(loop, [&] {
+    for (auto& p : peers) {
+      auto s = p->status_of(torrent.infohash);
+      if (!s || !s->complete) return false;
+    }
+    return true;
+  }, 30s)) << [&] {
+    std::string r = "origin repeat copies " + std::to_string(origin->first_copy_repeat_copies());
+    for (auto& p : peers) r += ", progress " + std::to_string(p->status_of(torrent.infohash)->progress);
+    return r;
+  }();
+  const std::string want = file_sha(seed_data + "/payload.bin");
+  for (auto& d : data) EXPECT_EQ(file_sha(d + "/payload.bin"), want);
+  EXPECT_GT(origin->first_copy_rejects(), 0);
+  EXPECT_GT(origin->first_copy_repeat_copies(), 0);
+  auto c = peers[2]->status_of(torrent.infohash, true);
+  ASSERT_EQ(c->provenance.size(), 1u) << "C reached another leecher";
+  for (auto& p : peers) EXPECT_TRUE(stop(loop, p));
+  EXPECT_TRUE(stop(loop, origin));
 }
 
 TEST(SwarmSessionStart, PortRangeSkipsBusyPorts) {
