@@ -14,9 +14,9 @@
 //   capacity, which is exactly what made rtorrent's swarm 10.8x the limit. Seeds use
 //   round-robin so the origin spreads distinct pieces over all leechers rather than feeding
 //   the fastest one, and rarest-first piece picking keeps those pieces distinct.
-// - Learning peers: announce on add, reannounce_all() when the caller knows something changed,
-//   incoming connections teach the older peers about newcomers, and ut_pex (on by default)
-//   spreads the rest; connection_speed is high so a tracker reply becomes connections at once.
+// - Learning peers: announce on add; incoming connections teach the older peers about
+//   newcomers, and ut_pex (on by default) spreads the rest; connection_speed is high so a
+//   tracker reply becomes connections at once.
 // - Request queues sized to one second of a peer's rate (request_queue_time = 1, not 3): a LAN
 //   round trip is far below that, and each request still queued to the origin for a piece
 //   another leecher is already fetching is a duplicate the origin pays for (bench/swarm/swarm.sh
@@ -694,14 +694,6 @@ Status SwarmSession::connect_peer(std::string_view infohash, std::string_view en
   return {};
 } catch (const std::exception& e) {
   return fail(Errc::internal, std::string("connect_peer: ") + e.what());
-}
-
-void SwarmSession::reannounce_all() {
-  try {
-    for (auto& [ih, r] : impl_->torrents) r.h.force_reannounce(0, -1, lt::torrent_handle::ignore_min_interval);
-  } catch (const std::exception& e) {
-    SC_WARN("reannounce failed", {"error", e.what()});
-  }
 }
 
 void SwarmSession::save_resume_data() {

@@ -139,8 +139,6 @@ class SwarmSession {
   // Dials a peer directly ("ip:port"), for trackerless setups and tests. Errors: not_found,
   // invalid_argument.
   Status connect_peer(std::string_view infohash, std::string_view endpoint);
-  // Asks every torrent's trackers for peers now (new content, or a peer restarted).
-  void reannounce_all();
   // Saves resume data of torrents that changed (also runs on a timer).
   void save_resume_data();
   // Saves all resume data, waits (bounded) for it to reach disk, stops the session, then runs
