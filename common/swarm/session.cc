@@ -1,5 +1,5 @@
 // SwarmSession: a libtorrent session tuned for a LAN, its alerts drained on our event loop,
-// fast-resume files under the state dir, and per-peer provenance from block alerts.
+// fast-resume files under the state dir, and per-peer provenance (provenance.h).
 // Every libtorrent call that can throw is inside a try block; nothing escapes to the loop.
 //
 // Swarm speed (the goal is one file on ten tc-capped hosts in 1.25x size/link-rate):
@@ -47,7 +47,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -70,44 +69,23 @@
 #include "common/core/log.h"
 #include "common/swarm/first_copy_plugin.h"
 #include "common/swarm/piece_cache.h"
+#include "common/swarm/provenance.h"
 #include "common/io/event_loop.h"
 
 namespace sc {
 namespace fs = std::filesystem;
 namespace {
 
-// Distinct peers remembered per torrent; later ones are folded into one "other" row so a
-// hostile swarm cannot grow our memory.
-constexpr size_t kMaxPeersPerTorrent = 1024;
-// Alerts queued inside libtorrent before it drops them; block alerts for a 1 GiB torrent with
-// ten peers are ~130k over its life, drained every loop turn.
-constexpr int kAlertQueueSize = 1 << 17;
+// Alerts queued inside libtorrent before it drops them (drained every loop turn; per-torrent
+// alerts only, since provenance is counted by a plugin instead of per-block alerts).
+constexpr int kAlertQueueSize = 1 << 14;
 // Bounded wait for the listen socket at start, and for resume data at shutdown.
 constexpr int kListenWaitMs = 5'000;
 constexpr int64_t kShutdownSaveWaitMs = 10'000;
-constexpr int kBlockSize = 16 << 10;  // BitTorrent request size
 // Resume files are small; refuse anything absurd rather than read it.
 constexpr int64_t kMaxResumeBytes = 64 << 20;
 
 std::string hex20(const lt::sha1_hash& h) { return to_hex(std::string_view(h.data(), h.size())); }
-
-std::string endpoint_str(const lt::tcp::endpoint& ep) {
-  std::ostringstream o;
-  if (ep.address().is_v6())
-    o << '[' << ep.address().to_string() << "]:" << ep.port();
-  else
-    o << ep.address().to_string() << ':' << ep.port();
-  return o.str();
-}
-
-std::string printable(const lt::peer_id& pid, int len) {
-  std::string s;
-  for (int i = 0; i < len; ++i) {
-    char c = pid[i];
-    s.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '.');
-  }
-  return s;
-}
 
 // "HOST:PORT" or "HOST:FIRST-LAST" (a port range: the first free port in it is used). Returns
 // libtorrent's listen_interfaces value and how many further ports to try.
@@ -142,13 +120,7 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
     std::string key, infohash, name, save_path;
     int64_t total = 0, piece_length = 0;
     int num_pieces = 0;
-    std::vector<PeerProvenance> peers;
-    std::unordered_map<std::string, int> peer_index;  // by peer id hex
-    std::vector<int> piece_source;                    // allocated on the first block
-    // Per piece: 1 once it passed its hash check, 2 once its source got the piece credited.
-    // libtorrent may report a piece finished before the alert of its last block, so whichever
-    // of the two comes second credits it.
-    std::vector<int8_t> piece_credit;
+    std::shared_ptr<ProvenanceLedger> ledger;  // filled on libtorrent's network thread
     bool complete_reported = false;
   };
 
@@ -214,32 +186,6 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
     return r == torrents.end() ? nullptr : &r->second;
   }
 
-  int peer_slot(Rec& r, const lt::peer_id& pid, const lt::tcp::endpoint& ep) {
-    std::string id = pid.is_all_zeros() ? endpoint_str(ep) : hex20(pid);
-    auto it = r.peer_index.find(id);
-    if (it != r.peer_index.end()) {
-      r.peers[it->second].endpoint = endpoint_str(ep);
-      return it->second;
-    }
-    if (r.peers.size() >= kMaxPeersPerTorrent) {
-      auto other = r.peer_index.find("other");
-      if (other != r.peer_index.end()) return other->second;
-      id = "other";
-    }
-    PeerProvenance p;
-    p.endpoint = id == "other" ? "other" : endpoint_str(ep);
-    p.client = id == "other" ? "" : printable(pid, 8);
-    p.peer_id = id == "other" || pid.is_all_zeros() ? "" : printable(pid, 20);
-    r.peers.push_back(std::move(p));
-    r.peer_index.emplace(id, static_cast<int>(r.peers.size() - 1));
-    return static_cast<int>(r.peers.size() - 1);
-  }
-
-  int64_t block_bytes(const Rec& r, int piece, int block) const {
-    int64_t psize = piece == r.num_pieces - 1 ? r.total - int64_t{piece} * r.piece_length : r.piece_length;
-    return std::clamp<int64_t>(psize - int64_t{block} * kBlockSize, 0, kBlockSize);
-  }
-
   void report_complete(Rec& r) {
     if (r.complete_reported) return;
     r.complete_reported = true;
@@ -255,43 +201,8 @@ struct SwarmSession::Impl : std::enable_shared_from_this<Impl> {
     ++pending_saves;
   }
 
-  // Counts piece p for the peer that supplied its last block, once both that block and the
-  // piece's hash check have been reported (in either order).
-  static void credit_piece(Rec& r, int p, bool finished) {
-    if (r.piece_credit.empty()) r.piece_credit.assign(static_cast<size_t>(r.num_pieces), 0);
-    int8_t& c = r.piece_credit[static_cast<size_t>(p)];
-    if (finished && c == 0) c = 1;
-    bool sourced = p < static_cast<int>(r.piece_source.size()) && r.piece_source[p] >= 0;
-    if (c == 1 && sourced) {
-      r.peers[r.piece_source[p]].pieces_given++;
-      c = 2;
-    }
-  }
-
   void handle(lt::alert* a) {
-    if (auto* b = lt::alert_cast<lt::block_finished_alert>(a)) {
-      Rec* r = rec_of(b->handle);
-      if (!r) return;
-      int piece = static_cast<int>(b->piece_index);
-      if (piece < 0 || piece >= r->num_pieces) return;
-      int slot = peer_slot(*r, b->pid, b->endpoint);
-      r->peers[slot].bytes_given += block_bytes(*r, piece, b->block_index);
-      if (r->piece_source.empty()) r->piece_source.assign(r->num_pieces, -1);
-      r->piece_source[piece] = slot;
-      credit_piece(*r, piece, false);
-    } else if (auto* u = lt::alert_cast<lt::block_uploaded_alert>(a)) {
-      Rec* r = rec_of(u->handle);
-      if (!r) return;
-      int piece = static_cast<int>(u->piece_index);
-      if (piece < 0 || piece >= r->num_pieces) return;
-      int slot = peer_slot(*r, u->pid, u->endpoint);
-      r->peers[slot].bytes_taken += block_bytes(*r, piece, u->block_index);
-    } else if (auto* pf = lt::alert_cast<lt::piece_finished_alert>(a)) {
-      Rec* r = rec_of(pf->handle);
-      if (!r) return;
-      int piece = static_cast<int>(pf->piece_index);
-      if (piece >= 0 && piece < r->num_pieces) credit_piece(*r, piece, true);
-    } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
+    if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
       if (Rec* r = rec_of(tf->handle)) report_complete(*r);
     } else if (auto* sc = lt::alert_cast<lt::state_changed_alert>(a)) {
       if (sc->state == lt::torrent_status::seeding)
@@ -379,8 +290,7 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   sp.set_str(lt::settings_pack::user_agent, "swarmcache/0.1");
   sp.set_int(lt::settings_pack::alert_mask,
              lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
-                 lt::alert_category::tracker | lt::alert_category::block_progress |
-                 lt::alert_category::upload | lt::alert_category::piece_progress);
+                 lt::alert_category::tracker);
   sp.set_int(lt::settings_pack::alert_queue_size, kAlertQueueSize);
   // LAN transport: TCP only, nothing that talks to routers or the Internet.
   sp.set_bool(lt::settings_pack::enable_outgoing_utp, false);
@@ -540,6 +450,8 @@ Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOp
   else
     atp.flags &= ~lt::torrent_flags::super_seeding;
   if (o.first_copy) atp.extensions.push_back(first_copy_plugin(ti->num_pieces(), impl_->first_copy));
+  auto ledger = std::make_shared<ProvenanceLedger>(ti->num_pieces());
+  atp.extensions.push_back(provenance_plugin(ledger));
   for (auto& t : o.trackers) {
     bool known = false;
     for (auto& e : ti->trackers()) known = known || e.url == t;
@@ -557,6 +469,7 @@ Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOp
   r.total = ti->total_size();
   r.piece_length = ti->piece_length();
   r.num_pieces = ti->num_pieces();
+  r.ledger = std::move(ledger);
   impl_->by_handle[h] = ih;
   impl_->torrents.emplace(ih, std::move(r));
   if (!resumed) impl_->save_one(h, false);  // so a SIGKILL before the first timer still resumes
@@ -644,17 +557,15 @@ std::vector<TorrentStatus> SwarmSession::status(bool with_piece_sources) const {
       // Mark who is connected now; a connected peer that has sent nothing still shows up.
       std::vector<lt::peer_info> peers;
       st.handle.get_peer_info(peers);
-      for (auto& p : r->peers) p.connected = false;
+      std::vector<int> connected;
       for (auto& pi : peers) {
         // Still handshaking: no peer id yet, and the row would outlive the connection.
-        if (pi.pid.is_all_zeros()) continue;
-        int slot = impl_->peer_slot(*r, pi.pid, pi.ip);
-        r->peers[slot].connected = true;
+        if (!pi.pid.is_all_zeros()) connected.push_back(r->ledger->slot(pi.pid, pi.ip));
       }
-      t.provenance = r->peers;
+      t.provenance = r->ledger->rows();
+      for (int slot : connected) t.provenance[static_cast<size_t>(slot)].connected = true;
       if (with_piece_sources) {
-        t.piece_source = r->piece_source;
-        if (t.piece_source.empty()) t.piece_source.assign(r->num_pieces, -1);
+        t.piece_source = r->ledger->piece_sources();
         // A piece we have not got (failed hash, or still downloading) has no source yet.
         for (int i = 0; i < r->num_pieces; ++i)
           if (i >= st.pieces.size() || !st.pieces[lt::piece_index_t(i)]) t.piece_source[i] = -1;
