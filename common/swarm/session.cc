@@ -68,6 +68,7 @@
 #include "common/core/bytes.h"
 #include "common/core/log.h"
 #include "common/swarm/first_copy_plugin.h"
+#include "common/swarm/lazy_ca.h"
 #include "common/swarm/piece_cache.h"
 #include "common/swarm/provenance.h"
 #include "common/io/event_loop.h"
@@ -332,6 +333,8 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   sp.set_int(lt::settings_pack::active_limit, -1);
   sp.set_int(lt::settings_pack::stop_tracker_timeout, 1);
 
+  // Once per process, before libtorrent's threads exist (lazy_ca.h).
+  static const bool lazy_ca [[maybe_unused]] = prefer_lazy_ca_lookup(default_cert_dir());
   lt::session_params params(std::move(sp));
   // Disk back-end (SwarmOptions::disk_io): libtorrent's memory-mapped one with its thread pool,
   // or its single-threaded pread/pwrite one behind the piece cache (piece_cache.h), which costs
