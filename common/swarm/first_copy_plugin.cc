@@ -20,14 +20,15 @@ namespace lt = libtorrent;
 // (libtorrent's leecher asks for about one second of its rate, a few pieces) to be disjoint
 // from every other peer's.
 constexpr int kInitialSuggestions = 4;
-// A peer gets a new piece only while fewer than this many granted to it are still on their
-// way (not announced yet); a request for another is rejected with a suggestion of one of its
-// own. Granting on first request alone let a leecher with a deep request queue own many pieces
-// at once, each arriving at its slice of the origin's upload: one lan.sh host got 22 % of the
-// pieces (the average is 10 %), its upload became the swarm's bottleneck and runs varied
-// from 7.2 to 9.9 s. With 2: 7.1-7.2 s in three runs, per-host upload 48-66 MiB instead of
-// 29-89 (bench/swarm/README.md).
-constexpr int kMaxOwnInFlight = 2;
+// A peer gets a new piece only while less than this many bytes granted to it are still on their
+// way (not announced yet), at least one piece; a request for another is rejected with a
+// suggestion of one of its own. Granting on first request alone let a leecher with a deep
+// request queue own many pieces at once, each arriving at its slice of the origin's upload: one
+// lan.sh host got 22 % of the pieces (the average is 10 %), its upload became the swarm's
+// bottleneck and runs varied from 7.2 to 9.9 s; a cap of two pieces, 7.1-7.2 s, per-host upload
+// 48-66 MiB instead of 29-89 (bench/swarm/README.md). The cap is the request queue the origin
+// advertises (kFirstCopyRequestQueue), so a peer is never refused for asking within it.
+constexpr int kMaxOwnInFlightBytes = kFirstCopyRequestQueue * 16 * 1024;
 // Tail copies: once every piece is granted, the last hosts wait on the few owners still
 // forwarding the last pieces while the origin's upload goes idle (bench/swarm/lan.sh LAN_TRACE:
 // ~2 s of a 9 s run). The origin then serves a second copy of a piece that only one other
@@ -54,10 +55,12 @@ void put32(std::vector<char>& out, uint32_t v) {
 // Shared by the torrent's peers. owner[p] is the id of the peer piece p was first granted to,
 // 0 while nobody has been served any of it.
 struct Grants {
-  explicit Grants(int num_pieces, std::shared_ptr<FirstCopyCounters> c)
-      : owner(static_cast<size_t>(num_pieces), 0), tail_owner(static_cast<size_t>(num_pieces), 0),
+  Grants(int num_pieces, int piece_length, std::shared_ptr<FirstCopyCounters> c)
+      : max_own_in_flight(std::max(1, kMaxOwnInFlightBytes / std::max(1, piece_length))),
+        owner(static_cast<size_t>(num_pieces), 0), tail_owner(static_cast<size_t>(num_pieces), 0),
         suggested(static_cast<size_t>(num_pieces), false), ungranted(num_pieces),
         tail_left(std::max(1, num_pieces / kTailShare)), counters(std::move(c)) {}
+  const int max_own_in_flight;  // pieces: kMaxOwnInFlightBytes
   std::vector<uint32_t> owner;
   std::vector<uint32_t> tail_owner;  // the peer given piece p's tail copy, 0 if none
   std::vector<bool> suggested;  // already offered to some peer: offer others different pieces
@@ -143,7 +146,7 @@ class FirstCopyPeer final : public lt::peer_plugin {
     const int p = static_cast<int>(r.piece);
     if (p < 0 || p >= static_cast<int>(g.owner.size())) return false;
     uint32_t& owner = g.owner[static_cast<size_t>(p)];
-    if (owner == 0 && fast_ && own_in_flight() >= kMaxOwnInFlight) {
+    if (owner == 0 && fast_ && own_in_flight() >= g.max_own_in_flight) {
       g.counters->rejected.fetch_add(1, std::memory_order_relaxed);
       suggest(unfinished_own());
       reject(r);
@@ -250,9 +253,9 @@ class FirstCopyTorrent final : public lt::torrent_plugin {
 }  // namespace
 
 std::function<std::shared_ptr<lt::torrent_plugin>(lt::torrent_handle const&, lt::client_data_t)>
-first_copy_plugin(int num_pieces, std::shared_ptr<FirstCopyCounters> counters) {
-  return [num_pieces, counters](lt::torrent_handle const&, lt::client_data_t) -> std::shared_ptr<lt::torrent_plugin> {
-    return std::make_shared<FirstCopyTorrent>(std::make_shared<Grants>(num_pieces, counters));
+first_copy_plugin(int num_pieces, int piece_length, std::shared_ptr<FirstCopyCounters> counters) {
+  return [num_pieces, piece_length, counters](lt::torrent_handle const&, lt::client_data_t) -> std::shared_ptr<lt::torrent_plugin> {
+    return std::make_shared<FirstCopyTorrent>(std::make_shared<Grants>(num_pieces, piece_length, counters));
   };
 }
 

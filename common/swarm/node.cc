@@ -19,6 +19,7 @@
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
 #include "common/io/systemd.h"
+#include "common/swarm/first_copy_plugin.h"
 #include "common/swarm/metastore_client.h"
 #include "proto/metastore_api.h"
 
@@ -281,6 +282,7 @@ Status SwarmNode::start() {
   so.resume_save_interval_ms = c.resume_save_interval_ms;
   so.disk_io = c.disk_io == "posix" ? DiskIo::posix : DiskIo::mmap;
   so.piece_cache_bytes = c.piece_cache;
+  if (im.role == "seeder" && c.first_copy) so.peer_request_queue = kFirstCopyRequestQueue;
   auto swarm = SwarmSession::start(im.loop, so);
   if (!swarm) return std::unexpected(swarm.error());
   im.swarm = std::move(*swarm);

@@ -323,7 +323,7 @@ Result<std::unique_ptr<SwarmSession>> SwarmSession::start(EventLoop& loop, const
   sp.set_bool(lt::settings_pack::smooth_connects, false);
   sp.set_int(lt::settings_pack::request_queue_time, 1);
   sp.set_int(lt::settings_pack::max_out_request_queue, 1500);
-  sp.set_int(lt::settings_pack::max_allowed_in_request_queue, 2000);
+  sp.set_int(lt::settings_pack::max_allowed_in_request_queue, options.peer_request_queue);
   sp.set_int(lt::settings_pack::hashing_threads,
              options.hashing_threads > 0 ? options.hashing_threads
                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
@@ -452,7 +452,7 @@ Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOp
     atp.flags |= lt::torrent_flags::super_seeding;
   else
     atp.flags &= ~lt::torrent_flags::super_seeding;
-  if (o.first_copy) atp.extensions.push_back(first_copy_plugin(ti->num_pieces(), impl_->first_copy));
+  if (o.first_copy) atp.extensions.push_back(first_copy_plugin(ti->num_pieces(), ti->piece_length(), impl_->first_copy));
   auto ledger = std::make_shared<ProvenanceLedger>(ti->num_pieces());
   atp.extensions.push_back(provenance_plugin(ledger));
   for (auto& t : o.trackers) {

@@ -47,6 +47,9 @@ struct SwarmOptions {
   // so that blocks reach the file a piece at a time and hash checks and peers' requests for
   // recent pieces read memory. 0 = off.
   int64_t piece_cache_bytes = 16 << 20;
+  // Requests a peer may have queued with us, advertised to it (BEP 10 "reqq"); an origin running
+  // first_copy_plugin.h uses kFirstCopyRequestQueue.
+  int peer_request_queue = 2000;
 };
 
 // What one remote peer did for one torrent, accumulated over this process's life.

@@ -2,6 +2,8 @@
 // seeders and leechers (and aria2c on either side). Everything waits on GET /v1/status (or a
 // process exit) with a deadline; there is no fixed sleep.
 #include <gtest/gtest.h>
+
+#include <regex>
 #include <sys/wait.h>
 
 #include <filesystem>
@@ -157,7 +159,11 @@ TEST(SwarmIntegration, OriginSendsAboutOneCopyToManyLeechers) {
   ASSERT_NE(t, nullptr) << st.raw;
   EXPECT_GE(t->uploaded, kSize) << st.raw;
   EXPECT_LE(t->uploaded, kSize * 5 / 4) << st.raw;
-  EXPECT_NE(st.raw.find("\"first_copy_rejects\":"), std::string::npos) << st.raw;
+  // Leechers keep within the request queue the origin advertises (kFirstCopyRequestQueue), so
+  // the origin rejects a request only to steer it, a few times per piece, never in a loop.
+  std::smatch rejects;
+  ASSERT_TRUE(std::regex_search(st.raw, rejects, std::regex("\"first_copy_rejects\":([0-9]+)"))) << st.raw;
+  EXPECT_LT(std::stoll(rejects[1]), 20 * (kSize >> 16)) << st.raw;
   EXPECT_NE(st.raw.find("\"first_copy_tail_copies\":"), std::string::npos) << st.raw;
   EXPECT_NE(st.raw.find("\"first_copy_repeat_copies\":"), std::string::npos) << st.raw;
 }
