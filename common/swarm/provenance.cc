@@ -72,10 +72,6 @@ class ProvenanceTorrent final : public lt::torrent_plugin {
 
 int ProvenanceLedger::slot(const lt::peer_id& pid, const lt::tcp::endpoint& ep) {
   std::lock_guard lock(mu_);
-  return slot_locked(pid, ep);
-}
-
-int ProvenanceLedger::slot_locked(const lt::peer_id& pid, const lt::tcp::endpoint& ep) {
   std::string id = pid.is_all_zeros() ? endpoint_str(ep) : to_hex(std::string_view(pid.data(), pid.size()));
   auto it = index_.find(id);
   if (it != index_.end()) {

@@ -41,8 +41,6 @@ class ProvenanceLedger {
   static constexpr size_t kMaxPeers = 1024;
 
  private:
-  int slot_locked(const libtorrent::peer_id& pid, const libtorrent::tcp::endpoint& ep);
-
   const int num_pieces_;
   mutable std::mutex mu_;
   std::vector<PeerProvenance> peers_;
