@@ -25,7 +25,8 @@
 //   (2.8x vs 2.5x the limit, 10 leechers, 64 MiB, 8 MiB/s caps, loaded 2-core host), so it is
 //   off. The seeder instead runs first_copy_plugin.h (AddTorrentOptions::first_copy): each piece
 //   goes to one leecher and the others are steered elsewhere, ~1.0-1.2 copies at full speed
-//   (bench/swarm/README.md).
+//   (bench/swarm/README.md); it advertises a 16-block request queue (peer_request_queue,
+//   BEP 10 reqq), which caps the leechers' queues to it.
 // - Send buffers stay at libtorrent's defaults (500 KiB, refilled below 10 KiB). With 4 MiB
 //   (until session 4) a fresh piece could wait behind up to 4 MiB already queued to a peer
 //   before it moved on: lan.sh 16 MiB to 30 hosts at 20 Mbit/s took 13.3-17.4 s, with the
