@@ -13,6 +13,8 @@
 # BENCH_ROUNDS (3).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/lib/cpu.sh
+. "$src/bench/lib/cpu.sh"
 build=${SC_BUILD_DIR:-$src/build}
 [[ $build = /* ]] || build=$src/$build
 secs=${BENCH_SECONDS:-5}
@@ -96,13 +98,7 @@ done
 
 declare -A server_pid
 # CPU clock ticks used so far by a process, its threads and its children (nginx's workers).
-cpu_ticks() {
-  local t=0 q f
-  for q in "$1" $(pgrep -P "$1" || true); do
-    read -r -a f < "/proc/$q/stat" && t=$((t + f[13] + f[14]))
-  done
-  echo "$t"
-}
+cpu_ticks() { cpu_ticks_of "$1" $(pgrep -P "$1" || true); }
 nginx1=$(free_port); start_nginx one 1 "$nginx1"
 nginx2=$(free_port); start_nginx auto auto "$nginx2"
 "$proxy_bin" --listen 127.0.0.1:0 --upstream "http://127.0.0.1:$nginx1" --cache "$work/cache" --state "$work/state" \

@@ -23,6 +23,8 @@ n=${1:?usage: lan.sh N SIZE_MIB RATE_MBIT}
 size_mib=${2:?usage: lan.sh N SIZE_MIB RATE_MBIT}
 rate=${3:?usage: lan.sh N SIZE_MIB RATE_MBIT}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib/cpu.sh
+. "$here/../lib/cpu.sh"
 build=${SC_BUILD_DIR:-$here/../../build/plain}
 phases=${LAN_PHASES:-swarmcache aria2 http chain}
 bin() { echo "$build/services/$1/swarmcache-$1"; }
@@ -81,17 +83,7 @@ done
 cpu_seconds() {
   local pids=""
   for i in $(seq "$1" "$2"); do pids+=" $(ip netns pids "$(host "$i")" 2>/dev/null || true)"; done
-  python3 - $pids <<'EOF'
-import os, sys
-ticks = 0
-for pid in sys.argv[1:]:
-    try:
-        f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
-        ticks += int(f[11]) + int(f[12])
-    except OSError:
-        pass
-print("%.1f" % (ticks / os.sysconf("SC_CLK_TCK")))
-EOF
+  ticks_to_seconds "$(cpu_ticks_of $pids)"
 }
 tx_bytes() { ip -n "$(host "$1")" -s -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["bytes"])'; }
 snapshot() { for i in $(seq 0 "$n"); do tx_bytes "$i"; done; }
@@ -346,7 +338,7 @@ run_chain() {
   cat "$d"/ends/* >"$d/ends.txt"
   for i in $(seq "$n"); do echo "$d/copy$i"; done >"$work/copies"
   record "store-and-forward chain" "$t0" "$d/ends.txt" "$before" \
-    "$(awk -v t=$((st[15] + st[16] - cpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t / hz}')"
+    "$(ticks_to_seconds $((st[15] + st[16] - cpu0)))"
   kill_hosts 0 "$n"
   rm -rf "$d"
 }
