@@ -122,9 +122,9 @@ class FirstCopyPeer final : public lt::peer_plugin {
 
   void on_disconnect(lt::error_code const&) override { grants_->live.erase(id_); }
 
-  // libtorrent's choker never unchokes a peer on a local network (its "local" peer class ignores
-  // unchoke slots: such peers are unchoked once, when interested), so a peer choked below would
-  // stay choked for the life of the connection, as one compose leecher did for 40 s.
+  // libtorrent's choker does not unchoke a peer choked below again while it stays interested:
+  // one compose leecher waited 40 s so, and FirstCopyOriginServesAPeerThatHasNoOtherSource
+  // stalls for good without this tick.
   void tick() override {
     if (choked_ && peer_.is_choked()) peer_.maybe_unchoke_this_peer();
     choked_ = false;

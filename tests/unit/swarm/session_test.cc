@@ -248,17 +248,19 @@ TEST_F(Fixture, TinyPieceCacheStillWritesAndForwardsExactBytes) {
 }
 
 // A first-copy origin refuses a piece another peer is fetching, so that the other forwards it.
-// Here C can reach only the origin, as behind a network policy, while A and B, which reach
-// each other and the origin, hold most pieces: the origin must serve C the pieces it asks for
-// again after a refusal, and A and B the pieces only C was given, or nobody finishes. Each
-// leecher listens on its own loopback address but dials from 127.0.0.1, so the addresses the
-// origin passes on by PEX lead nowhere.
+// Here C can reach only the origin, as behind a network policy; A and B reach each other and
+// the origin. C starts first, alone, on an origin capped at 2 MB/s, and owns a quarter of the
+// pieces before A and B join; then A and B own most of the rest. Only a few tail copies exist
+// (1/16 of the pieces), so A and B cannot finish without more of C's pieces from the origin, nor
+// C without theirs: the origin must serve a piece to a peer that asks for it again after a
+// refusal, or nobody finishes. Each leecher listens on its own loopback address but dials from
+// 127.0.0.1, so the addresses the origin passes on by PEX lead nowhere.
 TEST_F(Fixture, FirstCopyOriginServesAPeerThatHasNoOtherSource) {
-  auto origin = start(loop, dir.file("o-state"));
+  auto origin = start(loop, dir.file("o-state"), 2'000'000);
   ASSERT_TRUE(origin);
   ASSERT_TRUE(origin->add(torrent.bytes, {.save_path = seed_data, .seed_mode = true, .first_copy = true}));
   const std::string origin_addr = "127.0.0.1:" + std::to_string(origin->listen_port());
-  std::vector<std::unique_ptr<SwarmSession>> peers;
+  std::vector<std::unique_ptr<SwarmSession>> peers;  // A, B, C
   std::vector<std::string> data;
   for (int k = 0; k < 3; ++k) {
     const std::string name(1, static_cast<char>('a' + k));
@@ -268,20 +270,17 @@ TEST_F(Fixture, FirstCopyOriginServesAPeerThatHasNoOtherSource) {
     std::filesystem::create_directories(data.back());
     ASSERT_TRUE(peers.back());
     ASSERT_TRUE(peers.back()->add(torrent.bytes, {.save_path = data.back()}));
-    ASSERT_TRUE(peers.back()->connect_peer(torrent.infohash, origin_addr));
   }
+  auto progress = [&](int k) { return peers[static_cast<size_t>(k)]->status_of(torrent.infohash)->progress; };
+  ASSERT_TRUE(peers[2]->connect_peer(torrent.infohash, origin_addr));
+  ASSERT_TRUE(pump(loop, [&] { return progress(2) >= 0.25; }, 20s)) << progress(2);
+  ASSERT_LT(progress(2), 0.6);
+  ASSERT_TRUE(peers[0]->connect_peer(torrent.infohash, origin_addr));
+  ASSERT_TRUE(peers[1]->connect_peer(torrent.infohash, origin_addr));
   ASSERT_TRUE(peers[0]->connect_peer(torrent.infohash, "127.0.0.3:" + std::to_string(peers[1]->listen_port())));
-  ASSERT_TRUE(pump(loop, [&] {
-    for (auto& p : peers) {
-      auto s = p->status_of(torrent.infohash);
-      if (!s || !s->complete) return false;
-    }
-    return true;
-  }, 30s)) << [&] {
-    std::string r = "origin repeat copies " + std::to_string(origin->first_copy_repeat_copies());
-    for (auto& p : peers) r += ", progress " + std::to_string(p->status_of(torrent.infohash)->progress);
-    return r;
-  }();
+  ASSERT_TRUE(pump(loop, [&] { return progress(0) == 1.0 && progress(1) == 1.0 && progress(2) == 1.0; }, 60s))
+      << "origin repeat copies " << origin->first_copy_repeat_copies() << ", progress " << progress(0) << " "
+      << progress(1) << " " << progress(2);
   const std::string want = file_sha(seed_data + "/payload.bin");
   for (auto& d : data) EXPECT_EQ(file_sha(d + "/payload.bin"), want);
   EXPECT_GT(origin->first_copy_rejects(), 0);
