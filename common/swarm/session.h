@@ -148,7 +148,8 @@ class SwarmSession {
   // done on the loop. Destroying the session without shutdown() skips the final save.
   void shutdown(std::function<void()> done);
 
-  // Alerts dropped because the queue overflowed (provenance may be incomplete when > 0).
+  // Alerts dropped because the queue overflowed (a completion, error or resume-data report may
+  // have been missed when > 0; provenance does not depend on alerts).
   int64_t dropped_alerts() const;
   // Requests the first-copy rule rejected, pieces it suggested instead, and pieces it served a
   // second time: to shorten the tail, or to a peer that asked again after a refusal
