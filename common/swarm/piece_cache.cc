@@ -1,8 +1,10 @@
 #include "common/swarm/piece_cache.h"
 
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <list>
+#include <map>
+#include <new>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -17,14 +19,32 @@ namespace sc {
 namespace {
 
 constexpr int kBlock = lt::default_block_size;
+// The cache holds at most this many pieces of the largest piece size among its torrents (and
+// never more than its budget). Every buffer is memory touched for the first time, a page fault
+// per 4 KiB: at 64 KiB pieces a 16 MiB cache cost each leecher 4k faults in its first seconds,
+// and on bench/swarm/lan.sh (20 hosts, 64 MiB) 32 pieces (2 MiB) took 8.3-8.7 s and 15.6-16.4
+// CPU s where 16 MiB took 9.2-10.0 s and 17.1-19.2. Fewer pieces than the ones arriving at once
+// send blocks to the file one by one: 256 MiB to 10 hosts (256 KiB pieces) used 26.2 CPU s with
+// 32 pieces, 25.5 with 64, 28.2 with 16 and 33.9 with 8.
+constexpr std::int64_t kMaxPieces = 32;
 
 struct Key {
   int storage;
   int piece;
 };
 
+// Memory for one piece. Peers' reads of a complete piece are served from it in place, so it
+// stays allocated (and is not reused) until the last of them is handed back.
+struct Buffer {
+  std::unique_ptr<char[]> bytes;
+  int size = 0;
+  int pins = 0;          // blocks lent out by async_read
+  bool orphan = false;   // its piece was dropped while pinned: spare once unpinned
+};
+
 struct CachedPiece {
-  std::unique_ptr<char[]> data;
+  Buffer* buf = nullptr;
+  char* data = nullptr;  // buf->bytes
   int size = 0;
   int missing = 0;               // blocks not received yet
   std::vector<bool> have;        // per block
@@ -44,6 +64,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     Storage& s = storages_[idx];
     s.inner = std::move(h);
     s.files = &p.files;
+    update_limit();
     return lt::storage_holder(lt::storage_index_t(idx), *this);
   }
 
@@ -51,20 +72,22 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     auto it = storages_.find(static_cast<int>(st));
     if (it == storages_.end()) return;
     flush_all(st, it->second);
+    drop_all(it->second);
     storages_.erase(it);  // its holder removes the storage from inner_
+    update_limit();
   }
 
+  // A block of a cached piece is lent in place (no copy): the piece's buffer is pinned until
+  // libtorrent hands the block back through free_disk_buffer.
   void async_read(lt::storage_index_t st, lt::peer_request const& r,
                   std::function<void(lt::disk_buffer_holder, lt::storage_error const&)> handler,
                   lt::disk_job_flags_t flags) override {
     CachedPiece* p = complete(st, r.piece);
-    char* buf = nullptr;
-    if (p == nullptr || r.start < 0 || r.length <= 0 || r.length > kBlock || r.start > p->size - r.length ||
-        (buf = static_cast<char*>(std::malloc(static_cast<std::size_t>(r.length)))) == nullptr)
+    if (p == nullptr || r.start < 0 || r.length <= 0 || r.length > kBlock || r.start > p->size - r.length)
       return inner_->async_read(st, r, std::move(handler), flags);
     touch(*p);
-    std::memcpy(buf, p->data.get() + r.start, static_cast<std::size_t>(r.length));
-    lt::post(ioc_, [h = std::move(handler), b = lt::disk_buffer_holder(*this, buf, r.length)]() mutable {
+    ++p->buf->pins;
+    lt::post(ioc_, [h = std::move(handler), b = lt::disk_buffer_holder(*this, p->data + r.start, r.length)]() mutable {
       h(std::move(b), lt::storage_error());
     });
   }
@@ -85,7 +108,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       lt::post(ioc_, [h = std::move(handler)] { h(lt::storage_error()); });
       return false;
     }
-    return inner_->async_write(st, lt::peer_request{r.piece, 0, p->size}, p->data.get(), std::move(o),
+    return inner_->async_write(st, lt::peer_request{r.piece, 0, p->size}, p->data, std::move(o),
                                std::move(handler), flags);
   }
 
@@ -100,7 +123,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     }
     touch(*p);
     lt::sha1_hash h;
-    if (flags & lt::disk_interface::v1_hash) h = lt::hasher(p->data.get(), p->size).final();
+    if (flags & lt::disk_interface::v1_hash) h = lt::hasher(p->data, p->size).final();
     lt::post(ioc_, [piece, h, handler = std::move(handler)] { handler(piece, h, lt::storage_error()); });
   }
 
@@ -140,8 +163,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
 
   void async_delete_files(lt::storage_index_t st, lt::remove_flags_t options,
                           std::function<void(lt::storage_error const&)> handler) override {
-    if (auto it = storages_.find(static_cast<int>(st)); it != storages_.end())
-      while (!it->second.pieces.empty()) drop(it->second, it->second.pieces.begin()->first);
+    if (auto it = storages_.find(static_cast<int>(st)); it != storages_.end()) drop_all(it->second);
     inner_->async_delete_files(st, options, std::move(handler));
   }
 
@@ -169,7 +191,16 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
   void submit_jobs() override { inner_->submit_jobs(); }
   void settings_updated() override { inner_->settings_updated(); }
 
-  void free_disk_buffer(char* b) override { std::free(b); }
+  // A block lent by async_read comes back: unpin the buffer it lies in.
+  void free_disk_buffer(char* b) override {
+    auto it = buffers_.upper_bound(b);
+    if (it == buffers_.begin()) return;
+    Buffer& buf = (--it)->second;
+    if (--buf.pins == 0 && buf.orphan) {
+      buf.orphan = false;
+      spare_[buf.size].push_back(&buf);
+    }
+  }
 
  private:
   struct Storage {
@@ -196,8 +227,9 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       const int size = s.files->piece_size(r.piece);
       if (size <= 0) return nullptr;
       CachedPiece fresh;
-      fresh.data = take_buffer(size);
-      if (!fresh.data) return nullptr;
+      fresh.buf = take_buffer(size);
+      if (fresh.buf == nullptr) return nullptr;
+      fresh.data = fresh.buf->bytes.get();
       fresh.size = size;
       fresh.missing = (size + kBlock - 1) / kBlock;
       fresh.have.assign(static_cast<std::size_t>(fresh.missing), false);
@@ -207,7 +239,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     const auto block = static_cast<std::size_t>(r.start / kBlock);
     if (p.missing == 0 || r.start >= p.size || r.length != std::min(kBlock, p.size - r.start) || p.have[block])
       return nullptr;
-    std::memcpy(p.data.get() + r.start, buf, static_cast<std::size_t>(r.length));
+    std::memcpy(p.data + r.start, buf, static_cast<std::size_t>(r.length));
     p.have[block] = true;
     if (--p.missing == 0) p.lru = lru_.insert(lru_.end(), Key{storage, index});
     return &p;
@@ -226,7 +258,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       if (!p.have[b]) continue;
       const int start = static_cast<int>(b) * kBlock;
       inner_->async_write(st, lt::peer_request{lt::piece_index_t(piece), start, std::min(kBlock, p.size - start)},
-                          p.data.get() + start, nullptr, [](lt::storage_error const&) {}, {});
+                          p.data + start, nullptr, [](lt::storage_error const&) {}, {});
     }
     drop(s, piece);
   }
@@ -252,32 +284,35 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
 
   // A buffer for a piece of `size` bytes: a spare one if there is one, else a new one once
   // spare buffers of other sizes, then the least recently used complete pieces, have made room
-  // in the budget; nullptr when pieces still being downloaded fill it. Buffers are recycled
-  // rather than handed back to malloc: memory the process touches for the first time costs a
-  // page fault per 4 KiB, which on a paravirtualised host costs far more than the copy itself
-  // (bench/swarm/README.md).
-  std::unique_ptr<char[]> take_buffer(int size) {
+  // in the budget; nullptr when pieces still being downloaded (or lent blocks) fill it.
+  // Buffers are recycled rather than handed back to malloc: memory the process touches for the
+  // first time costs a page fault per 4 KiB, which on a paravirtualised host costs far more
+  // than the copy itself (bench/swarm/README.md).
+  Buffer* take_buffer(int size) {
     for (;;) {
       if (auto& same = spare_[size]; !same.empty()) {
-        auto b = std::move(same.back());
+        Buffer* b = same.back();
         same.pop_back();
         return b;
       }
-      if (used_ + size <= budget_) break;
+      if (used_ + size <= limit_) break;
       if (!free_one_spare()) {
         if (lru_.empty()) return nullptr;
         const Key k = lru_.front();
         drop(storages_.at(k.storage), k.piece);
       }
     }
-    std::unique_ptr<char[]> b(new (std::nothrow) char[static_cast<std::size_t>(size)]);
-    if (b) used_ += size;
-    return b;
+    std::unique_ptr<char[]> bytes(new (std::nothrow) char[static_cast<std::size_t>(size)]);
+    if (!bytes) return nullptr;
+    used_ += size;
+    char* at = bytes.get();
+    return &buffers_.emplace(at, Buffer{std::move(bytes), size}).first->second;
   }
 
   bool free_one_spare() {
     for (auto& [size, list] : spare_) {
       if (list.empty()) continue;
+      buffers_.erase(list.back()->bytes.get());
       list.pop_back();
       used_ -= size;
       return true;
@@ -289,17 +324,33 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     auto it = s.pieces.find(piece);
     if (it == s.pieces.end()) return;
     if (it->second.missing == 0) lru_.erase(it->second.lru);
-    spare_[it->second.size].push_back(std::move(it->second.data));
+    Buffer* b = it->second.buf;
+    if (b->pins > 0)
+      b->orphan = true;
+    else
+      spare_[b->size].push_back(b);
     s.pieces.erase(it);
+  }
+
+  void update_limit() {
+    std::int64_t largest = 0;
+    for (const auto& [idx, s] : storages_) largest = std::max<std::int64_t>(largest, s.files->piece_length());
+    limit_ = std::min(budget_, kMaxPieces * largest);
+  }
+
+  void drop_all(Storage& s) {
+    while (!s.pieces.empty()) drop(s, s.pieces.begin()->first);
   }
 
   std::unique_ptr<lt::disk_interface> inner_;  // declared first: outlives the holders in storages_
   lt::io_context& ioc_;
   const std::int64_t budget_;
-  std::int64_t used_ = 0;  // bytes allocated: pieces and spare buffers
+  std::int64_t limit_ = 0;  // budget_, or less: kMaxPieces of the largest piece size
+  std::int64_t used_ = 0;  // bytes allocated: pieces, lent and spare buffers
+  std::map<const char*, Buffer, std::less<>> buffers_;  // every buffer, by address
   std::unordered_map<int, Storage> storages_;
   std::list<Key> lru_;  // complete pieces, least recently used first
-  std::unordered_map<int, std::vector<std::unique_ptr<char[]>>> spare_;  // by size
+  std::unordered_map<int, std::vector<Buffer*>> spare_;  // by size
 };
 
 }  // namespace

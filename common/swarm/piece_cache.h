@@ -8,7 +8,8 @@
 //   - copies the blocks of a piece into one buffer, and writes the piece to the file in one
 //     call when its last block arrives;
 //   - checks the hash of such a piece from memory;
-//   - serves peers' requests for recent pieces from memory.
+//   - serves peers' requests for recent pieces from memory, lending the block in place (the
+//     piece's buffer is not reused until libtorrent hands every lent block back).
 // Everything else (reads of older pieces, checks, moves, renames) goes to the wrapped
 // back-end, after the blocks of pieces still arriving have been written out where the order
 // matters (stop, release, move, rename, priorities, removal). A piece that fails its check is
@@ -33,7 +34,8 @@
 
 namespace sc {
 
-// Wraps `inner`; at most budget_bytes of piece data are held (0 = `inner` alone).
+// Wraps `inner`; at most budget_bytes of piece data are held, and at most 32 pieces of the
+// largest piece size among the torrents (piece_cache.cc says why); 0 = `inner` alone.
 std::unique_ptr<lt::disk_interface> make_piece_cache(std::unique_ptr<lt::disk_interface> inner,
                                                      lt::io_context& ioc, std::int64_t budget_bytes);
 
