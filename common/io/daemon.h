@@ -24,7 +24,8 @@ std::optional<int> parse_command_line(Options& opts, std::string_view program, i
 // errors) is printed as "<program>: fatal: …" and gives exit code 1.
 int guarded_main(std::string_view program, const std::function<int()>& body);
 
-// Call first in main(): installs the journal sink under systemd and ignores SIGPIPE.
+// Call first in main(): installs the journal sink under systemd, ignores SIGPIPE and keeps
+// freed heap memory in the process (daemon.cc).
 void daemon_init();
 // Uses the socket systemd passed under `fd_name` (FileDescriptorName=) if there is one.
 void adopt_systemd_socket(HttpServerOptions& options, std::string_view fd_name);
