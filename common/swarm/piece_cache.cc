@@ -19,14 +19,16 @@ namespace sc {
 namespace {
 
 constexpr int kBlock = lt::default_block_size;
-// The cache holds at most this many pieces of the largest piece size among its torrents (and
-// never more than its budget). Every buffer is memory touched for the first time, a page fault
-// per 4 KiB: at 64 KiB pieces a 16 MiB cache cost each leecher 4k faults in its first seconds,
-// and on bench/swarm/lan.sh (20 hosts, 64 MiB) 32 pieces (2 MiB) took 8.3-8.7 s and 15.6-16.4
-// CPU s where 16 MiB took 9.2-10.0 s and 17.1-19.2. Fewer pieces than the ones arriving at once
-// send blocks to the file one by one: 256 MiB to 10 hosts (256 KiB pieces) used 26.2 CPU s with
-// 32 pieces, 25.5 with 64, 28.2 with 16 and 33.9 with 8.
-constexpr std::int64_t kMaxPieces = 32;
+// The cache starts with room for this many pieces of the largest piece size among its
+// torrents, and grows (up to its budget) only when pieces still arriving fill it; complete
+// pieces are evicted first. Every new buffer is memory touched for the first time, a page
+// fault per 4 KiB (~15 us on this paravirtualised host): at 64 KiB pieces a 16 MiB cache cost
+// each leecher 4k faults in its first seconds, and on bench/swarm/lan.sh (20 hosts, 64 MiB)
+// 2 MiB took 8.3-8.7 s and 15.6-16.4 CPU s where 16 MiB took 9.2-10.0 s and 17.1-19.2. Too
+// small a cache sends blocks to the file one by one instead: 256 MiB to 10 hosts (128 KiB
+// pieces) used 33.9 CPU s with a fixed 2 MiB and 25.5-28 with 8-16 MiB; growing from 16
+// pieces, 27.7 (the build before these changes, 16 MiB: 33.6 in the same hour).
+constexpr std::int64_t kFirstPieces = 16;
 
 struct Key {
   int storage;
@@ -296,10 +298,14 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
         return b;
       }
       if (used_ + size <= limit_) break;
-      if (!free_one_spare()) {
-        if (lru_.empty()) return nullptr;
+      if (free_one_spare()) continue;
+      if (!lru_.empty()) {
         const Key k = lru_.front();
         drop(storages_.at(k.storage), k.piece);
+      } else if (limit_ + size <= budget_) {
+        limit_ += size;  // only pieces still arriving (or lent) are left: grow rather than bypass
+      } else {
+        return nullptr;
       }
     }
     std::unique_ptr<char[]> bytes(new (std::nothrow) char[static_cast<std::size_t>(size)]);
@@ -335,7 +341,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
   void update_limit() {
     std::int64_t largest = 0;
     for (const auto& [idx, s] : storages_) largest = std::max<std::int64_t>(largest, s.files->piece_length());
-    limit_ = std::min(budget_, kMaxPieces * largest);
+    limit_ = std::min(budget_, std::max(limit_, kFirstPieces * largest));
   }
 
   void drop_all(Storage& s) {
@@ -345,7 +351,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
   std::unique_ptr<lt::disk_interface> inner_;  // declared first: outlives the holders in storages_
   lt::io_context& ioc_;
   const std::int64_t budget_;
-  std::int64_t limit_ = 0;  // budget_, or less: kMaxPieces of the largest piece size
+  std::int64_t limit_ = 0;  // at most budget_: kFirstPieces of the largest piece size, or more
   std::int64_t used_ = 0;  // bytes allocated: pieces, lent and spare buffers
   std::map<const char*, Buffer, std::less<>> buffers_;  // every buffer, by address
   std::unordered_map<int, Storage> storages_;

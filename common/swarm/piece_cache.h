@@ -34,8 +34,9 @@
 
 namespace sc {
 
-// Wraps `inner`; at most budget_bytes of piece data are held, and at most 32 pieces of the
-// largest piece size among the torrents (piece_cache.cc says why); 0 = `inner` alone.
+// Wraps `inner`; at most budget_bytes of piece data are held (0 = `inner` alone). It starts
+// at 16 pieces of the largest piece size among the torrents and grows only for pieces still
+// arriving (piece_cache.cc says why).
 std::unique_ptr<lt::disk_interface> make_piece_cache(std::unique_ptr<lt::disk_interface> inner,
                                                      lt::io_context& ioc, std::int64_t budget_bytes);
 
