@@ -46,11 +46,12 @@ struct Buffer {
 
 struct CachedPiece {
   Buffer* buf = nullptr;
-  char* data = nullptr;  // buf->bytes
   int size = 0;
   int missing = 0;               // blocks not received yet
   std::vector<bool> have;        // per block
   std::list<Key>::iterator lru;  // valid once complete (missing == 0)
+
+  char* data() const { return buf->bytes.get(); }
 };
 
 using WriteHandler = std::function<void(lt::storage_error const&)>;
@@ -89,7 +90,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       return inner_->async_read(st, r, std::move(handler), flags);
     touch(*p);
     ++p->buf->pins;
-    lt::post(ioc_, [h = std::move(handler), b = lt::disk_buffer_holder(*this, p->data + r.start, r.length)]() mutable {
+    lt::post(ioc_, [h = std::move(handler), b = lt::disk_buffer_holder(*this, p->data() + r.start, r.length)]() mutable {
       h(std::move(b), lt::storage_error());
     });
   }
@@ -110,7 +111,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       lt::post(ioc_, [h = std::move(handler)] { h(lt::storage_error()); });
       return false;
     }
-    return inner_->async_write(st, lt::peer_request{r.piece, 0, p->size}, p->data, std::move(o),
+    return inner_->async_write(st, lt::peer_request{r.piece, 0, p->size}, p->data(), std::move(o),
                                std::move(handler), flags);
   }
 
@@ -125,7 +126,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     }
     touch(*p);
     lt::sha1_hash h;
-    if (flags & lt::disk_interface::v1_hash) h = lt::hasher(p->data, p->size).final();
+    if (flags & lt::disk_interface::v1_hash) h = lt::hasher(p->data(), p->size).final();
     lt::post(ioc_, [piece, h, handler = std::move(handler)] { handler(piece, h, lt::storage_error()); });
   }
 
@@ -231,7 +232,6 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       CachedPiece fresh;
       fresh.buf = take_buffer(size);
       if (fresh.buf == nullptr) return nullptr;
-      fresh.data = fresh.buf->bytes.get();
       fresh.size = size;
       fresh.missing = (size + kBlock - 1) / kBlock;
       fresh.have.assign(static_cast<std::size_t>(fresh.missing), false);
@@ -241,7 +241,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     const auto block = static_cast<std::size_t>(r.start / kBlock);
     if (p.missing == 0 || r.start >= p.size || r.length != std::min(kBlock, p.size - r.start) || p.have[block])
       return nullptr;
-    std::memcpy(p.data + r.start, buf, static_cast<std::size_t>(r.length));
+    std::memcpy(p.data() + r.start, buf, static_cast<std::size_t>(r.length));
     p.have[block] = true;
     if (--p.missing == 0) p.lru = lru_.insert(lru_.end(), Key{storage, index});
     return &p;
@@ -260,7 +260,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       if (!p.have[b]) continue;
       const int start = static_cast<int>(b) * kBlock;
       inner_->async_write(st, lt::peer_request{lt::piece_index_t(piece), start, std::min(kBlock, p.size - start)},
-                          p.data + start, nullptr, [](lt::storage_error const&) {}, {});
+                          p.data() + start, nullptr, [](lt::storage_error const&) {}, {});
     }
     drop(s, piece);
   }
