@@ -22,10 +22,10 @@ namespace {
 // glibc hands freed memory back to the kernel as soon as 128 KiB are free at the top of a heap,
 // and serves blocks from 128 KiB up (adapting to 32 MiB) with their own mappings. A daemon
 // that frees and allocates the same buffers over and over (libtorrent's receive and disk
-// buffers) then touches fresh pages again and again: each costs a page
-// fault, ~15 us on a paravirtualised host (bench/swarm/README.md). Freed memory stays in the
-// process instead, up to these bounds; the price is a resident size that does not shrink after
-// a peak. An operator's own GLIBC_TUNABLES for malloc win.
+// buffers) then touches fresh pages again and again: each costs a page fault, ~15 us on a
+// paravirtualised host (bench/swarm/README.md). Freed memory stays in the process instead, up
+// to these bounds; the price is a resident size that does not shrink after a peak. An
+// operator's own GLIBC_TUNABLES for malloc win.
 constexpr int kTrimThreshold = 64 << 20;
 constexpr int kMmapThreshold = 8 << 20;
 

@@ -45,13 +45,13 @@ struct Buffer {
 };
 
 struct CachedPiece {
-  Buffer* buf = nullptr;
-  int size = 0;
+  Buffer* buf = nullptr;  // exactly the piece's size
   int missing = 0;               // blocks not received yet
   std::vector<bool> have;        // per block
   std::list<Key>::iterator lru;  // valid once complete (missing == 0)
 
   char* data() const { return buf->bytes.get(); }
+  int size() const { return buf->size; }
 };
 
 using WriteHandler = std::function<void(lt::storage_error const&)>;
@@ -86,7 +86,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
                   std::function<void(lt::disk_buffer_holder, lt::storage_error const&)> handler,
                   lt::disk_job_flags_t flags) override {
     CachedPiece* p = complete(st, r.piece);
-    if (p == nullptr || r.start < 0 || r.length <= 0 || r.length > kBlock || r.start > p->size - r.length)
+    if (p == nullptr || r.start < 0 || r.length <= 0 || r.length > kBlock || r.start > p->size() - r.length)
       return inner_->async_read(st, r, std::move(handler), flags);
     touch(*p);
     ++p->buf->pins;
@@ -111,7 +111,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       lt::post(ioc_, [h = std::move(handler)] { h(lt::storage_error()); });
       return false;
     }
-    return inner_->async_write(st, lt::peer_request{r.piece, 0, p->size}, p->data(), std::move(o),
+    return inner_->async_write(st, lt::peer_request{r.piece, 0, p->size()}, p->data(), std::move(o),
                                std::move(handler), flags);
   }
 
@@ -126,7 +126,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     }
     touch(*p);
     lt::sha1_hash h;
-    if (flags & lt::disk_interface::v1_hash) h = lt::hasher(p->data(), p->size).final();
+    if (flags & lt::disk_interface::v1_hash) h = lt::hasher(p->data(), p->size()).final();
     lt::post(ioc_, [piece, h, handler = std::move(handler)] { handler(piece, h, lt::storage_error()); });
   }
 
@@ -232,14 +232,13 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
       CachedPiece fresh;
       fresh.buf = take_buffer(size);
       if (fresh.buf == nullptr) return nullptr;
-      fresh.size = size;
       fresh.missing = (size + kBlock - 1) / kBlock;
       fresh.have.assign(static_cast<std::size_t>(fresh.missing), false);
       it = s.pieces.emplace(index, std::move(fresh)).first;
     }
     CachedPiece& p = it->second;
     const auto block = static_cast<std::size_t>(r.start / kBlock);
-    if (p.missing == 0 || r.start >= p.size || r.length != std::min(kBlock, p.size - r.start) || p.have[block])
+    if (p.missing == 0 || r.start >= p.size() || r.length != std::min(kBlock, p.size() - r.start) || p.have[block])
       return nullptr;
     std::memcpy(p.data() + r.start, buf, static_cast<std::size_t>(r.length));
     p.have[block] = true;
@@ -259,7 +258,7 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     for (std::size_t b = 0; p.missing > 0 && b < p.have.size(); ++b) {
       if (!p.have[b]) continue;
       const int start = static_cast<int>(b) * kBlock;
-      inner_->async_write(st, lt::peer_request{lt::piece_index_t(piece), start, std::min(kBlock, p.size - start)},
+      inner_->async_write(st, lt::peer_request{lt::piece_index_t(piece), start, std::min(kBlock, p.size() - start)},
                           p.data() + start, nullptr, [](lt::storage_error const&) {}, {});
     }
     drop(s, piece);
@@ -286,7 +285,8 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
 
   // A buffer for a piece of `size` bytes: a spare one if there is one, else a new one once
   // spare buffers of other sizes, then the least recently used complete pieces, have made room
-  // in the budget; nullptr when pieces still being downloaded (or lent blocks) fill it.
+  // under the limit, which grows up to the budget when only pieces still being downloaded (or
+  // lent blocks) are left; nullptr when they fill the budget.
   // Buffers are recycled rather than handed back to malloc: memory the process touches for the
   // first time costs a page fault per 4 KiB, which on a paravirtualised host costs far more
   // than the copy itself (bench/swarm/README.md).
