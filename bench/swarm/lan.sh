@@ -108,7 +108,7 @@ trace_stop() {  # trace_stop NAME
 # gate, a FIFO this shell keeps open: one write of N newlines releases them all. The clock then
 # counts each client's own start (exec, loading, connecting) but not this shell forking itself
 # and `ip netns exec` for it, ~30 ms of CPU per client that the 2 cores shared with the running
-# clients (perf: 0.15 s of a swarmcache run at N = 10, more with N, aria2c's runs alike).
+# clients (0.3-0.4 s of a swarmcache run at N = 10, more with N; aria2c's runs alike).
 gate_open() {  # gate_open DIR: a fresh gate in DIR
   mkdir -p "$1/ready"
   mkfifo "$1/gate"
@@ -125,9 +125,10 @@ gate_release() {  # gate_release DIR: once all N clients wait, sets t0 and lets 
   for _ in $(seq 600); do
     ready=("$1"/ready/*)
     [[ -e ${ready[0]} && ${#ready[@]} -ge $n ]] && break
+    ready=()
     sleep 0.05
   done
-  [[ ${#ready[@]} -ge $n ]] || { echo "only ${#ready[@]} of $n clients started" >&2; exit 1; }
+  [[ ${#ready[@]} -ge $n ]] || { echo "not all $n clients started within 30 s" >&2; exit 1; }
   t0=$(now)
   printf '%*s' "$n" '' | tr ' ' '\n' >&9
   exec 9>&-

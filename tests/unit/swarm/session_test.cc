@@ -253,11 +253,12 @@ TEST_F(Fixture, TinyPieceCacheStillWritesAndForwardsExactBytes) {
 // the origin. C starts first, alone, on an origin capped at 2 MB/s, and owns a quarter of the
 // pieces before A and B join; then A and B own most of the rest. C downloads at most 500 kB/s:
 // unlimited, it got every piece first whenever A and B were slow to start (a loaded CI host
-// under ASan), finished alone and left, and A and B were then granted its pieces afresh. Only a few tail copies exist
-// (1/16 of the pieces), so A and B cannot finish without more of C's pieces from the origin, nor
-// C without theirs: the origin must serve a piece to a peer that asks for it again after a
-// refusal, or nobody finishes. Each leecher listens on its own loopback address but dials from
-// 127.0.0.1, so the addresses the origin passes on by PEX lead nowhere.
+// under ASan), finished alone and left, and A and B were then granted its pieces afresh. Only a
+// few tail copies exist (1/16 of the pieces), so A and B cannot finish without more of C's
+// pieces from the origin, nor C without theirs: the origin must serve a piece to a peer that
+// asks for it again after a refusal, or nobody finishes. Each leecher listens on its own
+// loopback address but dials from 127.0.0.1, so the addresses the origin passes on by PEX lead
+// nowhere.
 TEST_F(Fixture, FirstCopyOriginServesAPeerThatHasNoOtherSource) {
   auto origin = start(loop, dir.file("o-state"), 2'000'000);
   ASSERT_TRUE(origin);
