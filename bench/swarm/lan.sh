@@ -79,15 +79,35 @@ for i in $(seq 0 "$n"); do
   tc -n "$h" qdisc add dev eth0 root tbf rate "${rate}mbit" burst 256kb latency 50ms
   tc -n "$hub" qdisc add dev "v$i" root tbf rate "${rate}mbit" burst 256kb latency 50ms
 done
-# CPU seconds (user + system) used so far by every process in hosts FIRST..LAST.
-cpu_seconds() {
+# CPU ticks (user + system) used so far by every process in hosts FIRST..LAST.
+cpu_ticks() {
   local pids=""
   for i in $(seq "$1" "$2"); do pids+=" $(ip netns pids "$(host "$i")" 2>/dev/null || true)"; done
-  ticks_to_seconds "$(cpu_ticks_of $pids)"
+  cpu_ticks_of $pids
 }
 tx_bytes() { ip -n "$(host "$1")" -s -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["bytes"])'; }
 snapshot() { for i in $(seq 0 "$n"); do tx_bytes "$i"; done; }
 now() { date +%s.%N; }
+# The polls while clients run fork nothing: a fork of this shell costs ~20 ms of CPU here
+# (copy-on-write faults), and `$(grep | wc)` plus `sleep 1` once a second took ~3 % of both
+# cores from the hosts at N = 20. pause waits on a FIFO nobody writes.
+mkfifo "$work/pause"
+exec 8<>"$work/pause"
+pause() { read -r -t "$1" -u 8 _ || true; }
+# wait_logged DIR TEXT: polls once a second until every leecher's log in DIR has TEXT.
+wait_logged() {
+  local deadline=$((SECONDS + 900)) count f lines
+  while :; do
+    count=0
+    for f in "$1"/leecher*.log; do
+      mapfile -t lines <"$f"
+      [[ ${lines[*]} == *"$2"* ]] && count=$((count + 1))
+    done
+    [[ $count -ge $n ]] && return
+    [[ $SECONDS -lt $deadline ]] || { echo "swarmcache: $count/$n leechers logged $2 after 900 s" >&2; tail -5 "$1/leecher1.log" >&2; exit 1; }
+    pause 1
+  done
+}
 # LAN_TRACE=SECONDS: sample every bridge port's counters during a run (lan_trace.py) and print
 # the origin's upload and the hosts' rates over time under the table.
 trace_pid=""
@@ -118,10 +138,10 @@ gated() {  # gated DIR HOST_INDEX CMD...: CMD in the host's namespace once the g
   local g=$1 i=$2
   shift 2
   ip netns exec "$(host "$i")" sh -c 'd=$0 i=$1; shift; : >"$d/ready/$i"; read -r _ <"$d/gate"; exec "$@"' \
-    "$g" "$i" "$@" 9>&-
+    "$g" "$i" "$@" 8>&- 9>&-
 }
-gate_release() {  # gate_release DIR: once all N clients wait, sets t0 and lets them go
-  local ready=()
+gate_release() {  # gate_release DIR [COUNT]: once COUNT (default N) clients wait, sets t0 and lets them go
+  local ready=() n=${2:-$n}
   for _ in $(seq 600); do
     ready=("$1"/ready/*)
     [[ -e ${ready[0]} && ${#ready[@]} -ge $n ]] && break
@@ -144,6 +164,7 @@ wait_listen() {  # wait_listen HOST_INDEX PORT
 
 mkdir -p "$work/origin"
 head -c "$size" /dev/urandom >"$work/origin/payload.bin"
+touch -d '1 hour ago' "$work/origin/payload.bin"  # settled: the seeder publishes it at once
 want=$(sha256sum <"$work/origin/payload.bin" | cut -d' ' -f1)
 limit=$(awk -v s="$size" -v r="$rate" 'BEGIN{print s * 8 / (r * 1e6)}')
 
@@ -172,8 +193,14 @@ EOF
 }
 
 # --- swarmcache ----------------------------------------------------------------------------
+# swarmcache: every leecher starts at the clock (what a first pull on fresh hosts costs).
+# swarmcache-warm: the leechers already run, following the metastore, as deployed; the clock
+# starts the seeder with the file in its data directory, so it counts the origin's start, its
+# hashing the file and registering it, and every leecher learning of it from its event stream.
+run_swarmcache-warm() { run_swarmcache warm; }
 run_swarmcache() {
-  local h0 d before t0
+  local mode=${1:-cold} h0 d before t0 ticks0 name=swarmcache
+  [[ $mode == warm ]] && name="swarmcache, warm"
   h0=$(host 0)
   d=$work/sc
   mkdir -p "$d/data0" "$d/ends"
@@ -188,34 +215,44 @@ run_swarmcache() {
   local common=(--metastore "http://$origin:7070" --tracker "http://$origin:6969/announce" --token-file "$d/token"
                 --listen 127.0.0.1:7880 --log-level info)
   # Every namespace has the same hostname: distinct node ids keep the peer ids distinct.
-  ip netns exec "$h0" "$(bin seeder)" "${common[@]}" ${SC_SEEDER_FLAGS:-} --peer-listen "$origin:6881" --node-id h0 \
-    --data "$d/data0" --state "$d/state0" >"$d/seeder.log" 2>&1 &
-  wait_http 0 http://127.0.0.1:7880/readyz
+  local seeder=("$(bin seeder)" "${common[@]}" ${SC_SEEDER_FLAGS:-} --peer-listen "$origin:6881" --node-id h0
+                --data "$d/data0" --state "$d/state0")
+  local leecher=()
+  leecher_of() {  # leecher_of I: host I's leecher command line, in the array leecher
+    leecher=("$(bin leecher)" "${common[@]}" ${SC_LEECHER_FLAGS:-} --peer-listen "$(addr "$1"):6881" --node-id "h$1"
+             --data "$d/data$1" --state "$d/state$1")
+  }
   gate_open "$d"
-  for i in $(seq "$n"); do
-    gated "$d" "$i" "$(bin leecher)" "${common[@]}" ${SC_LEECHER_FLAGS:-} --peer-listen "$(addr "$i"):6881" --node-id "h$i" \
-      --data "$d/data$i" --state "$d/state$i" >"$d/leecher$i.log" 2>&1 &
-  done
+  if [[ $mode == warm ]]; then
+    for i in $(seq "$n"); do
+      leecher_of "$i"
+      ip netns exec "$(host "$i")" "${leecher[@]}" >"$d/leecher$i.log" 2>&1 &
+    done
+    wait_logged "$d" listening
+    pause 1  # each leecher's first long-poll of the metastore is in flight
+    gated "$d" 0 "${seeder[@]}" >"$d/seeder.log" 2>&1 &
+  else
+    ip netns exec "$h0" "${seeder[@]}" >"$d/seeder.log" 2>&1 &
+    wait_http 0 http://127.0.0.1:7880/readyz
+    for i in $(seq "$n"); do
+      leecher_of "$i"
+      gated "$d" "$i" "${leecher[@]}" >"$d/leecher$i.log" 2>&1 &
+    done
+  fi
+  ticks0=$(cpu_ticks 0 "$n")
   before=$(snapshot)
   trace_start
-  gate_release "$d"
-  # Polled once a second with as few forks as possible: the harness shares the CPUs with the
-  # hosts (seconds come from the log timestamps, not from this loop).
-  local deadline=$((SECONDS + 900)) done_count=0
-  while :; do
-    done_count=$(grep -l 'msg="complete".*key=files/payload.bin' "$d"/leecher*.log 2>/dev/null | wc -l || true)
-    [[ $done_count -ge $n ]] && break
-    [[ $SECONDS -lt $deadline ]] || { echo "swarmcache: $done_count/$n complete after 900 s" >&2; tail -5 "$d/leecher1.log" >&2; exit 1; }
-    sleep 1
-  done
+  gate_release "$d" "$([[ $mode == warm ]] && echo 1 || echo "$n")"
+  wait_logged "$d" 'msg="complete" key=files/payload.bin'
+
   # Log timestamps (ms, UTC) of each leecher's completion line.
   for i in $(seq "$n"); do
     grep -m1 'msg="complete".*key=files/payload.bin' "$d/leecher$i.log" | grep -o 'ts=[^ ]*' | cut -d= -f2 |
       python3 -c 'import sys,datetime; print(datetime.datetime.strptime(sys.stdin.read().strip(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp())'
   done >"$d/ends.txt"
   for i in $(seq "$n"); do echo "$d/data$i/files/payload.bin"; done >"$work/copies"
-  record swarmcache "$t0" "$d/ends.txt" "$before" "$(cpu_seconds 0 "$n")"
-  trace_stop swarmcache
+  record "$name" "$t0" "$d/ends.txt" "$before" "$(ticks_to_seconds $(($(cpu_ticks 0 "$n") - ticks0)))"
+  trace_stop "$name"
   # libtorrent's own payload counts: what left the origin, what every node sent, and blocks
   # received in all (above 1.00 is blocks received twice or in pieces that failed their check).
   for i in $(seq 0 "$n"); do ip netns exec "$(host "$i")" curl -s http://127.0.0.1:7880/v1/status; echo; done >"$d/status.jsonl"
@@ -237,7 +274,7 @@ EOF
 
 # --- opentracker + aria2c ------------------------------------------------------------------
 run_aria2() {
-  local h0 d before t0 ih
+  local h0 d before t0 ih ticks0
   h0=$(host 0)
   d=$work/aria
   mkdir -p "$d/ot" "$d/data0" "$d/ends"
@@ -284,17 +321,18 @@ EOF
     gated "$d" "$i" aria2c "${a2[@]}" --on-bt-download-complete="$d/hook.sh" -d "$d/data$i" "$d/payload.torrent" \
       >"$d/a$i.log" 2>&1 &
   done
+  ticks0=$(cpu_ticks 0 "$n")
   before=$(snapshot)
   trace_start
   gate_release "$d"
   local deadline=$((SECONDS + 900)) ends=()
-  while ends=("$d"/ends/*); [[ ! -e ${ends[0]} || ${#ends[@]} -lt $n ]]; do  # no fork per poll
+  while ends=("$d"/ends/*); [[ ! -e ${ends[0]} || ${#ends[@]} -lt $n ]]; do
     [[ $SECONDS -lt $deadline ]] || { echo "aria2c: not all $n complete after 900 s" >&2; exit 1; }
-    sleep 1
+    pause 1
   done
   cat "$d"/ends/* >"$d/ends.txt"
   for i in $(seq "$n"); do echo "$d/data$i/payload.bin"; done >"$work/copies"
-  record "opentracker+aria2c" "$t0" "$d/ends.txt" "$before" "$(cpu_seconds 0 "$n")"
+  record "opentracker+aria2c" "$t0" "$d/ends.txt" "$before" "$(ticks_to_seconds $(($(cpu_ticks 0 "$n") - ticks0)))"
   trace_stop "opentracker+aria2c"
   kill_hosts 0 "$n"
   rm -rf "$d"

@@ -136,7 +136,7 @@ void declare_node_options(Options& o, NodeConfig& c, std::string_view role) {
                "Disk back-end: mmap (disk thread pool) or posix (no threads, less CPU; a slow disk stalls peers).",
                "disk-io");
   o.add_bytes("swarm.piece_cache", &c.piece_cache,
-              "With disk_io posix: memory for pieces being downloaded and recent ones (written a piece at a time, hashed and uploaded from memory; it starts at 16 pieces and grows for pieces still arriving; 0 = off).",
+              "With disk_io posix: memory for pieces being downloaded and recent ones (written a piece at a time, hashed and uploaded from memory; committed as it is first used; 0 = off).",
               "piece-cache");
   if (seeder)
     o.add_bool("swarm.super_seed", &c.super_seed,

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <list>
 #include <map>
-#include <new>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -15,33 +14,25 @@
 #include <libtorrent/peer_request.hpp>
 #include <libtorrent/storage_defs.hpp>
 
+#include "common/swarm/piece_arena.h"
+
 namespace sc {
 namespace {
 
 constexpr int kBlock = lt::default_block_size;
-// The cache starts with room for this many pieces of the largest piece size among its
-// torrents, and grows (up to its budget) only when pieces still arriving fill it; complete
-// pieces are evicted first. Every new buffer is memory touched for the first time, a page
-// fault per 4 KiB (~15 us on this paravirtualised host): at 64 KiB pieces a 16 MiB cache cost
-// each leecher 4k faults in its first seconds, and on bench/swarm/lan.sh (20 hosts, 64 MiB)
-// 2 MiB took 8.3-8.7 s and 15.6-16.4 CPU s where 16 MiB took 9.2-10.0 s and 17.1-19.2. Too
-// small a cache sends blocks to the file one by one instead: 256 MiB to 10 hosts (128 KiB
-// pieces) used 33.9 CPU s with a fixed 2 MiB and 25.5-28 with 8-16 MiB; growing from 16
-// pieces, 27.7 (the build before these changes, 16 MiB: 33.6 in the same hour).
-constexpr std::int64_t kFirstPieces = 16;
 
 struct Key {
   int storage;
   int piece;
 };
 
-// Memory for one piece. Peers' reads of a complete piece are served from it in place, so it
-// stays allocated (and is not reused) until the last of them is handed back.
+// Memory for one piece, from the arena. Peers' reads of a complete piece are served from it in
+// place, so it stays allocated (and is not reused) until the last of them is handed back.
 struct Buffer {
-  std::unique_ptr<char[]> bytes;
+  char* bytes = nullptr;
   int size = 0;
   int pins = 0;          // blocks lent out by async_read
-  bool orphan = false;   // its piece was dropped while pinned: spare once unpinned
+  bool orphan = false;   // its piece was dropped while pinned: back to the arena once unpinned
 };
 
 struct CachedPiece {
@@ -50,7 +41,7 @@ struct CachedPiece {
   std::vector<bool> have;        // per block
   std::list<Key>::iterator lru;  // valid once complete (missing == 0)
 
-  char* data() const { return buf->bytes.get(); }
+  char* data() const { return buf->bytes; }
   int size() const { return buf->size; }
 };
 
@@ -59,7 +50,7 @@ using WriteHandler = std::function<void(lt::storage_error const&)>;
 class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_interface {
  public:
   PieceCache(std::unique_ptr<lt::disk_interface> inner, lt::io_context& ioc, std::int64_t budget)
-      : inner_(std::move(inner)), ioc_(ioc), budget_(budget) {}
+      : inner_(std::move(inner)), ioc_(ioc), arena_(static_cast<std::size_t>(budget)) {}
 
   lt::storage_holder new_torrent(lt::storage_params const& p, std::shared_ptr<void> const& t) override {
     lt::storage_holder h = inner_->new_torrent(p, t);
@@ -67,7 +58,6 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     Storage& s = storages_[idx];
     s.inner = std::move(h);
     s.files = &p.files;
-    update_limit();
     return lt::storage_holder(lt::storage_index_t(idx), *this);
   }
 
@@ -77,7 +67,6 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     flush_all(st, it->second);
     drop_all(it->second);
     storages_.erase(it);  // its holder removes the storage from inner_
-    update_limit();
   }
 
   // A block of a cached piece is lent in place (no copy): the piece's buffer is pinned until
@@ -199,10 +188,8 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     auto it = buffers_.upper_bound(b);
     if (it == buffers_.begin()) return;
     Buffer& buf = (--it)->second;
-    if (--buf.pins == 0 && buf.orphan) {
-      buf.orphan = false;
-      spare_[buf.size].push_back(&buf);
-    }
+    if (b >= buf.bytes + buf.size || buf.pins == 0) return;  // not a block this cache lent
+    if (--buf.pins == 0 && buf.orphan) release(buf);
   }
 
  private:
@@ -283,47 +270,22 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     for (int index : partial) flush(st, s, index);
   }
 
-  // A buffer for a piece of `size` bytes: a spare one if there is one, else a new one once
-  // spare buffers of other sizes, then the least recently used complete pieces, have made room
-  // under the limit, which grows up to the budget when only pieces still being downloaded (or
-  // lent blocks) are left; nullptr when they fill the budget.
-  // Buffers are recycled rather than handed back to malloc: memory the process touches for the
-  // first time costs a page fault per 4 KiB, which on a paravirtualised host costs far more
-  // than the copy itself (bench/swarm/README.md).
+  // A buffer for a piece of `size` bytes, once the least recently used complete pieces have
+  // made room in the arena; nullptr when pieces still arriving (or lent blocks) fill it.
   Buffer* take_buffer(int size) {
     for (;;) {
-      if (auto& same = spare_[size]; !same.empty()) {
-        Buffer* b = same.back();
-        same.pop_back();
-        return b;
-      }
-      if (used_ + size <= limit_) break;
-      if (free_one_spare()) continue;
-      if (!lru_.empty()) {
-        const Key k = lru_.front();
-        drop(storages_.at(k.storage), k.piece);
-      } else if (limit_ + size <= budget_) {
-        limit_ += size;  // only pieces still arriving (or lent) are left: grow rather than bypass
-      } else {
-        return nullptr;
-      }
+      if (char* at = arena_.take(static_cast<std::size_t>(size)))
+        return &buffers_.emplace(at, Buffer{at, size}).first->second;
+      if (lru_.empty()) return nullptr;
+      const Key k = lru_.front();
+      drop(storages_.at(k.storage), k.piece);
     }
-    std::unique_ptr<char[]> bytes(new (std::nothrow) char[static_cast<std::size_t>(size)]);
-    if (!bytes) return nullptr;
-    used_ += size;
-    char* at = bytes.get();
-    return &buffers_.emplace(at, Buffer{std::move(bytes), size}).first->second;
   }
 
-  bool free_one_spare() {
-    for (auto& [size, list] : spare_) {
-      if (list.empty()) continue;
-      buffers_.erase(list.back()->bytes.get());
-      list.pop_back();
-      used_ -= size;
-      return true;
-    }
-    return false;
+  void release(Buffer& b) {
+    char* at = b.bytes;
+    arena_.give(at, static_cast<std::size_t>(b.size));
+    buffers_.erase(at);
   }
 
   void drop(Storage& s, int piece) {
@@ -331,17 +293,11 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
     if (it == s.pieces.end()) return;
     if (it->second.missing == 0) lru_.erase(it->second.lru);
     Buffer* b = it->second.buf;
+    s.pieces.erase(it);
     if (b->pins > 0)
       b->orphan = true;
     else
-      spare_[b->size].push_back(b);
-    s.pieces.erase(it);
-  }
-
-  void update_limit() {
-    std::int64_t largest = 0;
-    for (const auto& [idx, s] : storages_) largest = std::max<std::int64_t>(largest, s.files->piece_length());
-    limit_ = std::min(budget_, std::max(limit_, kFirstPieces * largest));
+      release(*b);
   }
 
   void drop_all(Storage& s) {
@@ -350,13 +306,10 @@ class PieceCache final : public lt::disk_interface, public lt::buffer_allocator_
 
   std::unique_ptr<lt::disk_interface> inner_;  // declared first: outlives the holders in storages_
   lt::io_context& ioc_;
-  const std::int64_t budget_;
-  std::int64_t limit_ = 0;  // at most budget_: kFirstPieces of the largest piece size, or more
-  std::int64_t used_ = 0;  // bytes allocated: pieces, lent and spare buffers
-  std::map<const char*, Buffer, std::less<>> buffers_;  // every buffer, by address
+  PieceArena arena_;
+  std::map<const char*, Buffer, std::less<>> buffers_;  // every buffer taken from arena_, by address
   std::unordered_map<int, Storage> storages_;
   std::list<Key> lru_;  // complete pieces, least recently used first
-  std::unordered_map<int, std::vector<Buffer*>> spare_;  // by size
 };
 
 }  // namespace

@@ -15,7 +15,7 @@
 // matters (stop, release, move, rename, priorities, removal). A piece that fails its check is
 // forgotten without being written. Once complete, pieces stay cached until newer ones need the
 // room (least recently used first); pieces still arriving are never evicted, and when they
-// alone fill the budget, further blocks go straight to the back-end.
+// (with blocks still lent) fill the budget, further blocks go straight to the back-end.
 //
 // The wrapped back-end must complete each write before async_write returns (posix does;
 // mmap's disk threads do not), so that a piece is in its file before its hash check is
@@ -34,9 +34,8 @@
 
 namespace sc {
 
-// Wraps `inner`; at most budget_bytes of piece data are held (0 = `inner` alone). It starts
-// at 16 pieces of the largest piece size among the torrents and grows only for pieces still
-// arriving (piece_cache.cc says why).
+// Wraps `inner`; at most budget_bytes of piece data are held (0 = `inner` alone), in memory
+// reserved at once and touched as it is first used (piece_arena.h).
 std::unique_ptr<lt::disk_interface> make_piece_cache(std::unique_ptr<lt::disk_interface> inner,
                                                      lt::io_context& ioc, std::int64_t budget_bytes);
 
