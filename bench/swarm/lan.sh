@@ -3,6 +3,7 @@
 # namespace, a veth pair into one bridge, and tc tbf at RATE both ways (the host end caps its
 # upload, the bridge end its download). The same hosts run, one after the other:
 #   swarmcache          redis, tracker, metastore and seeder on host 0, a leecher on hosts 1..N
+#                       (phase swarmcache-warm, not run by default: the leechers already run)
 #   opentracker+aria2c  opentracker and a seeding aria2c on host 0, aria2c on hosts 1..N
 #   HTTP origin         python3's http.server on host 0, curl on hosts 1..N
 #   chain               host 0 -> 1 -> ... -> N, each host writing and forwarding at once
