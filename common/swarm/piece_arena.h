@@ -1,15 +1,16 @@
 // Memory for the piece cache (piece_cache.h): one reservation of the cache's whole budget,
 // handed out in ranges (first fit, freed ranges merged with their neighbours).
 //
-// Why not malloc: memory a process touches for the first time costs a page fault per 4 KiB,
-// and on a paravirtualised host each fault costs ~15 us, far more than copying the page. A
-// cache that held its whole budget (16 MiB) that way cost every leecher ~4k faults in its first
-// seconds, so the cache used to start at 16 pieces and grow; with 64 KiB pieces that held ~80 ms
-// of download, and nearly every block a leecher forwarded was read back from its file (open,
-// seek, read and close per 16 KiB). The reservation asks for transparent huge pages
-// (MADV_HUGEPAGE), so touching it costs one fault per 2 MiB; where the kernel gives none, it
-// costs what malloc'd memory would. Pages are touched only as ranges are first used, lowest
-// addresses first, so a cache that never fills never commits its whole budget.
+// Why hold the whole budget: memory a process touches for the first time is dear on a
+// paravirtualised host (~15 us per 4 KiB, bench/swarm/README.md session 7), so the cache used to
+// start at 16 pieces and grow only for pieces still arriving. With 64 KiB pieces that held
+// ~80 ms of download, and nearly every block a leecher forwarded was read back from its file
+// (open, seek, read and close per 16 KiB; README session 9). Touching the budget once (16 MiB
+// by default) costs less than those reads. One reservation rather than malloc'd buffers: it
+// can ask for transparent huge pages (MADV_HUGEPAGE, one fault per 2 MiB where the kernel
+// gives them), glibc never hands it back to the kernel to be faulted in again, and its size is
+// the bound. Ranges are taken lowest address first, so a cache that never fills never
+// touches its whole budget.
 #pragma once
 
 #include <cstddef>
