@@ -200,8 +200,8 @@ EOF
 # hashing the file and registering it, and every leecher learning of it from its event stream.
 run_swarmcache-warm() { run_swarmcache warm; }
 run_swarmcache() {
-  local mode=${1:-cold} h0 d before t0 ticks0 name=swarmcache
-  [[ $mode == warm ]] && name="swarmcache, warm"
+  local mode=${1:-cold} h0 d before t0 ticks0 name=swarmcache clients=$n
+  [[ $mode == warm ]] && name="swarmcache, warm" clients=1
   h0=$(host 0)
   d=$work/sc
   mkdir -p "$d/data0" "$d/ends"
@@ -243,9 +243,8 @@ run_swarmcache() {
   ticks0=$(cpu_ticks 0 "$n")
   before=$(snapshot)
   trace_start
-  gate_release "$d" "$([[ $mode == warm ]] && echo 1 || echo "$n")"
+  gate_release "$d" "$clients"
   wait_logged "$d" 'msg="complete" key=files/payload.bin'
-
   # Log timestamps (ms, UTC) of each leecher's completion line.
   for i in $(seq "$n"); do
     grep -m1 'msg="complete".*key=files/payload.bin' "$d/leecher$i.log" | grep -o 'ts=[^ ]*' | cut -d= -f2 |
