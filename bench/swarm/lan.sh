@@ -86,6 +86,8 @@ cpu_ticks() {
   for i in $(seq "$1" "$2"); do pids+=" $(ip netns pids "$(host "$i")" 2>/dev/null || true)"; done
   cpu_ticks_of $pids
 }
+# cpu_since TICKS: CPU seconds every host used since cpu_ticks 0 N read TICKS.
+cpu_since() { ticks_to_seconds $(($(cpu_ticks 0 "$n") - $1)); }
 tx_bytes() { ip -n "$(host "$1")" -s -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["bytes"])'; }
 snapshot() { for i in $(seq 0 "$n"); do tx_bytes "$i"; done; }
 now() { date +%s.%N; }
@@ -251,7 +253,7 @@ run_swarmcache() {
       python3 -c 'import sys,datetime; print(datetime.datetime.strptime(sys.stdin.read().strip(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp())'
   done >"$d/ends.txt"
   for i in $(seq "$n"); do echo "$d/data$i/files/payload.bin"; done >"$work/copies"
-  record "$name" "$t0" "$d/ends.txt" "$before" "$(ticks_to_seconds $(($(cpu_ticks 0 "$n") - ticks0)))"
+  record "$name" "$t0" "$d/ends.txt" "$before" "$(cpu_since "$ticks0")"
   trace_stop "$name"
   # libtorrent's own payload counts: what left the origin, what every node sent, and blocks
   # received in all (above 1.00 is blocks received twice or in pieces that failed their check).
@@ -332,7 +334,7 @@ EOF
   done
   cat "$d"/ends/* >"$d/ends.txt"
   for i in $(seq "$n"); do echo "$d/data$i/payload.bin"; done >"$work/copies"
-  record "opentracker+aria2c" "$t0" "$d/ends.txt" "$before" "$(ticks_to_seconds $(($(cpu_ticks 0 "$n") - ticks0)))"
+  record "opentracker+aria2c" "$t0" "$d/ends.txt" "$before" "$(cpu_since "$ticks0")"
   trace_stop "opentracker+aria2c"
   kill_hosts 0 "$n"
   rm -rf "$d"
