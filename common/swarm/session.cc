@@ -36,7 +36,11 @@
 //   torrent has been requested. Without it libtorrent duplicates requests whenever a peer has
 //   nothing new to offer, and on bench/swarm/lan.sh (64 MiB, 10 hosts, 100 Mbit/s) leechers
 //   received 1.147 payload bytes per byte delivered; strict, 1.014 (and 1.03 instead of 1.16
-//   bytes on the wire), in about the same time.
+//   bytes on the wire), in about the same time. Its cost: a connection whose last pick found
+//   every block it could ask for already on its way from someone else goes idle, and libtorrent
+//   wakes it only on that connection's own events. Every torrent therefore runs wake_plugin.h,
+//   which repeats UNCHOKE after a HAVE to such an idle peer; without it one of 4 leechers in
+//   swarm_integration_test fell to the origin's pace for seconds under load.
 // - TCP only (uTP measured 15x slower on loopback), no UPnP/NAT-PMP/LSD/DHT unless asked.
 #include "common/swarm/session.h"
 
@@ -72,6 +76,7 @@
 #include "common/swarm/lazy_ca.h"
 #include "common/swarm/piece_cache.h"
 #include "common/swarm/provenance.h"
+#include "common/swarm/wake_plugin.h"
 #include "common/io/event_loop.h"
 
 namespace sc {
@@ -456,6 +461,7 @@ Result<std::string> SwarmSession::add(std::string_view bytes, const AddTorrentOp
   if (o.first_copy) atp.extensions.push_back(first_copy_plugin(ti->num_pieces(), ti->piece_length(), impl_->first_copy));
   auto ledger = std::make_shared<ProvenanceLedger>(ti->num_pieces());
   atp.extensions.push_back(provenance_plugin(ledger));
+  atp.extensions.push_back(wake_plugin());  // last: sees only requests the others let through
   for (auto& t : o.trackers) {
     bool known = false;
     for (auto& e : ti->trackers()) known = known || e.url == t;

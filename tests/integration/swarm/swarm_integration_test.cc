@@ -157,6 +157,7 @@ TEST(SwarmIntegration, OriginSendsAboutOneCopyToManyLeechers) {
   auto st = Cluster::status(*s);
   auto* t = st.find("files/payload.bin");
   ASSERT_NE(t, nullptr) << st.raw;
+  std::cout << "origin uploaded " << t->uploaded << " bytes for " << kSize << "\n";
   EXPECT_GE(t->uploaded, kSize) << st.raw;
   EXPECT_LE(t->uploaded, kSize * 5 / 4) << st.raw;
   // Leechers keep within the request queue the origin advertises (kFirstCopyRequestQueue), so
