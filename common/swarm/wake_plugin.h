@@ -1,5 +1,5 @@
-// Wake plugin: after announcing a piece to a peer that wants it but has nothing requested from
-// us, repeat UNCHOKE so that its client picks blocks from us again.
+// Wake plugin: after announcing a piece to a peer that wants it but has asked us for nothing
+// lately, repeat UNCHOKE so that its client picks blocks from us again.
 #pragma once
 
 #include <functional>
@@ -17,8 +17,8 @@ namespace sc {
 // leecher downloads only from the origin: swarm_integration_test saw one of 4 leechers stall at
 // 40 % for 1-2 s while 3 seeds were connected to it and unchoked it. A redundant UNCHOKE is valid
 // in the protocol (libtorrent sends one itself to a peer that is interested again) and costs
-// 5 bytes, sent only to a peer that is interested, unchoked, lacks the piece and has no request
-// waiting with us.
+// 5 bytes, sent only to a peer that is interested, unchoked, lacks the piece and has had no
+// request waiting with us for a while (wake_plugin.cc: kQuietBeforeWake).
 std::function<std::shared_ptr<libtorrent::torrent_plugin>(libtorrent::torrent_handle const&, libtorrent::client_data_t)>
 wake_plugin();
 
