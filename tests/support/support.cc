@@ -22,17 +22,36 @@ namespace sc::test {
 
 using namespace std::chrono;
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// Binds a socket of `type` to 0.0.0.0:port (0: any); returns the port bound, or 0.
+// The wildcard address also collides with anything bound to 127.0.0.1 on that port.
+int bind_any(int type, int port) {
+  int fd = socket(AF_INET, type, 0);
+  if (fd < 0) return 0;
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  a.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int bound = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0
+                  ? ntohs(a.sin_port)
+                  : 0;
   close(fd);
-  return ntohs(a.sin_port);
+  return bound;
+}
+
+}  // namespace
+
+int free_port() {
+  // Free for TCP and UDP alike: callers hand the port to clients that bind both (uTP,
+  // aria2's DHT), and a TCP-only check once gave aria2c the tracker's UDP port.
+  for (int tries = 0; tries < 64; ++tries) {
+    int port = bind_any(SOCK_STREAM, 0);
+    if (port > 0 && bind_any(SOCK_DGRAM, port) == port) return port;
+  }
+  throw std::runtime_error("no port free for both TCP and UDP");
 }
 
 bool wait_until(const std::function<bool()>& pred, milliseconds timeout, milliseconds poll) {

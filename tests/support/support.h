@@ -13,7 +13,7 @@
 
 namespace sc::test {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+// A port free for both TCP and UDP, on every address, a moment ago (bind, read, close).
 int free_port();
 
 // Polls pred every few milliseconds until it holds (true) or the timeout passes (false).
