@@ -120,6 +120,7 @@ int run(int argc, char** argv) {
     w->service = std::make_unique<MetastoreService>(base, loop.clock(), *w->store, auth, metrics, cfg, housekeeping);
     return w;
   };
+  EventBell bell;  // declared before every worker: it outlives its members
   // The main loop's worker runs the GC and the gauges, and serves requests when threads = 0.
   auto main_worker = make_worker(loop.base(), true);
   if (!main_worker) {
@@ -127,6 +128,7 @@ int run(int argc, char** argv) {
     return 2;
   }
   t_service = (*main_worker)->service.get();
+  (*main_worker)->service->join(bell);
   std::atomic<bool> stopping{false};
   std::mutex workers_mu;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -148,6 +150,7 @@ int run(int argc, char** argv) {
     auto w = make_worker(base, false);
     if (!w) return;  // start() fails only on an empty host/port, already refused above
     t_service = (*w)->service.get();
+    (*w)->service->join(bell);
     (*w)->service->start(&stopping);
     std::lock_guard lock(workers_mu);
     workers.push_back(std::move(*w));

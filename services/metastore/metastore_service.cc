@@ -553,7 +553,16 @@ void MetastoreService::fetch(const std::shared_ptr<Waiter>& w) {
   });
 }
 
+void MetastoreService::join(EventBell& bell) {
+  bell_ = std::make_unique<EventBell::Member>(bell, base_, [this] { wake_waiters(); });
+}
+
 void MetastoreService::wake_all() {
+  wake_waiters();
+  if (bell_) bell_->ring();
+}
+
+void MetastoreService::wake_waiters() {
   for (auto& w : waiters_) {
     if (!w->done) fetch(w);
   }

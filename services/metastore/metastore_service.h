@@ -15,6 +15,7 @@
 #include "common/io/event_loop.h"
 #include "common/io/http_server.h"
 #include "services/metastore/auth.h"
+#include "services/metastore/event_bell.h"
 #include "services/metastore/torrent_store.h"
 #include "services/metastore/tunables.h"
 
@@ -47,6 +48,9 @@ class MetastoreService {
   // and the torrents gauge. Once `*stop_flag` turns true the instance stops itself on its own
   // thread (within one waiter tick).
   void start(const std::atomic<bool>* stop_flag = nullptr);
+  // Shares event wake-ups with the other instances of this process that join `bell`. Call on
+  // this instance's thread, before start(); the bell must outlive the instance.
+  void join(EventBell& bell);
   // Ends every long-poll and SSE stream (so a graceful shutdown can drain) and refuses new ones.
   void stop();
 
@@ -82,7 +86,9 @@ class MetastoreService {
   // Runs next() unless events after w's id were trimmed, in which case answers 410 Gone.
   void unless_lost(const std::shared_ptr<Waiter>& w, std::function<void()> next);
   void fetch(const std::shared_ptr<Waiter>& w);
+  // After this instance appended to the event stream: wakes its waiters and rings the bell.
   void wake_all();
+  void wake_waiters();
   void on_waiter_tick();
   void finish_waiter(Waiter& w);
   void run_gc();
@@ -112,6 +118,7 @@ class MetastoreService {
   const std::atomic<bool>* stop_flag_ = nullptr;
   std::unique_ptr<Timer> touch_timer_, gc_timer_, count_timer_, waiter_timer_, gc_again_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::unique_ptr<EventBell::Member> bell_;
 };
 
 }  // namespace sc::metastore
