@@ -7,7 +7,6 @@
 #include <event2/event.h>
 
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -35,7 +34,8 @@ class EventBell {
 
  private:
   std::mutex mu_;
-  std::vector<struct event*> members_;  // event_active from any thread: EventLoop turns evthread on
+  // Every member's event. event_active from any thread needs evthread, which EventLoop turns on.
+  std::vector<struct event*> members_;
 };
 
 }  // namespace sc::metastore
