@@ -212,7 +212,7 @@ void RedisServer::restart() {
   start();
 }
 
-static int connect_to(const std::string& host, int port, milliseconds timeout) {
+int connect_to(const std::string& host, int port, milliseconds timeout) {
   sockaddr_storage ss{};
   socklen_t len;
   int family;

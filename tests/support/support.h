@@ -104,6 +104,8 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
                         const std::string& body = "", const std::map<std::string, std::string>& headers = {},
                         std::chrono::milliseconds timeout = std::chrono::seconds(10),
                         const std::string& host = "127.0.0.1");
+// A TCP connection to host:port, made within timeout: a non-blocking fd, or -1.
+int connect_to(const std::string& host, int port, std::chrono::milliseconds timeout);
 // Sends raw bytes and returns everything read until close or timeout.
 std::string raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout,
                          const std::string& host = "127.0.0.1");

@@ -4,13 +4,13 @@
 // not follow a HAVE.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <optional>
 
+#include "tests/support/support.h"
 #include "tests/unit/swarm/swarm_fixture.h"
 
 namespace sc {
@@ -32,12 +32,8 @@ class BarePeer {
   }
 
   bool connect(int port, const std::string& infohash_hex) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
+    fd_ = test::connect_to("127.0.0.1", port, 10s);  // non-blocking: reads below poll first
+    if (fd_ < 0) return false;
     auto ih = from_hex(infohash_hex);
     if (!ih) return false;
     std::string hs = "\x13" "BitTorrent protocol";
